@@ -1,0 +1,28 @@
+package dev.pdserve.model;
+
+/**
+ * A decoder-only language model: one forward over a batch of token spans from many sequences,
+ * writing their attention state into a {@link KvCache} and producing next-token logits.
+ */
+public interface CausalLM extends AutoCloseable {
+    ModelConfig config();
+
+    int numLayers();
+
+    int vocabSize();
+
+    /** fp32 values cached per token and layer: the MLA latent (kv_lora_rank + rope dim) or K and V. */
+    int kvEntryFloats();
+
+    /** Names the cache layout so two instances can check they agree, e.g. {@code mla-latent-80} or {@code gqa-k2x32-v2x32}. */
+    String kvLayout();
+
+    /**
+     * Runs the batch. For every sequence with {@code wantLogits}, in sequence order, writes
+     * {@code vocabSize()} logits of its last token into {@code logits} (row after row).
+     */
+    void forward(ForwardBatch batch, KvCache cache, float[] logits);
+
+    @Override
+    void close();
+}
