@@ -55,7 +55,16 @@ final class ProxyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ProxyConfig config = new ProxyConfig().host(host).port(port)
+        try (ProxyServer server = ProxyServer.start(config())) {
+            Runtime.getRuntime().addShutdownHook(new Thread(server::close));
+            server.awaitTermination();
+        }
+        return 0;
+    }
+
+    /** The flags as a config; the one place the instance lists are built (a --cluster file would fill them here). */
+    ProxyConfig config() {
+        return new ProxyConfig().host(host).port(port)
                 .prefillers(InstanceAddress.expand(prefillerHosts, prefillerPorts, "prefiller"))
                 .decoders(InstanceAddress.expand(decoderHosts, decoderPorts, "decoder"))
                 .maxRetries(maxRetries).retryDelay(ProxyConfig.seconds(retryDelay))
@@ -63,10 +72,5 @@ final class ProxyCommand implements Callable<Integer> {
                 .requestTimeout(ProxyConfig.seconds(requestTimeout))
                 .breakerFailures(breakerFailures).breakerCooldown(ProxyConfig.seconds(breakerCooldown))
                 .upstreamApiKey(System.getenv("OPENAI_API_KEY"));
-        try (ProxyServer server = ProxyServer.start(config)) {
-            Runtime.getRuntime().addShutdownHook(new Thread(server::close));
-            server.awaitTermination();
-        }
-        return 0;
     }
 }

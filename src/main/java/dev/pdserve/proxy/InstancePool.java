@@ -18,7 +18,7 @@ final class InstancePool {
     private final int breakerThreshold;
     private final long breakerCooldownNanos;
     private final LongSupplier nanoClock;
-    private int roundRobin;
+    private final int[] roundRobin = new int[Role.values().length]; // per role, so that one role's picks do not steer the other's
 
     InstancePool(int breakerThreshold, long breakerCooldownNanos, LongSupplier nanoClock) {
         this.breakerThreshold = breakerThreshold;
@@ -66,7 +66,7 @@ final class InstancePool {
         List<Instance> candidates = fresh.isEmpty() ? retried : fresh;
         if (candidates.isEmpty()) return null;
         // Rotate before the stable sort so that equal loads take turns.
-        int shift = Math.floorMod(roundRobin++, candidates.size());
+        int shift = Math.floorMod(roundRobin[role.ordinal()]++, candidates.size());
         List<Instance> rotated = new ArrayList<>(candidates.subList(shift, candidates.size()));
         rotated.addAll(candidates.subList(0, shift));
         rotated.sort(role == Role.PREFILL ? BY_PREFILL_LOAD : BY_DECODE_LOAD);

@@ -40,6 +40,18 @@ public final class ProxyConfig {
     public ProxyConfig breakerCooldown(Duration v) { breakerCooldown = v; return this; }
     public ProxyConfig upstreamApiKey(String v) { upstreamApiKey = v == null || v.isEmpty() ? null : v; return this; }
 
+    public String host() { return host; }
+    public int port() { return port; }
+    public List<InstanceAddress> prefillers() { return List.copyOf(prefillers); }
+    public List<InstanceAddress> decoders() { return List.copyOf(decoders); }
+    public int maxRetries() { return maxRetries; }
+    public Duration retryDelay() { return retryDelay; }
+    public String adminApiKey() { return adminApiKey; }
+    public Duration healthInterval() { return healthInterval; }
+    public Duration requestTimeout() { return requestTimeout; }
+    public int breakerFailures() { return breakerFailures; }
+    public Duration breakerCooldown() { return breakerCooldown; }
+
     /** Converts a flag given in (fractional) seconds, as vLLM's flags are. */
     public static Duration seconds(double s) {
         if (s < 0 || Double.isNaN(s)) throw new IllegalArgumentException("a duration cannot be negative: " + s);
