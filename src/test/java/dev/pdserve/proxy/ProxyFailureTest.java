@@ -236,4 +236,33 @@ class ProxyFailureTest extends ProxyHarness {
         });
         assertThat(json(get(proxy, "/healthcheck").body()).at("/decode/0/active_requests").asInt()).isZero();
     }
+
+    @Test
+    void aTimedOutPrefillIsAbortedOnTheInstanceAndBecomesA502() throws Exception {
+        FakeInstance p = fake("P"), d = fake("D");
+        p.mode = Mode.SLOW;
+        p.slowMs = 3000;
+        ProxyServer proxy = proxy(List.of(p), List.of(d), c -> c.maxRetries(0).requestTimeout(Duration.ofMillis(300)));
+        HttpResponse<String> r = post(proxy, "/v1/completions", "{\"prompt\":\"x\"}");
+        assertThat(r.statusCode()).isEqualTo(502);
+        assertThat(json(r.body()).at("/error/message").asText()).contains("prefill instance " + p.address()).contains("within 300 ms");
+        assertThat(p.peerClosed.await(3, TimeUnit.SECONDS)).as("prefill instance saw its connection closed").isTrue();
+        assertThat(d.posts()).isEmpty();
+    }
+
+    @Test
+    void aStalledStreamEndsWithAnErrorEventAfterTheIdleTimeout() throws Exception {
+        FakeInstance p = fake("P"), d = fake("D");
+        d.tokenDelayMs = 3000;
+        ProxyServer proxy = proxy(List.of(p), List.of(d), c -> c.requestTimeout(Duration.ofMillis(400)));
+        long t0 = System.nanoTime();
+        HttpResponse<String> r = post(proxy, "/v1/chat/completions", "{\"messages\":[],\"stream\":true}");
+        assertThat((System.nanoTime() - t0) / 1_000_000).isLessThan(2500);
+        List<String> data = sseData(r.body());
+        assertThat(data).hasSize(3);
+        assertThat(data.get(0)).contains("D-tok0");
+        assertThat(json(data.get(1)).at("/error/message").asText()).contains("no data for 400 ms");
+        assertThat(data.get(2)).isEqualTo("[DONE]");
+        assertThat(d.peerClosed.await(3, TimeUnit.SECONDS)).as("decode instance saw its connection closed").isTrue();
+    }
 }
