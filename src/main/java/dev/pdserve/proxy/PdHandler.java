@@ -14,8 +14,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.util.HashSet;
-import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -35,6 +33,7 @@ final class PdHandler {
     private final Upstream upstream;
     private final ProxyMetrics metrics;
     private final ObjectMapper json;
+    private final Retries retries;
     final AtomicInteger inFlight = new AtomicInteger();
 
     PdHandler(ProxyConfig config, InstancePool pool, Upstream upstream, ProxyMetrics metrics, ObjectMapper json) {
@@ -43,6 +42,7 @@ final class PdHandler {
         this.upstream = upstream;
         this.metrics = metrics;
         this.json = json;
+        this.retries = new Retries(config, pool, metrics);
     }
 
     void handle(ServerRequest req, ServerResponse res, String path) {
@@ -102,7 +102,7 @@ final class PdHandler {
 
     private JsonNode prefill(String path, ObjectNode body, Upstream.Forward fwd) throws IOException, InterruptedException {
         byte[] prefillBody = json.writeValueAsBytes(PdRequests.prefillBody(body));
-        return withRetries(Role.PREFILL, PdRequests.promptTokens(body), lease -> {
+        return retries.run(Role.PREFILL, PdRequests.promptTokens(body), lease -> {
             long t0 = System.nanoTime();
             HttpResponse<byte[]> r = upstream.postBuffered(lease.instance.address, path, prefillBody, fwd, config.requestTimeout);
             metrics.latency(Role.PREFILL, System.nanoTime() - t0);
@@ -120,7 +120,7 @@ final class PdHandler {
     /** Non-streaming decode: buffered, so that a failure can still become a retry or a JSON error. */
     private void decodeBuffered(String path, byte[] body, Upstream.Forward fwd, ServerResponse res)
             throws InterruptedException {
-        HttpResponse<byte[]> r = withRetries(Role.DECODE, 0, lease -> {
+        HttpResponse<byte[]> r = retries.run(Role.DECODE, 0, lease -> {
             long t0 = System.nanoTime();
             HttpResponse<byte[]> resp = upstream.postBuffered(lease.instance.address, path, body, fwd, config.requestTimeout);
             metrics.latency(Role.DECODE, System.nanoTime() - t0);
@@ -134,15 +134,15 @@ final class PdHandler {
     /** Streaming decode: the first chunk is awaited before anything is sent, then every chunk is relayed as it comes. */
     private void decodeStreaming(String path, byte[] body, Upstream.Forward fwd, ServerResponse res)
             throws InterruptedException {
-        withRetries(Role.DECODE, 0, lease -> {
+        retries.run(Role.DECODE, 0, lease -> {
             long t0 = System.nanoTime();
             HttpResponse<InputStream> r = upstream.postStreaming(lease.instance.address, path, body, fwd, config.requestTimeout);
             try (InputStream in = r.body()) { // closing it closes the connection: the decode instance aborts
                 if (r.statusCode() >= 400) checkStatus(lease, r.statusCode(), in.readNBytes(64 * 1024), contentType(r));
-                if (r.statusCode() != 200) throw new RetryableFailure("answered HTTP " + r.statusCode());
+                if (r.statusCode() != 200) throw new Retries.RetryableFailure("answered HTTP " + r.statusCode());
                 byte[] buf = new byte[16 * 1024];
                 int n = in.read(buf);
-                if (n < 0) throw new RetryableFailure("closed the stream before its first byte");
+                if (n < 0) throw new Retries.RetryableFailure("closed the stream before its first byte");
                 metrics.latency(Role.DECODE, System.nanoTime() - t0);
                 relay(lease, in, buf, n, res, contentType(r));
                 return null;
@@ -217,67 +217,25 @@ final class PdHandler {
     }
 
     /** 5xx is an instance failure (retried); 4xx is the client's and goes back to it untouched. */
-    private static byte[] checkStatus(Lease lease, int status, byte[] body, String contentType) throws RetryableFailure {
-        if (status >= 500) throw new RetryableFailure("answered HTTP " + status + ": " + snippet(body));
+    private static byte[] checkStatus(Lease lease, int status, byte[] body, String contentType) throws Retries.RetryableFailure {
+        if (status >= 500) throw new Retries.RetryableFailure("answered HTTP " + status + ": " + snippet(body));
         if (status >= 400) {
             lease.success();
             throw new PassThrough(status, body, contentType);
         }
-        if (status != 200) throw new RetryableFailure("answered HTTP " + status);
+        if (status != 200) throw new Retries.RetryableFailure("answered HTTP " + status);
         return body;
     }
 
-    private JsonNode parseAnswer(byte[] body) throws RetryableFailure {
-        if (body.length == 0) throw new RetryableFailure("answered 200 with an empty body");
+    private JsonNode parseAnswer(byte[] body) throws Retries.RetryableFailure {
+        if (body.length == 0) throw new Retries.RetryableFailure("answered 200 with an empty body");
         try {
             JsonNode n = json.readTree(body);
-            if (n == null || !n.isObject()) throw new RetryableFailure("answered 200 with a body that is not a JSON object");
+            if (n == null || !n.isObject()) throw new Retries.RetryableFailure("answered 200 with a body that is not a JSON object");
             return n;
         } catch (IOException e) {
-            throw new RetryableFailure("answered 200 with a body that is not JSON: " + snippet(body));
+            throw new Retries.RetryableFailure("answered 200 with a body that is not JSON: " + snippet(body));
         }
-    }
-
-    interface Attempt<T> {
-        T run(Lease lease) throws IOException, InterruptedException, RetryableFailure;
-    }
-
-    /**
-     * Runs {@code attempt} on the least-loaded instance, and on connection errors, timeouts and 5xx again
-     * (another instance when there is one) after {@code retryDelay * 2^(n-1)}, up to {@code maxRetries} times.
-     */
-    private <T> T withRetries(Role role, long promptTokens, Attempt<T> attempt) throws InterruptedException {
-        Set<Instance> tried = new HashSet<>();
-        String lastFailure = null;
-        for (int n = 0; n <= config.maxRetries; n++) {
-            if (n > 0) {
-                metrics.retry(role);
-                Thread.sleep(config.retryDelay.multipliedBy(1L << Math.min(n - 1, 20)));
-            }
-            Lease lease = pool.acquire(role, tried, promptTokens);
-            if (lease == null) {
-                if (lastFailure == null) throw noInstance(role);
-                continue;
-            }
-            tried.add(lease.instance);
-            try {
-                return attempt.run(lease);
-            } catch (IOException | RetryableFailure e) {
-                lastFailure = lease.instance + " " + (e instanceof RetryableFailure ? e.getMessage() : describe(e));
-                lease.failure(lastFailure);
-                LOG.log(System.Logger.Level.WARNING, "attempt " + (n + 1) + ": " + lastFailure);
-            } finally {
-                lease.noVerdict(); // no-op when the attempt already judged the instance
-            }
-        }
-        if (lastFailure == null) throw noInstance(role);
-        throw OpenAiError.upstream(role.label() + " failed after " + (config.maxRetries + 1) + " attempt(s); last: " + lastFailure);
-    }
-
-    private OpenAiError noInstance(Role role) {
-        int total = pool.list(role).size();
-        return OpenAiError.unavailable("no healthy " + role.label() + " instance"
-                + (total == 0 ? " is configured" : ": all " + total + " are failing health checks or their circuit breakers are open"));
     }
 
     private static String contentType(HttpResponse<?> r) {
@@ -313,13 +271,6 @@ final class PdHandler {
             out.close();
         } catch (RuntimeException | IOException ignored) {
             // the client is gone; nothing left to tell it
-        }
-    }
-
-    /** An instance failure that may be retried on another instance. */
-    static final class RetryableFailure extends Exception {
-        RetryableFailure(String message) {
-            super(message, null, false, false);
         }
     }
 
