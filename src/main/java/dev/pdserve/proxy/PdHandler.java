@@ -66,15 +66,18 @@ final class PdHandler {
                     case 503 -> Outcome.NO_INSTANCE;
                     default -> Outcome.UPSTREAM_ERROR;
                 });
-                LOG.log(System.Logger.Level.WARNING, "request " + requestId + ": " + e.getMessage());
+                LOG.log(e.status == 400 ? System.Logger.Level.INFO : System.Logger.Level.WARNING,
+                        "request " + requestId + ": " + e.getMessage());
                 sendQuietly(res, e.status, "application/json", e.json(json));
             } catch (PassThrough p) {
                 metrics.request(Outcome.CLIENT_ERROR);
                 sendQuietly(res, p.status, p.contentType, p.body);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-            } catch (IOException e) { // only serialisation of our own JSON can land here
-                sendQuietly(res, 500, "application/json", OpenAiError.body(json, e.toString(), "InternalServerError", 500));
+            } catch (IOException | RuntimeException e) { // a bug of ours: still an OpenAI-shaped answer
+                LOG.log(System.Logger.Level.ERROR, "request " + requestId + " failed", e);
+                if (!res.isSent())
+                    sendQuietly(res, 500, "application/json", OpenAiError.body(json, e.toString(), "InternalServerError", 500));
             }
         } finally {
             inFlight.decrementAndGet();

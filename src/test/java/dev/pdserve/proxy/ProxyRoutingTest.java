@@ -16,6 +16,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** The PD request contract: what prefill and decode instances receive, and what the client gets back. */
 class ProxyRoutingTest extends ProxyHarness {
+    /** One thread per request (the common pool has a single thread on a 2-core machine). */
+    private static final java.util.concurrent.Executor PARALLEL = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
 
     @Test
     void completionPrefillIsCutToOneTokenAndDecodeGetsTheOriginalPlusKvParams() throws Exception {
@@ -114,7 +116,7 @@ class ProxyRoutingTest extends ProxyHarness {
         }
         ProxyServer proxy = proxy(List.of(p1, p2), List.of(d1, d2));
         String big = "{\"prompt\":\"" + "x".repeat(4000) + "\"}";
-        CompletableFuture<HttpResponse<String>> a = CompletableFuture.supplyAsync(() -> send(proxy, big));
+        CompletableFuture<HttpResponse<String>> a = CompletableFuture.supplyAsync(() -> send(proxy, big), PARALLEL);
         await("the big prompt reaching a prefiller", () -> p1.posts().size() + p2.posts().size() == 1);
         FakeInstance busy = p1.posts().isEmpty() ? p2 : p1, idle = busy == p1 ? p2 : p1;
         HttpResponse<String> b = post(proxy, "/v1/completions", "{\"prompt\":\"small\"}");
@@ -130,7 +132,7 @@ class ProxyRoutingTest extends ProxyHarness {
             d.tokenDelayMs = 300;
         }
         int d1Before = d1.posts().size(), d2Before = d2.posts().size();
-        CompletableFuture<HttpResponse<String>> s = CompletableFuture.supplyAsync(() -> send(proxy, "{\"prompt\":\"a\",\"stream\":true}"));
+        CompletableFuture<HttpResponse<String>> s = CompletableFuture.supplyAsync(() -> send(proxy, "{\"prompt\":\"a\",\"stream\":true}"), PARALLEL);
         await("a stream reaching a decoder", () -> d1.posts().size() + d2.posts().size() == d1Before + d2Before + 1);
         FakeInstance streaming = d1.posts().size() > d1Before ? d1 : d2, free = streaming == d1 ? d2 : d1;
         int freeBefore = free == d1 ? d1Before : d2Before;
@@ -139,6 +141,33 @@ class ProxyRoutingTest extends ProxyHarness {
         assertThat(free.posts()).hasSize(freeBefore + 1);
         assertThat(json(c.body()).at("/choices/0/text").asText()).startsWith(free.name + "-tok0");
         assertThat(s.join().body()).contains(streaming.name + "-tok2").contains("[DONE]");
+    }
+
+    @Test
+    void concurrentRequestsAllCompleteAndLeaveNoLoadBehind() throws Exception {
+        FakeInstance p1 = fake("P1"), p2 = fake("P2"), d1 = fake("D1"), d2 = fake("D2");
+        for (FakeInstance d : List.of(d1, d2)) d.tokenDelayMs = 20;
+        ProxyServer proxy = proxy(List.of(p1, p2), List.of(d1, d2));
+        List<CompletableFuture<HttpResponse<String>>> all = new java.util.ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            String body = i % 2 == 0 ? "{\"prompt\":\"p" + i + "\",\"stream\":true}" : "{\"prompt\":[1,2,3," + i + "]}";
+            all.add(CompletableFuture.supplyAsync(() -> send(proxy, body), PARALLEL));
+        }
+        for (CompletableFuture<HttpResponse<String>> f : all) {
+            HttpResponse<String> r = f.join();
+            assertThat(r.statusCode()).isEqualTo(200);
+            assertThat(r.body()).contains("-tok3");
+        }
+        assertThat(d1.posts()).isNotEmpty();
+        assertThat(d2.posts()).isNotEmpty();
+        assertThat(p1.posts().size() + p2.posts().size()).isEqualTo(16);
+        JsonNode h = json(get(proxy, "/healthcheck").body());
+        for (String role : List.of("prefill", "decode"))
+            for (JsonNode i : h.get(role)) {
+                assertThat(i.get("active_requests").asInt()).isZero();
+                assertThat(i.get("pending_prompt_tokens").asLong()).isZero();
+            }
+        assertThat(h.get("request_num").asInt()).isZero();
     }
 
     private static HttpResponse<String> send(ProxyServer proxy, String body) {
