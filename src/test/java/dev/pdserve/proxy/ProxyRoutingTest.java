@@ -112,7 +112,7 @@ class ProxyRoutingTest extends ProxyHarness {
         FakeInstance p1 = fake("P1"), p2 = fake("P2"), d1 = fake("D1"), d2 = fake("D2");
         for (FakeInstance p : List.of(p1, p2)) {
             p.mode = FakeInstance.Mode.SLOW;
-            p.slowMs = 600;
+            p.slowMs = 1500;
         }
         ProxyServer proxy = proxy(List.of(p1, p2), List.of(d1, d2));
         String big = "{\"prompt\":\"" + "x".repeat(4000) + "\"}";
@@ -129,7 +129,7 @@ class ProxyRoutingTest extends ProxyHarness {
         for (FakeInstance p : List.of(p1, p2)) p.mode = FakeInstance.Mode.OK;
         for (FakeInstance d : List.of(d1, d2)) {
             d.tokens = 3;
-            d.tokenDelayMs = 300;
+            d.tokenDelayMs = 600;
         }
         int d1Before = d1.posts().size(), d2Before = d2.posts().size();
         CompletableFuture<HttpResponse<String>> s = CompletableFuture.supplyAsync(() -> send(proxy, "{\"prompt\":\"a\",\"stream\":true}"), PARALLEL);
