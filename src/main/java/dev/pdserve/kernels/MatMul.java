@@ -12,6 +12,10 @@ public final class MatMul implements WorkerPool.Job {
     private float[] out;
     private int tokens;
     private int outStride;
+    private boolean quantized;
+    private byte[] xq = new byte[0];
+    private float[] xScale = new float[0];
+    private int[] xSum = new int[0];
 
     public MatMul(WorkerPool pool) { this.pool = pool; }
 
@@ -26,6 +30,13 @@ public final class MatMul implements WorkerPool.Job {
         this.tokens = tokens;
         this.out = out;
         this.outStride = outStride;
+        this.quantized = w.wantsInt8Input();
+        if (quantized) {
+            // Activations are quantized once per call, before the rows are split over threads.
+            if (xq.length < tokens * w.cols()) xq = new byte[tokens * w.cols()];
+            if (xScale.length < tokens) { xScale = new float[tokens]; xSum = new int[tokens]; }
+            w.quantizeInput(x, tokens, xq, xScale, xSum);
+        }
         // Enough rows per chunk that a chunk is worth a dispatch (~32K multiply-adds).
         int grain = Math.max(1, (32 * 1024) / Math.max(1, w.cols() * tokens));
         pool.run(this, w.rows(), grain);
@@ -36,6 +47,7 @@ public final class MatMul implements WorkerPool.Job {
 
     @Override
     public void run(int from, int to, int worker) {
-        w.multiply(x, tokens, out, outStride, from, to);
+        if (quantized) w.multiplyQuantized(xq, xScale, xSum, tokens, out, outStride, from, to);
+        else w.multiply(x, tokens, out, outStride, from, to);
     }
 }

@@ -119,9 +119,9 @@ abstract class DecoderModel implements CausalLM {
     /** A dense SwiGLU MLP: down(silu(gate(x)) * up(x)). */
     record DenseMlp(Matrix gate, Matrix up, Matrix down) {
         static DenseMlp load(Weights w, String prefix, int hidden, int inter) {
-            return new DenseMlp(w.matrix(prefix + "gate_proj.weight", inter, hidden),
-                    w.matrix(prefix + "up_proj.weight", inter, hidden),
-                    w.matrix(prefix + "down_proj.weight", hidden, inter));
+            return new DenseMlp(w.linear(prefix + "gate_proj.weight", inter, hidden),
+                    w.linear(prefix + "up_proj.weight", inter, hidden),
+                    w.linear(prefix + "down_proj.weight", hidden, inter));
         }
 
         int intermediate() { return gate.rows(); }

@@ -68,16 +68,16 @@ final class DeepseekV3Model extends DecoderModel {
         for (int l = 0; l < n; l++) {
             String a = layer(l) + "self_attn.";
             if (mla.qLoraRank() > 0) {
-                qA[l] = w.matrix(a + "q_a_proj.weight", mla.qLoraRank(), hidden);
+                qA[l] = w.linear(a + "q_a_proj.weight", mla.qLoraRank(), hidden);
                 qANorm[l] = w.vector(a + "q_a_layernorm.weight", mla.qLoraRank());
-                qB[l] = w.matrix(a + "q_b_proj.weight", heads * qHeadDim, mla.qLoraRank());
+                qB[l] = w.linear(a + "q_b_proj.weight", heads * qHeadDim, mla.qLoraRank());
             } else {
-                qFull[l] = w.matrix(a + "q_proj.weight", heads * qHeadDim, hidden);
+                qFull[l] = w.linear(a + "q_proj.weight", heads * qHeadDim, hidden);
             }
-            kvA[l] = w.matrix(a + "kv_a_proj_with_mqa.weight", rank + ropeDim, hidden);
+            kvA[l] = w.linear(a + "kv_a_proj_with_mqa.weight", rank + ropeDim, hidden);
             kvANorm[l] = w.vector(a + "kv_a_layernorm.weight", rank);
             kvB[l] = w.matrix(a + "kv_b_proj.weight", heads * (nope + vDim), rank);
-            o[l] = w.matrix(a + "o_proj.weight", hidden, heads * vDim);
+            o[l] = w.linear(a + "o_proj.weight", hidden, heads * vDim);
             String m = layer(l) + "mlp.";
             if (moe.isMoeLayer(l)) {
                 router[l] = w.matrix(m + "gate.weight", moe.nRoutedExperts(), hidden);

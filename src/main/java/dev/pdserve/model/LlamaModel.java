@@ -36,10 +36,10 @@ final class LlamaModel extends DecoderModel {
         mlp = new DenseMlp[n];
         for (int l = 0; l < n; l++) {
             String a = layer(l) + "self_attn.";
-            q[l] = w.matrix(a + "q_proj.weight", heads * headDim, hidden);
-            k[l] = w.matrix(a + "k_proj.weight", kvHeads * headDim, hidden);
-            v[l] = w.matrix(a + "v_proj.weight", kvHeads * headDim, hidden);
-            o[l] = w.matrix(a + "o_proj.weight", hidden, heads * headDim);
+            q[l] = w.linear(a + "q_proj.weight", heads * headDim, hidden);
+            k[l] = w.linear(a + "k_proj.weight", kvHeads * headDim, hidden);
+            v[l] = w.linear(a + "v_proj.weight", kvHeads * headDim, hidden);
+            o[l] = w.linear(a + "o_proj.weight", hidden, heads * headDim);
             qBias[l] = w.optionalVector(a + "q_proj.bias", heads * headDim);
             kBias[l] = w.optionalVector(a + "k_proj.bias", kvHeads * headDim);
             vBias[l] = w.optionalVector(a + "v_proj.bias", kvHeads * headDim);
