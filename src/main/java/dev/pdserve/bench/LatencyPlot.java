@@ -21,8 +21,6 @@ import java.util.List;
  * flight over time. Several results (e.g. colocated vs PD) become several series on the same panels.
  */
 public final class LatencyPlot {
-    private static final int MAX_POINTS = 2000;
-
     private LatencyPlot() {}
 
     public static Path write(List<BenchmarkResult> results, Path file) {
@@ -30,6 +28,7 @@ public final class LatencyPlot {
         List<XYChart> charts = new ArrayList<>();
         for (String[] metric : BenchmarkMetrics.METRICS) {
             XYChart chart = chart(metric[1] + " CDF: " + metric[2], metric[1] + " (ms)", "% of values <=");
+            chart.getStyler().setYAxisMin(0.0).setYAxisMax(100.0);
             for (BenchmarkResult r : results) {
                 double[] seconds = r.metrics().stats().get(metric[0]).rawSeconds();
                 if (seconds.length == 0) continue;
@@ -40,11 +39,13 @@ public final class LatencyPlot {
         }
         XYChart tput = chart("Output token throughput over time", "time since start (s)", "tokens/s");
         XYChart inflight = chart("Requests in flight over time", "time since start (s)", "requests");
+        double longest = results.stream().mapToDouble(BenchmarkResult::durationS).max().orElse(1);
+        // About 60 points whatever the run's length, so a short run is not two dots and a long one not a smear.
+        double bucket = niceStep(Math.max(longest / 60, 0.001));
         for (BenchmarkResult r : results) {
-            double[] perSecond = r.metrics().tokensPerSecond();
-            if (perSecond.length > 0) add(tput, r.label(), seconds(perSecond.length), perSecond);
-            double[] active = inFlightPerSecond(r.outputs(), perSecond.length);
-            if (active.length > 0) add(inflight, r.label(), seconds(active.length), active);
+            double[][] series = timeSeries(r.outputs(), bucket, r.durationS());
+            add(tput, r.label(), series[0], series[1]);
+            add(inflight, r.label(), series[0], series[2]);
         }
         charts.add(tput);
         charts.add(inflight);
@@ -59,37 +60,64 @@ public final class LatencyPlot {
         }
     }
 
-    /** x = sorted values in ms, y = percent of values at or below x; at most MAX_POINTS points. */
+    /** Percent levels of the CDF curves: every 1 % up to 90, then finer into the tail. */
+    static final double[] LEVELS = levels();
+
+    private static double[] levels() {
+        List<Double> l = new ArrayList<>();
+        for (int p = 0; p <= 90; p++) l.add((double) p);
+        for (int k = 1; k <= 18; k++) l.add(90 + 0.5 * k); // 90.5 .. 99
+        for (int k = 1; k <= 9; k++) l.add(99 + 0.1 * k); // 99.1 .. 99.9
+        l.add(99.95);
+        l.add(99.99);
+        l.add(100.0);
+        return l.stream().mapToDouble(Double::doubleValue).toArray();
+    }
+
+    /**
+     * The latency CDF as (value in ms, percent) at {@link #LEVELS}, with the same percentile definition as the
+     * printed report, so the curve passes through the printed P50/P99.
+     */
     static double[][] cdfMs(double[] seconds) {
         double[] s = seconds.clone();
         Arrays.sort(s);
-        int n = Math.min(s.length, MAX_POINTS);
-        double[] x = new double[n], y = new double[n];
-        for (int i = 0; i < n; i++) {
-            int idx = n == s.length ? i : (int) Math.round((double) i * (s.length - 1) / (n - 1));
-            x[i] = s[idx] * 1000;
-            y[i] = 100.0 * (idx + 1) / s.length;
-        }
-        return new double[][] {x, y};
+        double[] x = new double[LEVELS.length];
+        for (int i = 0; i < x.length; i++) x[i] = Percentiles.percentileOfSorted(s, LEVELS[i]) * 1000;
+        return new double[][] {x, LEVELS.clone()};
     }
 
-    /** Successful requests active during each one-second bucket, from the first successful start. */
-    static double[] inFlightPerSecond(List<RequestOutput> outputs, int buckets) {
-        double min = outputs.stream().filter(RequestOutput::success).mapToDouble(RequestOutput::startTime).min().orElse(0);
-        double[] active = new double[buckets];
+    /**
+     * x = bucket start (s), then tokens/s and requests in flight per bucket (sampled at the bucket's middle),
+     * from token chunk times start + ttft + sum(itl) of the successful requests.
+     */
+    static double[][] timeSeries(List<RequestOutput> outputs, double bucket, double duration) {
+        int n = Math.max(1, (int) Math.ceil(duration / bucket));
+        double[] x = new double[n], tokens = new double[n], active = new double[n];
+        for (int b = 0; b < n; b++) x[b] = b * bucket;
         for (RequestOutput o : outputs) {
             if (!o.success()) continue;
-            int from = (int) (o.startTime() - min);
-            int to = (int) Math.ceil(o.startTime() + o.latency() - min);
-            for (int b = from; b < Math.min(to, buckets); b++) active[b]++;
+            // A chunk may carry several tokens (usage says how many): spread them evenly over the chunks.
+            double perChunk = (double) o.outputTokens() / o.chunks();
+            double t = o.startTime() + o.ttft();
+            tokens[Math.min(n - 1, (int) (t / bucket))] += perChunk;
+            for (double gap : o.itl()) {
+                t += gap;
+                tokens[Math.min(n - 1, (int) (t / bucket))] += perChunk;
+            }
+            for (int b = 0; b < n; b++) {
+                double mid = (b + 0.5) * bucket;
+                if (mid >= o.startTime() && mid < o.startTime() + o.latency()) active[b]++;
+            }
         }
-        return active;
+        for (int b = 0; b < n; b++) tokens[b] /= bucket;
+        return new double[][] {x, tokens, active};
     }
 
-    private static double[] seconds(int n) {
-        double[] x = new double[n];
-        for (int i = 0; i < n; i++) x[i] = i;
-        return x;
+    /** The 1, 2 or 5 times a power of ten at or above {@code raw}, so time labels are round numbers. */
+    static double niceStep(double raw) {
+        double pow = Math.pow(10, Math.floor(Math.log10(raw)));
+        for (double m : new double[] {1, 2, 5, 10}) if (m * pow >= raw * (1 - 1e-9)) return m * pow;
+        return 10 * pow;
     }
 
     private static XYChart chart(String title, String xTitle, String yTitle) {
@@ -97,6 +125,8 @@ public final class LatencyPlot {
         c.getStyler().setLegendPosition(Styler.LegendPosition.InsideSE);
         c.getStyler().setChartBackgroundColor(Color.WHITE);
         c.getStyler().setPlotGridLinesVisible(true);
+        c.getStyler().setYAxisDecimalPattern("#,##0.#");
+        c.getStyler().setXAxisDecimalPattern("#,##0.##");
         return c;
     }
 

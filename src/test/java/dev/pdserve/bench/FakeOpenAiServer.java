@@ -44,6 +44,11 @@ final class FakeOpenAiServer implements AutoCloseable {
     static final int PROMPT_TOKENS = 7;
 
     private static final ObjectMapper JSON = new ObjectMapper();
+
+    static {
+        // TCP_NODELAY, as real SSE servers set it: without it Nagle + delayed ACK hold small chunks ~40 ms.
+        System.setProperty("sun.net.httpserver.nodelay", "true");
+    }
     private final HttpServer server;
     private final AtomicInteger counter = new AtomicInteger();
     private final BiFunction<Integer, JsonNode, Behavior> plan;

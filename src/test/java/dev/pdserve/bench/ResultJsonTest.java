@@ -87,14 +87,32 @@ class ResultJsonTest {
     }
 
     @Test
-    void cdfIsMonotoneAndEndsAtOneHundred() {
-        double[][] cdf = LatencyPlot.cdfMs(new double[] {0.3, 0.1, 0.2});
-        assertThat(cdf[0]).containsExactly(new double[] {100, 200, 300}, within(1e-9));
-        assertThat(cdf[1]).containsExactly(new double[] {100.0 / 3, 200.0 / 3, 100}, within(1e-9));
-        double[] many = new double[10_000];
-        for (int i = 0; i < many.length; i++) many[i] = i;
-        double[][] big = LatencyPlot.cdfMs(many);
-        assertThat(big[0]).hasSize(2000);
-        assertThat(big[1][1999]).isEqualTo(100);
+    void cdfCurvePassesThroughThePrintedPercentiles() {
+        double[] values = {0.3, 0.1, 0.2, 0.05, 0.4};
+        double[][] cdf = LatencyPlot.cdfMs(values);
+        assertThat(cdf[0]).hasSameSizeAs(cdf[1]);
+        assertThat(cdf[1][0]).isZero();
+        assertThat(cdf[1][cdf[1].length - 1]).isEqualTo(100);
+        for (int i = 1; i < cdf[0].length; i++) {
+            assertThat(cdf[0][i]).isGreaterThanOrEqualTo(cdf[0][i - 1]);
+            assertThat(cdf[1][i]).isGreaterThan(cdf[1][i - 1]);
+        }
+        int p99 = java.util.Arrays.binarySearch(cdf[1], 99.0), p50 = java.util.Arrays.binarySearch(cdf[1], 50.0);
+        assertThat(cdf[0][p99]).isCloseTo(Percentiles.percentile(values, 99) * 1000, within(1e-9));
+        assertThat(cdf[0][p50]).isCloseTo(200, within(1e-9));
+        assertThat(cdf[0][0]).isCloseTo(50, within(1e-9));
+    }
+
+    @Test
+    void timeBucketsAreRoundAndCountTokensFromUsage() {
+        assertThat(LatencyPlot.niceStep(0.0031)).isCloseTo(0.005, within(1e-12));
+        assertThat(LatencyPlot.niceStep(1.0)).isCloseTo(1.0, within(1e-12));
+        assertThat(LatencyPlot.niceStep(12)).isCloseTo(20, within(1e-12));
+        // One request, 3 chunks carrying 6 tokens (usage), chunks at 0.15, 0.25, 0.35 s; 0.1 s buckets.
+        var o = new RequestOutput(true, "", 0.05, 0.1, new double[] {0.1, 0.1}, 0.3, 4, 6, true, "", 0);
+        double[][] ts = LatencyPlot.timeSeries(java.util.List.of(o), 0.1, 0.4);
+        assertThat(ts[0]).containsExactly(new double[] {0, 0.1, 0.2, 0.3}, within(1e-12));
+        assertThat(ts[1]).containsExactly(new double[] {0, 20, 20, 20}, within(1e-9)); // 2 tokens per 0.1 s
+        assertThat(ts[2]).containsExactly(new double[] {1, 1, 1, 0}, within(1e-12)); // in flight [0.05, 0.35)
     }
 }
