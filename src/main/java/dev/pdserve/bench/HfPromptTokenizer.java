@@ -12,6 +12,13 @@ import java.util.Map;
 
 /** A Hugging Face tokenizer folder (tokenizer.json) read with DJL's bindings of the `tokenizers` library. */
 public final class HfPromptTokenizer implements PromptTokenizer, AutoCloseable {
+    // DJL probes for CUDA on load and warns when there is none; a benchmark client has no use for that line.
+    private static final java.util.logging.Logger DJL_CUDA_LOG = java.util.logging.Logger.getLogger("ai.djl.util.cuda");
+
+    static {
+        DJL_CUDA_LOG.setLevel(java.util.logging.Level.SEVERE);
+    }
+
     private final HuggingFaceTokenizer tokenizer;
     private final int vocabSize;
     private final int[] specialIds;

@@ -142,7 +142,7 @@ final class BenchCommand implements Runnable {
                     maxConcurrency, eos, numWarmups, seed, Arrays.asList(percentileMetrics.split(",")),
                     parsePercentiles(metricPercentiles), Goodput.parse(goodput), headers(header), extraBody,
                     requestIdPrefix != null ? requestIdPrefix : "bench-" + UUID.randomUUID().toString().substring(0, 8) + "-",
-                    !disableTqdm && System.console() != null);
+                    !disableTqdm && System.console() != null && System.console().isTerminal());
 
             BenchmarkResult result = new BenchmarkRunner(config, out, System.err).run(requests);
             Report.summary(result, out);
