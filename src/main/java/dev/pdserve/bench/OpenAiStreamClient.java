@@ -99,9 +99,10 @@ public final class OpenAiStreamClient {
                 }
                 return readStream(in, st, start, req.promptLen());
             }
+        } catch (java.net.ConnectException e) {
+            return RequestOutput.failure("cannot connect to " + apiUrl + " (" + describe(e) + ")", start, secondsSince(st), req.promptLen(), 0);
         } catch (IOException e) {
-            return RequestOutput.failure("connection error: " + e.getClass().getSimpleName() + ": " + e.getMessage(),
-                    start, secondsSince(st), req.promptLen(), 0);
+            return RequestOutput.failure("connection error: " + describe(e), start, secondsSince(st), req.promptLen(), 0);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return RequestOutput.failure("interrupted", start, secondsSince(st), req.promptLen(), 0);
@@ -172,6 +173,13 @@ public final class OpenAiStreamClient {
             // keep the raw text
         }
         return "HTTP " + status + (msg.isEmpty() ? "" : ": " + abbreviate(msg, 200));
+    }
+
+    /** "ConnectException: Connection refused", taking the message from a cause when the exception has none. */
+    static String describe(Throwable e) {
+        String msg = null;
+        for (Throwable t = e; t != null && msg == null; t = t.getCause()) msg = t.getMessage();
+        return e.getClass().getSimpleName() + (msg == null ? "" : ": " + msg);
     }
 
     private static String abbreviate(String s, int max) {

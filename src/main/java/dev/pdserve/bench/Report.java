@@ -49,6 +49,7 @@ public final class Report {
     /** Failed requests grouped by reason, most frequent first (printed before the block, as vLLM does). */
     public static void failures(BenchmarkMetrics m, PrintStream out) {
         if (m.failureReasons().isEmpty()) return;
+        if (m.completed() == 0) out.println("WARNING: All requests failed. This is likely due to a misconfiguration of the benchmark arguments.");
         out.println("Failed requests during benchmark run detected, by reason:");
         for (Map.Entry<String, Integer> e : m.failureReasons().entrySet()) {
             out.printf(Locale.ROOT, "  %5d x %s%n", e.getValue(), e.getKey().replace('\n', ' '));

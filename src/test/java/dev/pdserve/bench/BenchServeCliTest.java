@@ -111,7 +111,8 @@ class BenchServeCliTest {
                 "--random-output-len", "2", "--tokenizer", TestModels.deepseek().toString(), "--disable-tqdm");
         // Nothing listens on port 1: every request fails with its reason, and the report still prints.
         assertThat(r[0]).isEqualTo("0");
-        assertThat(r[1]).contains("Failed requests:                         2", "x connection error");
+        assertThat(r[1]).contains("Failed requests:                         2", "    2 x cannot connect to http://127.0.0.1:1/v1/completions (ConnectException",
+                "WARNING: All requests failed");
     }
 
     private static int sum(JsonNode arr) {
