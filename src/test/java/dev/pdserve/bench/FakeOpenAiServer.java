@@ -54,6 +54,9 @@ final class FakeOpenAiServer implements AutoCloseable {
     private final BiFunction<Integer, JsonNode, Behavior> plan;
     final List<JsonNode> bodies = new CopyOnWriteArrayList<>();
     final List<String> requestIds = new CopyOnWriteArrayList<>();
+    private final AtomicInteger inFlight = new AtomicInteger();
+    /** Most completion requests the server was handling at the same time. */
+    final AtomicInteger maxInFlight = new AtomicInteger();
 
     FakeOpenAiServer(BiFunction<Integer, JsonNode, Behavior> plan) throws IOException {
         this.plan = plan;
@@ -71,6 +74,15 @@ final class FakeOpenAiServer implements AutoCloseable {
     }
 
     private void complete(HttpExchange ex, boolean chat) throws IOException {
+        maxInFlight.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
+        try {
+            stream(ex, chat);
+        } finally {
+            inFlight.decrementAndGet();
+        }
+    }
+
+    private void stream(HttpExchange ex, boolean chat) throws IOException {
         JsonNode body = JSON.readTree(ex.getRequestBody());
         bodies.add(body);
         requestIds.add(ex.getRequestHeaders().getFirst("x-request-id"));
