@@ -19,7 +19,7 @@ import java.util.concurrent.locks.LockSupport;
  * {@code maxConcurrency} in flight (the rest wait on a semaphore, which counts as client queue time).
  * Returns every request's output, failures included; printing and saving are the {@link Report}'s job.
  */
-public final class BenchmarkRunner {
+public final class BenchmarkRunner implements AutoCloseable {
     private final BenchmarkConfig config;
     private final HttpClient http;
     private final PrintStream log;
@@ -107,5 +107,11 @@ public final class BenchmarkRunner {
     private static void sleepUntil(long deadlineNanos) {
         long left;
         while ((left = deadlineNanos - System.nanoTime()) > 0) LockSupport.parkNanos(left);
+    }
+
+    /** Closes the HTTP client (its connections and selector thread). */
+    @Override
+    public void close() {
+        http.close();
     }
 }

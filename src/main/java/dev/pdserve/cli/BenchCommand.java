@@ -144,7 +144,10 @@ final class BenchCommand implements Runnable {
                     requestIdPrefix != null ? requestIdPrefix : "bench-" + UUID.randomUUID().toString().substring(0, 8) + "-",
                     !disableTqdm && System.console() != null && System.console().isTerminal());
 
-            BenchmarkResult result = new BenchmarkRunner(config, out, System.err).run(requests);
+            BenchmarkResult result;
+            try (var runner = new BenchmarkRunner(config, out, System.err)) {
+                result = runner.run(requests);
+            }
             Report.summary(result, out);
             if (saveResult || resultFilename != null) {
                 out.println("Result saved to " + ResultJson.write(result, resultDir, resultFilename));

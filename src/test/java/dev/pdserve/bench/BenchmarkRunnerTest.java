@@ -24,7 +24,9 @@ class BenchmarkRunnerTest {
     }
 
     private static BenchmarkResult run(FakeOpenAiServer server, BenchmarkConfig config, List<SampleRequest> reqs) {
-        return new BenchmarkRunner(config, QUIET, QUIET).run(reqs);
+        try (var runner = new BenchmarkRunner(config, QUIET, QUIET)) {
+            return runner.run(reqs);
+        }
     }
 
     @Test
