@@ -1,0 +1,44 @@
+package dev.pdserve.tokenizer;
+
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * DJL's wrapper around the Rust tokenizers library, set up for a server: no truncation or padding
+ * (DJL truncates to 512 tokens by default), no telemetry call to the EC2 metadata service, and no GPU
+ * probing noise in the log. The native library ships inside the DJL jar and is extracted once to
+ * {@code ~/.djl.ai/tokenizers} (or {@code $DJL_CACHE_DIR}); nothing is downloaded.
+ */
+final class NativeTokenizers {
+    // Kept in fields: java.util.logging holds loggers weakly, so a level set on a dropped logger is lost.
+    private static final Logger CUDA_PROBE_LOG = Logger.getLogger("ai.djl.util.cuda.CudaUtils");
+    private static final Logger PLATFORM_LOG = Logger.getLogger("ai.djl.util.Platform");
+
+    static {
+        // DJL "calls home" (an HTTP request to 169.254.169.254) on every tokenizer it creates unless opted out.
+        if (System.getenv("OPT_OUT_TRACKING") == null) System.setProperty("OPT_OUT_TRACKING", "true");
+        CUDA_PROBE_LOG.setLevel(Level.SEVERE);
+        PLATFORM_LOG.setLevel(Level.WARNING);
+    }
+
+    private static final Map<String, String> OPTIONS = Map.of(
+            "addSpecialTokens", "true", "truncation", "false", "padding", "false", "withOverflowingTokens", "false");
+
+    private NativeTokenizers() {}
+
+    static HuggingFaceTokenizer open(Path tokenizerJson) {
+        try {
+            return HuggingFaceTokenizer.newInstance(tokenizerJson, OPTIONS);
+        } catch (Exception | UnsatisfiedLinkError e) {
+            throw new TokenizerException("the Hugging Face tokenizers library cannot load " + tokenizerJson + ": " + e.getMessage(), e);
+        }
+    }
+
+    static long[] encode(HuggingFaceTokenizer tokenizer, String text, boolean addSpecialTokens) {
+        return tokenizer.encode(text, addSpecialTokens, false).getIds();
+    }
+}
