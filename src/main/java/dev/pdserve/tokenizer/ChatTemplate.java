@@ -17,6 +17,7 @@ import com.hubspot.jinjava.tree.TagNode;
 import jinjava.javax.el.CompositeELResolver;
 
 import java.io.IOException;
+import java.lang.reflect.Method;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.ZonedDateTime;
@@ -114,15 +115,9 @@ final class ChatTemplate {
                         .withKeepNullableLoopValues(true)
                         .build())
                 .build();
-        Jinjava jinja = new Jinjava(config);
-        try {
-            jinja.registerFunction(new ELFunctionDefinition("", "raise_exception",
-                    ChatTemplate.class.getDeclaredMethod("raiseException", String.class)));
-            jinja.registerFunction(new ELFunctionDefinition("", "strftime_now",
-                    ChatTemplate.class.getDeclaredMethod("strftimeNow", String.class)));
-        } catch (NoSuchMethodException e) {
-            throw new IllegalStateException(e);
-        }
+        Jinjava jinja = new JinjaEngine(config);
+        jinja.registerFunction(function("raise_exception", "raiseException"));
+        jinja.registerFunction(function("strftime_now", "strftimeNow"));
         jinja.registerFilter(new ToJson());
         jinja.registerTag(new GenerationTag());
         return jinja;
@@ -141,9 +136,19 @@ final class ChatTemplate {
         RaisedByTemplate(String message) { super(message); }
     }
 
-    public static Object raiseException(String message) { throw new RaisedByTemplate(message); }
+    private static Object raiseException(String message) { throw new RaisedByTemplate(message); }
 
-    public static String strftimeNow(String format) { return StrftimeFormatter.format(ZonedDateTime.now(), format); }
+    private static String strftimeNow(String format) { return StrftimeFormatter.format(ZonedDateTime.now(), format); }
+
+    private static ELFunctionDefinition function(String name, String javaMethod) {
+        try {
+            Method method = ChatTemplate.class.getDeclaredMethod(javaMethod, String.class);
+            method.setAccessible(true); // Jinjava calls it reflectively from its own package
+            return new ELFunctionDefinition("", name, method);
+        } catch (NoSuchMethodException e) {
+            throw new IllegalStateException(e);
+        }
+    }
 
     /** {@code x | tojson(indent=2, sort_keys=true, ensure_ascii=false, separators=(",", ":"))}. */
     private static final class ToJson implements Filter {
