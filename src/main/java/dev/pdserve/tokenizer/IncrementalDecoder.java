@@ -50,6 +50,9 @@ public final class IncrementalDecoder {
     /** All text emitted so far. */
     public String text() { return text.toString(); }
 
+    /** Tokens held for decoding (for tests: stays small however long the sequence gets). */
+    int bufferedTokens() { return size; }
+
     /** Tokens before prefixOffset are never decoded again: drop them rather than growing forever. */
     private void compactOrGrow() {
         if (prefixOffset > ids.length / 2) {

@@ -145,7 +145,9 @@ public final class Tokenizer implements AutoCloseable {
         try {
             return JSON.readTree(Files.readString(file));
         } catch (JacksonException e) {
-            throw new TokenizerException(file + " is not valid JSON: " + e.getOriginalMessage());
+            String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
+            String why = e.getOriginalMessage().replaceAll("\\s*\\(start marker at .*$", "");
+            throw new TokenizerException(file + " is not valid JSON" + where + ": " + why);
         } catch (IOException e) {
             throw new TokenizerException("cannot read " + file + ": " + e);
         }
