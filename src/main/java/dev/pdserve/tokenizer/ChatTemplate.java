@@ -39,7 +39,7 @@ final class ChatTemplate {
 
     /** @param origin where the template came from, for error messages (a file, or a file and field) */
     ChatTemplate(String source, String origin) {
-        this.source = source;
+        this.source = JinjaEngine.withReversedSlices(source);
         this.origin = origin;
     }
 

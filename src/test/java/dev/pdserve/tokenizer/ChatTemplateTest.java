@@ -120,6 +120,22 @@ class ChatTemplateTest {
     }
 
     @Test
+    void addingNoneFailsAsInPython() {
+        // Jinjava alone renders 'x' + none as "xnull"; a null message content must fail loudly instead.
+        assertThatThrownBy(() -> render("{{ '<｜Assistant｜>' + none }}"))
+                .isInstanceOf(TokenizerException.class).hasMessageContaining("unsupported operand for +: str and None");
+        assertThatThrownBy(() -> render("{{ 'a' + missing.content }}")).isInstanceOf(TokenizerException.class);
+        assertThat(render("{{ 'a' + 'b' }} {{ 1 + 2 }} {{ ([1] + [2]) | length }} {{ 'a' ~ none }}")).isEqualTo("ab 3 2 a");
+    }
+
+    @Test
+    void reversedSlicesAsQwenTemplatesUseThem() {
+        assertThat(render("{% set xs = [1, 2, 3] %}{% for x in xs[::-1] %}{{ x }}{% endfor %}|{{ xs[::-1] | first }}|[::-1]"))
+                .isEqualTo("321|3|[::-1]");
+        assertThat(JinjaEngine.withReversedSlices("a[::-1] {{ m.content[0][::-1] }}")).isEqualTo("a[::-1] {{ (m.content[0]|reverse|list) }}");
+    }
+
+    @Test
     void loopsAndNamespaces() {
         assertThat(render("{% set ns = namespace(n=0) %}{% for x in [3, 4] %}{% set ns.n = ns.n + x %}{{ x }}{% if not loop.last %},{% endif %}{% endfor %}={{ ns.n }}"))
                 .isEqualTo("3,4=7");
