@@ -43,8 +43,6 @@ final class ChatTemplate {
         this.origin = origin;
     }
 
-    String origin() { return origin; }
-
     /**
      * The model's template, as transformers picks it: chat_template.jinja next to tokenizer_config.json
      * wins; else tokenizer_config.json's "chat_template", a string or a list of {name, template} of which
@@ -107,12 +105,12 @@ final class ChatTemplate {
                 .withElResolver(resolvers())
                 .withLegacyOverrides(LegacyOverrides.newBuilder()
                         .withUseTrimmingForNotesAndExpressions(true) // {{- x -}} trims like Jinja
+                        .withParseWhitespaceControlStrictly(true)   // only {%- and -%} control whitespace
                         .withIterateOverMapKeys(true)               // for k in dict: keys, like Python
                         .withUsePyishObjectMapper(true)             // {{ [1, 'a'] }} prints like Python
-                        .withEvaluateMapKeys(true)
-                        .withUseNaturalOperatorPrecedence(true)
-                        .withParseWhitespaceControlStrictly(true)
-                        .withKeepNullableLoopValues(true)
+                        .withEvaluateMapKeys(true)                  // {key: v} uses the variable key
+                        .withUseNaturalOperatorPrecedence(true)     // a + b | trim trims b only
+                        .withKeepNullableLoopValues(true)           // for x in [none, 1]: two iterations
                         .build())
                 .build();
         Jinjava jinja = new JinjaEngine(config);
@@ -150,8 +148,13 @@ final class ChatTemplate {
         }
     }
 
-    /** {@code x | tojson(indent=2, sort_keys=true, ensure_ascii=false, separators=(",", ":"))}. */
+    /**
+     * transformers' {@code tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False)},
+     * positional or by name: {@code x | tojson(indent=2)}.
+     */
     private static final class ToJson implements Filter {
+        private static final List<String> PARAMETERS = List.of("ensure_ascii", "indent", "separators", "sort_keys");
+
         @Override public String getName() { return "tojson"; }
 
         @Override
@@ -162,7 +165,7 @@ final class ChatTemplate {
         @Override
         public Object filter(Object var, JinjavaInterpreter interpreter, Object[] args, Map<String, Object> kwargs) {
             Map<String, Object> kw = new HashMap<>(kwargs);
-            if (args.length > 0 && args[0] != null) kw.putIfAbsent("indent", args[0]);
+            for (int i = 0; i < Math.min(args.length, PARAMETERS.size()); i++) kw.putIfAbsent(PARAMETERS.get(i), args[i]);
             Integer indent = kw.get("indent") instanceof Number n ? n.intValue() : null;
             String itemSep = null, keySep = null;
             if (kw.get("separators") instanceof List<?> seps && seps.size() == 2) {
@@ -170,7 +173,11 @@ final class ChatTemplate {
                 keySep = String.valueOf(seps.get(1));
             }
             return PythonJson.dumps(var, indent, itemSep, keySep,
-                    Boolean.TRUE.equals(kw.get("sort_keys")), Boolean.TRUE.equals(kw.get("ensure_ascii")));
+                    truthy(kw.get("sort_keys")), truthy(kw.get("ensure_ascii")));
+        }
+
+        private static boolean truthy(Object o) {
+            return o instanceof Boolean b ? b : o instanceof Number n ? n.doubleValue() != 0 : o != null;
         }
     }
 
