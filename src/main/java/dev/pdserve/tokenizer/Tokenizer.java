@@ -12,6 +12,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
@@ -62,6 +63,7 @@ public final class Tokenizer implements AutoCloseable {
 
     /** Token ids of {@code text}; with {@code addSpecialTokens} the post-processor adds BOS (and whatever else it adds). */
     public int[] encode(String text, boolean addSpecialTokens) {
+        Objects.requireNonNull(text, "text"); // a null reaching the native library aborts the JVM
         long[] ids;
         lifecycle.readLock().lock();
         try {
@@ -77,8 +79,12 @@ public final class Tokenizer implements AutoCloseable {
 
     public String decode(int[] ids, boolean skipSpecialTokens) { return decode(ids, 0, ids.length, skipSpecialTokens); }
 
-    /** Decodes {@code ids[from, to)}; bytes of an incomplete UTF-8 character come out as U+FFFD, as in Rust. */
+    /**
+     * Decodes {@code ids[from, to)}; bytes of an incomplete UTF-8 character come out as U+FFFD, and ids
+     * the tokenizer does not have are skipped, as in Rust.
+     */
     public String decode(int[] ids, int from, int to, boolean skipSpecialTokens) {
+        Objects.checkFromToIndex(from, to, ids.length);
         long[] window = new long[to - from];
         for (int i = from; i < to; i++) window[i - from] = ids[i];
         lifecycle.readLock().lock();

@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** models/tokenizer-reference.json (made with Hugging Face tokenizers and transformers), for both golden models. */
 class TokenizerReferenceTest {
@@ -107,6 +108,17 @@ class TokenizerReferenceTest {
         assertThat(tok.decode(ids, 0, 1, false)).isEqualTo("<｜begin▁of▁sentence｜>");
         assertThat(tok.decode(ids, 0, 1, true)).isEmpty();
         assertThat(tok.decode(ids, 3, 3, false)).isEmpty();
+    }
+
+    @Test
+    void oddInputsGiveJavaErrorsNotNativeCrashes() {
+        Tokenizer tok = tokenizers.get("llama-tiny");
+        assertThatThrownBy(() -> tok.encode(null, true)).isInstanceOf(NullPointerException.class);
+        assertThatThrownBy(() -> tok.decode(new int[] {1, 2}, 1, 3, false)).isInstanceOf(IndexOutOfBoundsException.class);
+        assertThat(tok.decode(new int[] {-1, 999_999, 4018, Integer.MIN_VALUE}, false)).isEqualTo("Hel"); // unknown ids are skipped
+        assertThat(tok.decode(tok.encode("a\u0000b", false), false)).isEqualTo("a\u0000b");
+        // A lone surrogate (valid JSON, invalid text) becomes U+FFFD and leaves the rest intact.
+        assertThat(tok.decode(tok.encode("a\u0000b\uD800c😀\uDC00", false), false)).isEqualTo("a\u0000b\uFFFDc😀\uFFFD");
     }
 
     @Test
