@@ -1,5 +1,6 @@
 package dev.pdserve.tokenizer;
 
+import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.pdserve.TestModels;
@@ -32,6 +33,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 class ChatTemplateTest {
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final TypeReference<List<Map<String, Object>>> MESSAGES = new TypeReference<>() {};
     private static final String RESOURCES = "/dev/pdserve/tokenizer/";
     @TempDir static Path tmp;
     private static final Map<String, Tokenizer> byTemplate = new HashMap<>();
@@ -59,11 +61,10 @@ class ChatTemplateTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
-    @SuppressWarnings("unchecked")
     void rendersLikeJinja2(String name, JsonNode c) {
         Tokenizer tok = byTemplate.get(c.get("template").asText());
-        List<Map<String, Object>> messages = JSON.convertValue(c.get("messages"), List.class);
-        Map<String, Object> extra = JSON.convertValue(c.get("extra"), Map.class);
+        List<Map<String, Object>> messages = JSON.convertValue(c.get("messages"), MESSAGES);
+        Map<String, Object> extra = JSON.convertValue(c.get("extra"), new TypeReference<Map<String, Object>>() {});
         boolean generationPrompt = c.get("add_generation_prompt").asBoolean();
         if (c.has("error")) {
             assertThatThrownBy(() -> tok.applyChatTemplate(messages, generationPrompt, extra))

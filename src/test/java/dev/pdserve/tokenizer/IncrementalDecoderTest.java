@@ -12,6 +12,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -34,7 +35,7 @@ class IncrementalDecoderTest {
     void deltasConcatenateToTheFullDecode(int index) {
         int[] generated = TokenizerReferenceTest.ints(cases.get(index).get("ids_no_special"));
         for (boolean skip : new boolean[] {true, false}) {
-            int[] prompt = tok.encode(tok.applyChatTemplate(List.of(java.util.Map.of("role", "user", "content", "say it")), true, null), false);
+            int[] prompt = tok.encode(tok.applyChatTemplate(List.of(Map.of("role", "user", "content", "say it")), true, null), false);
             IncrementalDecoder decoder = new IncrementalDecoder(tok, prompt, skip);
             List<String> deltas = new ArrayList<>();
             for (int id : generated) deltas.add(decoder.add(id));

@@ -1,5 +1,6 @@
 package dev.pdserve.tokenizer;
 
+import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.pdserve.TestModels;
@@ -24,6 +25,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** models/tokenizer-reference.json (made with Hugging Face tokenizers and transformers), for both golden models. */
 class TokenizerReferenceTest {
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final TypeReference<List<Map<String, Object>>> MESSAGES = new TypeReference<>() {};
     private static JsonNode reference;
     private static final Map<String, Tokenizer> tokenizers = new LinkedHashMap<>();
 
@@ -70,7 +72,7 @@ class TokenizerReferenceTest {
         assertThat(tok.hasChatTemplate()).isTrue();
         assertThat(reference.get("chat").size()).isEqualTo(2);
         for (JsonNode chat : reference.get("chat")) {
-            List<Map<String, Object>> messages = JSON.convertValue(chat.get("messages"), List.class);
+            List<Map<String, Object>> messages = JSON.convertValue(chat.get("messages"), MESSAGES);
             String text = tok.applyChatTemplate(messages, chat.get("add_generation_prompt").asBoolean(), Map.of());
             assertThat(text).isEqualTo(chat.get("text").asText());
             // The template already wrote BOS, so the prompt is tokenized without adding special tokens (as vLLM does).
