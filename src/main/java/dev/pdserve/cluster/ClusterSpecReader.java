@@ -33,7 +33,7 @@ final class ClusterSpecReader {
     private static final Set<String> INSTANCE_FIELDS = Set.of("id", "role", "host", "http_port", "kv_ip", "kv_port",
             "engine_id", "core_set", "threads", "cluster_id");
     private static final Set<String> PROXY_FIELDS = Set.of("host", "port");
-    private static final List<String> DEVICE_FIELDS = List.of("server_id", "device_id", "device_ip", "cluster_id");
+    private static final Pattern DIGITS = Pattern.compile("[0-9]+");
 
     private final String source;
 
@@ -74,7 +74,9 @@ final class ClusterSpecReader {
             throw error("", "schema_version " + version + " is not supported: this pdserve reads schema_version "
                     + ClusterSpec.SCHEMA_VERSION + " (regenerate the file with this build's `pdserve ranktable`)");
         }
-        for (String f : List.of("version", "server_count", "status")) optionalText(root, f, "");
+        optionalText(root, "version", "");
+        optionalText(root, "status", "");
+        optionalText(root, "server_count", "").ifPresent(c -> digits(c, "server_count", ""));
         for (String list : List.of("prefill_device_list", "decode_device_list")) deviceList(root, list);
         Optional<String> model = optionalText(root, "model", "");
         Optional<String> tokenFile = optionalText(root, "cluster_token_file", "");
@@ -100,10 +102,8 @@ final class ClusterSpecReader {
         Set<String> ids = new HashSet<>();
         for (int i = 0; i < arr.size(); i++) {
             JsonNode n = arr.get(i);
-            String where = "instances[" + i + "]";
-            if (!n.isObject()) throw error("", where + " must be an object");
-            if (n.path("id").isTextual()) where += " (id \"" + n.get("id").asText() + "\")";
-            where += ": ";
+            if (!n.isObject()) throw error("", "instances[" + i + "] must be an object");
+            String where = "instances[" + i + "]" + (n.path("id").isTextual() ? " (id \"" + n.get("id").asText() + "\")" : "") + ": ";
             onlyKnownFields(n, INSTANCE_FIELDS, where);
             String id = text(n, "id", where);
             if (!ID.matcher(id).matches()) throw error(where, "field \"id\" may hold only letters, digits, '.', '_' and '-'");
@@ -120,9 +120,7 @@ final class ClusterSpecReader {
             int kvPort = port(n, "kv_port", where);
             String engineId = optionalText(n, "engine_id", where).orElse(id);
             Optional<String> coreSet = optionalText(n, "core_set", where);
-            if (coreSet.isPresent() && !CORE_SET.matcher(coreSet.get()).matches()) {
-                throw error(where, "field \"core_set\" must be a cpu list like \"0-3\" or \"0,2,4-7\", got \"" + coreSet.get() + "\"");
-            }
+            coreSet.ifPresent(c -> coreSet(c, where));
             OptionalInt threads = n.has("threads") ? OptionalInt.of(intField(n, "threads", where, 1, 4096)) : OptionalInt.empty();
             Optional<String> clusterId = optionalText(n, "cluster_id", where);
             out.add(new ClusterSpec.Instance(id, role, host, httpPort, kvIp, kvPort, engineId, coreSet, threads, clusterId));
@@ -157,9 +155,22 @@ final class ClusterSpecReader {
         if (!arr.isArray()) throw error("", "field \"" + field + "\" must be a list");
         for (int i = 0; i < arr.size(); i++) {
             String where = field + "[" + i + "]: ";
-            if (!arr.get(i).isObject()) throw error("", where + "must be an object");
-            for (String f : DEVICE_FIELDS) text(arr.get(i), f, where);
+            JsonNode d = arr.get(i);
+            if (!d.isObject()) throw error("", where + "must be an object");
+            host(d, "server_id", where);
+            host(d, "device_ip", where);
+            digits(text(d, "device_id", where), "device_id", where);
+            digits(text(d, "cluster_id", where), "cluster_id", where);
+            optionalText(d, "core_set", where).ifPresent(c -> coreSet(c, where));
         }
+    }
+
+    private void coreSet(String c, String where) {
+        if (!CORE_SET.matcher(c).matches()) throw error(where, "field \"core_set\" must be a cpu list like \"0-3\" or \"0,2,4-7\", got \"" + c + "\"");
+    }
+
+    private void digits(String v, String field, String where) {
+        if (!DIGITS.matcher(v).matches()) throw error(where, "field \"" + field + "\" must be a number in a string, like \"1\", got \"" + v + "\"");
     }
 
     private void onlyKnownFields(JsonNode n, Set<String> known, String where) {
