@@ -156,6 +156,21 @@ class RanktableTest {
                 .hasMessageContaining("decode-0 would get port 65536, above 65535: lower --http-port-base");
     }
 
+    /** examples/two-nodes/cluster.json is exactly what its README's ranktable command writes. */
+    @Test
+    void exampleClusterFileMatchesTheDocumentedCommand() throws Exception {
+        Path example = dev.pdserve.TestModels.repo().resolve("examples/two-nodes/cluster.json");
+        var r = new Ranktable.Request(List.of("10.0.0.1", "10.0.0.2"), 1, 1, 1, Optional.empty(), Optional.empty(),
+                Optional.of("models/deepseek-v3-tiny"), 8100, 20001, List.of(16), Optional.empty(), 8000, Optional.empty());
+        JsonNode onDisk = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Files.readString(example));
+        assertThat(onDisk).isEqualTo(generateValid(r));
+        assertThat(Files.readString(example.resolveSibling("README.md")))
+                .contains("--ips 10.0.0.1 10.0.0.2 --npus-per-node 1", "--cores-per-node 16", "--model models/deepseek-v3-tiny -o cluster.json");
+        ClusterSpec spec = ClusterSpec.load(example);
+        assertThat(spec.instance("prefill-0").host()).isEqualTo("10.0.0.1");
+        assertThat(spec.instance("decode-0").host()).isEqualTo("10.0.0.2");
+    }
+
     @Test
     void coreSetsSplitAndCount() {
         assertThat(CoreSets.split(10, 4)).containsExactly("0-2", "3-5", "6-7", "8-9");
