@@ -36,8 +36,10 @@ final class DoctorCommand implements Callable<Integer> {
     public Integer call() {
         if (timeoutMs < 1) throw new ParameterException(spec.commandLine(), "--timeout-ms must be >= 1, got " + timeoutMs);
         ClusterSpec clusterSpec = ClusterSpec.load(cluster);
-        DoctorReport report = new Doctor(Duration.ofMillis(timeoutMs), Optional.ofNullable(apiKey), KvHandshakeCheck.discover())
-                .run(clusterSpec);
+        DoctorReport report;
+        try (Doctor doctor = new Doctor(Duration.ofMillis(timeoutMs), Optional.ofNullable(apiKey), KvHandshakeCheck.discover())) {
+            report = doctor.run(clusterSpec);
+        }
         PrintWriter out = spec.commandLine().getOut();
         out.print(json ? report.json() : report.table());
         out.flush();

@@ -39,7 +39,7 @@ import java.util.function.Function;
  * PASS, FAIL (with the fix) or SKIP. Instances are probed in parallel so a dead node costs one
  * timeout, not one per check; agreement checks (version, model) compare the answers afterwards.
  */
-public final class Doctor {
+public final class Doctor implements AutoCloseable {
     static final String ADDRESS = "address", HTTP = "http", RTT = "rtt", KV_PORT = "kv_port",
             VERSION = "version", MODEL = "model", PROXY = "proxy", PORT = "port", REACHABLE = "reachable";
     private static final int RTT_SAMPLES = 3;
@@ -55,6 +55,11 @@ public final class Doctor {
         this.apiKey = apiKey;
         this.handshake = handshake;
         this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(timeout).build();
+    }
+
+    @Override
+    public void close() {
+        http.close();
     }
 
     /** What one instance answered; {@code version}/{@code models} are empty when it did not. */

@@ -55,7 +55,13 @@ class DoctorTest {
     }
 
     private static DoctorReport doctor(String json, KvHandshakeCheck handshake) {
-        return new Doctor(Duration.ofMillis(1500), Optional.empty(), handshake).run(ClusterSpec.parse(json, "test.json"));
+        return doctor(json, handshake, 1500);
+    }
+
+    private static DoctorReport doctor(String json, KvHandshakeCheck handshake, int timeoutMs) {
+        try (Doctor d = new Doctor(Duration.ofMillis(timeoutMs), Optional.empty(), handshake)) {
+            return d.run(ClusterSpec.parse(json, "test.json"));
+        }
     }
 
     private static CheckResult row(DoctorReport r, String instance, String check) {
@@ -143,8 +149,7 @@ class DoctorTest {
         open.add(hung);
         String silent = "{\"id\":\"decode-0\",\"role\":\"kv_consumer\",\"host\":\"127.0.0.1\",\"http_port\":" + hung.getLocalPort()
                 + ",\"kv_port\":" + FakeInstance.closedPort() + "}";
-        DoctorReport r = new Doctor(Duration.ofMillis(300), Optional.empty(), KvHandshakeCheck.UNAVAILABLE)
-                .run(ClusterSpec.parse(cluster(p.entry("prefill-0", Role.KV_PRODUCER), silent), "t.json"));
+        DoctorReport r = doctor(cluster(p.entry("prefill-0", Role.KV_PRODUCER), silent), KvHandshakeCheck.UNAVAILABLE, 300);
 
         assertThat(row(r, "prefill-0", "http").detail()).contains("-> 503");
         assertThat(row(r, "prefill-0", "http").fix()).startsWith("the instance is up but not healthy");
@@ -177,8 +182,7 @@ class DoctorTest {
     void localInstanceWithForeignKvIpFailsTheAddressCheck() throws Exception {
         FakeInstance p = fake("0.1.0", "tiny"), d = fake("0.1.0", "tiny");
         String foreign = p.entry("prefill-0", Role.KV_PRODUCER).replace("\"kv_port\"", "\"kv_ip\":\"192.0.2.123\",\"kv_port\"");
-        DoctorReport r = new Doctor(Duration.ofMillis(300), Optional.empty(), KvHandshakeCheck.UNAVAILABLE)
-                .run(ClusterSpec.parse(cluster(foreign, d.entry("decode-0", Role.KV_CONSUMER)), "t.json"));
+        DoctorReport r = doctor(cluster(foreign, d.entry("decode-0", Role.KV_CONSUMER)), KvHandshakeCheck.UNAVAILABLE, 300);
 
         CheckResult a = row(r, "prefill-0", "address");
         assertThat(a.status()).as(r.table()).isEqualTo(FAIL);
@@ -191,8 +195,7 @@ class DoctorTest {
     void loopbackAddressesInAMultiNodeClusterAreFlagged() throws Exception {
         FakeInstance p = fake("0.1.0", "tiny");
         String remote = "{\"id\":\"decode-0\",\"role\":\"kv_consumer\",\"host\":\"198.51.100.2\",\"http_port\":8100,\"kv_port\":20001}";
-        DoctorReport r = new Doctor(Duration.ofMillis(200), Optional.empty(), KvHandshakeCheck.UNAVAILABLE)
-                .run(ClusterSpec.parse(cluster(p.entry("prefill-0", Role.KV_PRODUCER), remote), "t.json"));
+        DoctorReport r = doctor(cluster(p.entry("prefill-0", Role.KV_PRODUCER), remote), KvHandshakeCheck.UNAVAILABLE, 200);
 
         assertThat(row(r, "decode-0", "address").detail()).startsWith("remote node: host 198.51.100.2");
         CheckResult reach = row(r, "prefill-0", "reachable");
