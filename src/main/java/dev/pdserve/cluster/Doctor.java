@@ -285,19 +285,14 @@ public final class Doctor implements AutoCloseable {
     /** Names the failure the way an operator searches for it, and the fix that goes with it. */
     private CheckResult networkFailure(String instance, String check, String host, int port, String what, IOException e, String refusedFix) {
         String at = "port " + port + " on " + host;
-        if (e instanceof ConnectException && !(e instanceof HttpConnectTimeoutException) || e instanceof PortUnreachableException) {
-            if (e.getCause() instanceof UnresolvedAddressException) {
-                return CheckResult.fail(instance, check, "host " + host + " does not resolve",
-                        "fix the host in the cluster file or add it to DNS / /etc/hosts");
-            }
-            if (e instanceof NoRouteToHostException || String.valueOf(e.getMessage()).contains("No route")) {
-                return CheckResult.fail(instance, check, what + ": no route to " + host,
-                        "check that " + host + " is up and routable from this node");
-            }
-            return CheckResult.fail(instance, check, what + " " + at + " refused", at + " refused: " + refusedFix);
+        Throwable cause = e.getCause() == null ? e : e.getCause(); // HttpClient wraps the socket error in a ConnectException
+        if (e instanceof UnknownHostException || cause instanceof UnresolvedAddressException || cause instanceof UnknownHostException) {
+            return CheckResult.fail(instance, check, "host " + host + " does not resolve",
+                    "fix the host in the cluster file or add it to DNS / /etc/hosts on this node");
         }
-        if (e instanceof UnknownHostException) {
-            return CheckResult.fail(instance, check, "host " + host + " does not resolve", "fix the host in the cluster file or add it to DNS / /etc/hosts");
+        if (e instanceof NoRouteToHostException || cause instanceof NoRouteToHostException) {
+            return CheckResult.fail(instance, check, what + " " + at + ": no route to host",
+                    "check that " + host + " is up and routable from this node (address, subnet, firewall)");
         }
         if (e instanceof SocketTimeoutException || e instanceof HttpConnectTimeoutException) {
             return CheckResult.fail(instance, check, what + " " + at + ": no answer within " + timeout.toMillis() + " ms",
@@ -307,8 +302,11 @@ public final class Doctor implements AutoCloseable {
             return CheckResult.fail(instance, check, what + " " + at + ": connected, but no response within " + timeout.toMillis() + " ms",
                     "the instance is stuck or overloaded: read its log (or raise --timeout-ms)");
         }
+        if (e instanceof ConnectException || e instanceof PortUnreachableException) {
+            return CheckResult.fail(instance, check, what + " " + at + " refused", at + " refused: " + refusedFix);
+        }
         return CheckResult.fail(instance, check, what + " " + at + ": " + describe(e),
-                "check that the instance on " + host + " is up and speaks HTTP on port " + port);
+                "check that the instance on " + host + " is up and listening on port " + port);
     }
 
     private HttpResponse<String> get(String url, boolean auth) throws IOException {
