@@ -5,34 +5,23 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.IOException;
-import java.net.ConnectException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.NoRouteToHostException;
-import java.net.PortUnreachableException;
 import java.net.Socket;
-import java.net.SocketTimeoutException;
-import java.net.UnknownHostException;
 import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
-import java.nio.channels.UnresolvedAddressException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Optional;
 import java.util.TreeSet;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.function.Function;
 
 /**
  * {@code pdserve doctor}: probes every instance of a cluster from this node and says, per check,
@@ -64,10 +53,7 @@ public final class Doctor implements AutoCloseable {
 
     /** What one instance answered; {@code version}/{@code models} are empty when it did not. */
     private record Probe(ClusterSpec.Instance instance, CheckResult address, CheckResult health, CheckResult rtt,
-                         CheckResult kvPort, Answer version, Answer models, CheckResult handshake) {}
-
-    /** An answer to compare across instances, or the check row that says why there is none. */
-    private record Answer(Optional<String> value, CheckResult failure) {}
+                         CheckResult kvPort, Agreement.Answer version, Agreement.Answer models, CheckResult handshake) {}
 
     public DoctorReport run(ClusterSpec spec) {
         List<Probe> probes = new ArrayList<>();
@@ -84,9 +70,9 @@ public final class Doctor implements AutoCloseable {
         } catch (ExecutionException e) {
             throw new IllegalStateException("doctor probe crashed: " + e.getCause(), e.getCause());
         }
-        List<CheckResult> versions = agreement(probes, VERSION, Probe::version,
+        List<CheckResult> versions = Agreement.rows(VERSION, probes.stream().map(Probe::version).toList(),
                 "run the same pdserve build on every node");
-        List<CheckResult> models = agreement(probes, MODEL, Probe::models,
+        List<CheckResult> models = Agreement.rows(MODEL, probes.stream().map(Probe::models).toList(),
                 "serve the same model (and --served-model-name) on every instance");
         boolean multiNode = spec.instances().stream().anyMatch(in -> !isLoopback(in.host()));
         List<CheckResult> rows = new ArrayList<>();
@@ -105,10 +91,10 @@ public final class Doctor implements AutoCloseable {
         CheckResult health = health(in);
         boolean up = health.status() == CheckResult.Status.PASS;
         CheckResult rtt = up ? rtt(in) : CheckResult.skip(in.id(), RTT, "not measured: http check failed");
-        Answer version = up ? answer(in, VERSION, "/version", false, body -> Optional.of(body.path("version").asText()).filter(v -> !v.isEmpty()))
-                : new Answer(Optional.empty(), CheckResult.skip(in.id(), VERSION, "not asked: http check failed"));
-        Answer models = up ? answer(in, MODEL, "/v1/models", true, this::modelIds)
-                : new Answer(Optional.empty(), CheckResult.skip(in.id(), MODEL, "not asked: http check failed"));
+        Agreement.Answer version = up ? answer(in, VERSION, "/version", false, body -> Optional.of(body.path("version").asText()).filter(v -> !v.isEmpty()))
+                : new Agreement.Answer(in.id(), Optional.empty(), CheckResult.skip(in.id(), VERSION, "not asked: http check failed"));
+        Agreement.Answer models = up ? answer(in, MODEL, "/v1/models", true, this::modelIds)
+                : new Agreement.Answer(in.id(), Optional.empty(), CheckResult.skip(in.id(), MODEL, "not asked: http check failed"));
         CheckResult kv = tcp(in.id(), KV_PORT, in.kvIp(), in.kvPort(), "KV",
                 "start the instance with its --kv-transfer-config, or open the port in the firewall");
         CheckResult hs = kv.status() == CheckResult.Status.PASS ? runHandshake(spec, in)
@@ -177,8 +163,8 @@ public final class Doctor implements AutoCloseable {
             return CheckResult.fail(in.id(), HTTP, "GET " + url + " -> " + r.statusCode() + " " + abbreviate(r.body()),
                     "the instance is up but not healthy: read its log (model still loading? engine dead?)");
         } catch (IOException e) {
-            return networkFailure(in.id(), HTTP, in.host(), in.httpPort(), "HTTP", e,
-                    "start the instance or open the port in the firewall");
+            return NetworkFailure.row(in.id(), HTTP, in.host(), in.httpPort(), "HTTP", e,
+                    "start the instance or open the port in the firewall", timeout);
         }
     }
 
@@ -191,7 +177,7 @@ public final class Doctor implements AutoCloseable {
                 ns[i] = System.nanoTime() - t0;
             }
         } catch (IOException e) {
-            return CheckResult.fail(in.id(), RTT, "health stopped answering while measuring: " + describe(e),
+            return CheckResult.fail(in.id(), RTT, "health stopped answering while measuring: " + NetworkFailure.describe(e),
                     "the instance or the network is flapping: read the instance's log");
         }
         Arrays.sort(ns);
@@ -203,28 +189,28 @@ public final class Doctor implements AutoCloseable {
         Optional<String> read(JsonNode body);
     }
 
-    private Answer answer(ClusterSpec.Instance in, String check, String path, boolean auth, BodyReader reader) {
+    private Agreement.Answer answer(ClusterSpec.Instance in, String check, String path, boolean auth, BodyReader reader) {
         String url = url(in, path);
         try {
             HttpResponse<String> r = get(url, auth);
             if (r.statusCode() == 401 || r.statusCode() == 403) {
-                return new Answer(Optional.empty(), CheckResult.fail(in.id(), check, "GET " + url + " -> " + r.statusCode(),
+                return new Agreement.Answer(in.id(), Optional.empty(), CheckResult.fail(in.id(), check, "GET " + url + " -> " + r.statusCode(),
                         "pass the instances' key: pdserve doctor --api-key KEY"));
             }
             if (r.statusCode() != 200) {
-                return new Answer(Optional.empty(), CheckResult.fail(in.id(), check, "GET " + url + " -> " + r.statusCode() + " " + abbreviate(r.body()),
+                return new Agreement.Answer(in.id(), Optional.empty(), CheckResult.fail(in.id(), check, "GET " + url + " -> " + r.statusCode() + " " + abbreviate(r.body()),
                         "is " + in.httpAddress() + " a pdserve or vLLM server? It must answer " + path));
             }
             Optional<String> value = reader.read(json.readTree(r.body()));
-            if (value.isPresent()) return new Answer(value, null);
-            return new Answer(Optional.empty(), CheckResult.fail(in.id(), check, "GET " + url + " answered without the expected field: " + abbreviate(r.body()),
+            if (value.isPresent()) return new Agreement.Answer(in.id(), value, null);
+            return new Agreement.Answer(in.id(), Optional.empty(), CheckResult.fail(in.id(), check, "GET " + url + " answered without the expected field: " + abbreviate(r.body()),
                     "is " + in.httpAddress() + " a pdserve or vLLM server? Run the same build on every node"));
         } catch (JsonProcessingException e) {
-            return new Answer(Optional.empty(), CheckResult.fail(in.id(), check, "GET " + url + " did not answer JSON",
+            return new Agreement.Answer(in.id(), Optional.empty(), CheckResult.fail(in.id(), check, "GET " + url + " did not answer JSON",
                     "is " + in.httpAddress() + " a pdserve or vLLM server?"));
         } catch (IOException e) {
-            return new Answer(Optional.empty(), networkFailure(in.id(), check, in.host(), in.httpPort(), "HTTP", e,
-                    "the instance stopped answering during the checks: read its log"));
+            return new Agreement.Answer(in.id(), Optional.empty(), NetworkFailure.row(in.id(), check, in.host(), in.httpPort(), "HTTP", e,
+                    "the instance stopped answering during the checks: read its log", timeout));
         }
     }
 
@@ -234,43 +220,6 @@ public final class Doctor implements AutoCloseable {
         return ids.isEmpty() ? Optional.empty() : Optional.of(String.join(",", ids));
     }
 
-    /**
-     * One row per instance: PASS for those holding the value most instances hold, FAIL for the others.
-     * With no strict majority (e.g. one prefill and one decode disagreeing) nobody can tell who is wrong: all FAIL.
-     */
-    private static List<CheckResult> agreement(List<Probe> probes, String check,
-                                               Function<Probe, Answer> field, String fix) {
-        Map<String, List<String>> holders = new LinkedHashMap<>();
-        for (Probe p : probes) field.apply(p).value().ifPresent(v -> holders.computeIfAbsent(v, k -> new ArrayList<>()).add(p.instance().id()));
-        int top = holders.values().stream().mapToInt(List::size).max().orElse(0);
-        List<String> tops = holders.entrySet().stream().filter(e -> e.getValue().size() == top).map(Map.Entry::getKey).toList();
-        Optional<String> majority = tops.size() == 1 ? Optional.of(tops.getFirst()) : Optional.empty();
-        List<CheckResult> out = new ArrayList<>();
-        for (Probe p : probes) {
-            Answer a = field.apply(p);
-            String id = p.instance().id();
-            if (a.value().isEmpty()) {
-                out.add(a.failure());
-            } else if (holders.size() == 1) {
-                out.add(CheckResult.pass(id, check, a.value().get() + " (all " + top + " answering instances agree)"));
-            } else if (majority.isPresent() && majority.get().equals(a.value().get())) {
-                out.add(CheckResult.pass(id, check, a.value().get() + " (as most instances; differing: " + others(holders, a.value().get()) + ")"));
-            } else {
-                out.add(CheckResult.fail(id, check, a.value().get() + ", but " + others(holders, a.value().get()),
-                        fix + " (" + check + "s seen: " + String.join(" | ", holders.keySet()) + ")"));
-            }
-        }
-        return out;
-    }
-
-    private static String others(Map<String, List<String>> holders, String mine) {
-        List<String> parts = new ArrayList<>();
-        holders.forEach((v, ids) -> {
-            if (!v.equals(mine)) parts.add(String.join(", ", ids) + (ids.size() == 1 ? " has " : " have ") + v);
-        });
-        return String.join("; ", parts);
-    }
-
     /** TCP connect only: the port is open; the handshake check says whether the right protocol answers. */
     private CheckResult tcp(String instance, String check, String host, int port, String what, String fix) {
         try (Socket s = new Socket()) {
@@ -278,35 +227,8 @@ public final class Doctor implements AutoCloseable {
             s.connect(new InetSocketAddress(host, port), (int) timeout.toMillis());
             return CheckResult.pass(instance, check, "TCP connect " + ClusterSpec.hostPort(host, port) + " in " + ms(System.nanoTime() - t0) + " ms");
         } catch (IOException e) {
-            return networkFailure(instance, check, host, port, what, e, fix);
+            return NetworkFailure.row(instance, check, host, port, what, e, fix, timeout);
         }
-    }
-
-    /** Names the failure the way an operator searches for it, and the fix that goes with it. */
-    private CheckResult networkFailure(String instance, String check, String host, int port, String what, IOException e, String refusedFix) {
-        String at = "port " + port + " on " + host;
-        Throwable cause = e.getCause() == null ? e : e.getCause(); // HttpClient wraps the socket error in a ConnectException
-        if (e instanceof UnknownHostException || cause instanceof UnresolvedAddressException || cause instanceof UnknownHostException) {
-            return CheckResult.fail(instance, check, "host " + host + " does not resolve",
-                    "fix the host in the cluster file or add it to DNS / /etc/hosts on this node");
-        }
-        if (e instanceof NoRouteToHostException || cause instanceof NoRouteToHostException) {
-            return CheckResult.fail(instance, check, what + " " + at + ": no route to host",
-                    "check that " + host + " is up and routable from this node (address, subnet, firewall)");
-        }
-        if (e instanceof SocketTimeoutException || e instanceof HttpConnectTimeoutException) {
-            return CheckResult.fail(instance, check, what + " " + at + ": no answer within " + timeout.toMillis() + " ms",
-                    "check that " + host + " is up and that no firewall drops packets to port " + port + " (or raise --timeout-ms)");
-        }
-        if (e instanceof HttpTimeoutException) {
-            return CheckResult.fail(instance, check, what + " " + at + ": connected, but no response within " + timeout.toMillis() + " ms",
-                    "the instance is stuck or overloaded: read its log (or raise --timeout-ms)");
-        }
-        if (e instanceof ConnectException || e instanceof PortUnreachableException) {
-            return CheckResult.fail(instance, check, what + " " + at + " refused", at + " refused: " + refusedFix);
-        }
-        return CheckResult.fail(instance, check, what + " " + at + ": " + describe(e),
-                "check that the instance on " + host + " is up and listening on port " + port);
     }
 
     private HttpResponse<String> get(String url, boolean auth) throws IOException {
@@ -322,10 +244,6 @@ public final class Doctor implements AutoCloseable {
 
     private static String url(ClusterSpec.Instance in, String path) {
         return "http://" + in.httpAddress() + path;
-    }
-
-    private static String describe(IOException e) {
-        return e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
     }
 
     private static String abbreviate(String body) {
