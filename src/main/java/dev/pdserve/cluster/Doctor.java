@@ -74,7 +74,7 @@ public final class Doctor implements AutoCloseable {
                 "run the same pdserve build on every node");
         List<CheckResult> models = Agreement.rows(MODEL, probes.stream().map(Probe::models).toList(),
                 "serve the same model (and --served-model-name) on every instance");
-        boolean multiNode = spec.instances().stream().anyMatch(in -> !isLoopback(in.host()));
+        boolean multiNode = spec.instances().stream().anyMatch(in -> !onlyReachableHere(in.host()));
         List<CheckResult> rows = new ArrayList<>();
         for (int i = 0; i < probes.size(); i++) {
             Probe p = probes.get(i);
@@ -137,16 +137,17 @@ public final class Doctor implements AutoCloseable {
     private static List<CheckResult> loopbackRows(ClusterSpec.Instance in) {
         List<CheckResult> out = new ArrayList<>();
         for (String addr : new TreeSet<>(List.of(in.host(), in.kvIp()))) {
-            if (isLoopback(addr)) {
-                out.add(CheckResult.fail(in.id(), REACHABLE, addr + " is a loopback address but the cluster spans other nodes",
+            if (onlyReachableHere(addr)) {
+                out.add(CheckResult.fail(in.id(), REACHABLE, addr + " is a loopback or wildcard address but the cluster spans other nodes",
                         "use this node's network address for " + in.id() + " (host and kv_ip) so other nodes can reach it"));
             }
         }
         return out;
     }
 
-    private static boolean isLoopback(String host) {
-        return LocalNode.resolve(host).map(InetAddress::isLoopbackAddress).orElse(false);
+    /** Loopback (127.0.0.1) or wildcard (0.0.0.0, a bind address): other nodes cannot dial it. */
+    private static boolean onlyReachableHere(String host) {
+        return LocalNode.resolve(host).map(a -> a.isLoopbackAddress() || a.isAnyLocalAddress()).orElse(false);
     }
 
     private CheckResult health(ClusterSpec.Instance in) {

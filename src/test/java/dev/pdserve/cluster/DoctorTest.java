@@ -200,7 +200,7 @@ class DoctorTest {
         assertThat(row(r, "decode-0", "address").detail()).startsWith("remote node: host 198.51.100.2");
         CheckResult reach = row(r, "prefill-0", "reachable");
         assertThat(reach.status()).isEqualTo(FAIL);
-        assertThat(reach.detail()).isEqualTo("127.0.0.1 is a loopback address but the cluster spans other nodes");
+        assertThat(reach.detail()).isEqualTo("127.0.0.1 is a loopback or wildcard address but the cluster spans other nodes");
         assertThat(r.exitCode()).isEqualTo(1);
     }
 

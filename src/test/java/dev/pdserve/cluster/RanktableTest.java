@@ -194,6 +194,15 @@ class RanktableTest {
         assertThat(spec.decoders()).extracting(ClusterSpec.Instance::host).containsExactly(NODE_B);
         assertThat(err.toString()).contains("1 prefill + 1 decode instance(s) on 2 node(s), proxy at " + NODE_B + ":8000");
 
+        StringWriter stdout = new StringWriter();
+        CommandLine toStdout = Main.commandLine();
+        toStdout.setOut(new PrintWriter(stdout));
+        toStdout.setErr(new PrintWriter(new StringWriter()));
+        assertThat(toStdout.execute("ranktable", "--ips", "127.0.0.1", "--npus-per-node", "2", "--prefill-device-cnt", "1",
+                "--decode-device-cnt", "1", "--cores-per-node", "4", "-o", "-")).isZero();
+        assertThat(ClusterSpec.parse(stdout.toString(), "stdout").decoders()).extracting(ClusterSpec.Instance::coreSet)
+                .containsExactly(Optional.of("2-3"));
+
         StringWriter err2 = new StringWriter();
         CommandLine cl2 = Main.commandLine();
         cl2.setErr(new PrintWriter(err2));
