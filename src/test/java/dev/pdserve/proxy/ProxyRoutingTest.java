@@ -144,6 +144,21 @@ class ProxyRoutingTest extends ProxyHarness {
     }
 
     @Test
+    void aLargePromptPassesAndCountsAsPendingTokens() throws Exception {
+        FakeInstance p = fake("P"), d = fake("D");
+        p.mode = FakeInstance.Mode.SLOW;
+        p.slowMs = 1500;
+        ProxyServer proxy = proxy(List.of(p), List.of(d));
+        String prompt = "y".repeat(4_000_000);
+        CompletableFuture<HttpResponse<String>> r = CompletableFuture.supplyAsync(
+                () -> send(proxy, "{\"prompt\":\"" + prompt + "\"}"), PARALLEL);
+        await("the prompt reaching the prefiller", () -> !p.posts().isEmpty());
+        assertThat(json(get(proxy, "/healthcheck").body()).at("/prefill/0/pending_prompt_tokens").asLong()).isEqualTo(1_000_000);
+        assertThat(r.join().statusCode()).isEqualTo(200);
+        assertThat(d.last().body().get("prompt").asText()).hasSize(4_000_000);
+    }
+
+    @Test
     void concurrentRequestsAllCompleteAndLeaveNoLoadBehind() throws Exception {
         FakeInstance p1 = fake("P1"), p2 = fake("P2"), d1 = fake("D1"), d2 = fake("D2");
         for (FakeInstance d : List.of(d1, d2)) d.tokenDelayMs = 20;
