@@ -190,6 +190,7 @@ final class KvChannel implements AutoCloseable {
                 } finally {
                     deadline = 0;
                 }
+                while (i < j - 1 && !bufs[i].hasRemaining()) i++; // the next call skips what is done
             }
             i = j;
         }
@@ -214,6 +215,7 @@ final class KvChannel implements AutoCloseable {
                 }
                 if (n < 0) throw new EOFException(peer + " closed the connection while " + what);
                 bytesRead += n;
+                while (i < j - 1 && !bufs[i].hasRemaining()) i++;
             }
             i = j;
         }

@@ -129,6 +129,25 @@ class KvLeaseTest {
     }
 
     @Test
+    void aConsumerThatStopsReadingTimesOutTheSendAndTheLeaseStillExpires() throws Exception {
+        int[] blocks = new int[64];
+        for (int i = 0; i < blocks.length; i++) blocks[i] = i;
+        try (OffHeapKvCache pCache = KvTestSupport.cache(pInfo, 64);
+             KvProducer producer = KvProducer.start(config("kv_producer", "\"lease_seconds\":1,\"read_timeout_ms\":300"), pInfo, pCache)) {
+            AtomicInteger freed = new AtomicInteger();
+            producer.lease("r1", blocks, freed::incrementAndGet);
+            try (KvChannel stalled = startPull(producer.port(), cInfo, "r1", blocks)) {
+                long t0 = System.nanoTime();
+                waitFor(() -> producer.transfersFailed() == 1); // the blocked write gave up
+                assertThat((System.nanoTime() - t0) / 1e9).isLessThan(2.0);
+                assertThat(stalled.isOpen()).isTrue();
+                waitFor(() -> freed.get() == 1);
+                assertThat(producer.leasesExpired()).isEqualTo(1);
+            }
+        }
+    }
+
+    @Test
     void anAbortDuringTheTransferFreesOnlyAfterTheLastByteWasSent() throws Exception {
         int[] blocks = new int[64];
         for (int i = 0; i < blocks.length; i++) blocks[i] = i;
