@@ -88,6 +88,7 @@ public final class KvProducer implements AutoCloseable {
      * out or {@link #abort}; then runs {@code free} exactly once (on a transfer or timer thread).
      */
     public void lease(String requestId, int[] blockIds, Runnable free) {
+        if (closed) throw new IllegalStateException("the KV producer is closed");
         for (int b : blockIds) {
             if (b < 0 || b >= cache.numBlocks()) throw new IllegalArgumentException("block id " + b + " is out of range: the cache has " + cache.numBlocks() + " blocks");
         }
@@ -167,6 +168,7 @@ public final class KvProducer implements AutoCloseable {
         String peer;
         try {
             sc.setOption(StandardSocketOptions.TCP_NODELAY, true);
+            sc.setOption(StandardSocketOptions.SO_KEEPALIVE, true); // idle pooled connections of vanished hosts go away
             peer = sc.getRemoteAddress().toString();
         } catch (IOException e) {
             peer = "consumer";

@@ -78,6 +78,10 @@ class KvModelRoundTripTest {
                 float[] onProducer = decode(model, batch, pCache, pTable, prompt, next);
                 float[] onConsumer = decode(model, batch, cCache, cTable, prompt, next);
                 assertThat(maxAbsDiff(onProducer, onConsumer)).isEqualTo(0f);
+                try (OffHeapKvCache empty = new OffHeapKvCache(model.numLayers(), 8, BLOCK, model.kvEntryFloats())) {
+                    assertThat(maxAbsDiff(onProducer, decode(model, batch, empty, cTable, prompt, next)))
+                            .as("without the transferred KV the next token's logits differ").isGreaterThan(1e-3f);
+                }
 
                 // Second pull on the pooled connection: the relay sees payload + exactly the documented frames.
                 producer.lease("req-2", pTable2, freed::incrementAndGet);
