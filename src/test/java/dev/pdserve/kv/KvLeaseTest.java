@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -172,6 +173,35 @@ class KvLeaseTest {
             }
             waitFor(() -> freed.get() == 1);
             assertThat(producer.blocksLeased()).isZero();
+        }
+    }
+
+    @Test
+    void aProducerDyingMidTransferFailsThePullWithAClearError() throws Exception {
+        try (ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
+             OffHeapKvCache cCache = KvTestSupport.cache(cInfo, 8);
+             KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), cInfo)) {
+            int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
+            Thread fake = Thread.ofVirtual().start(() -> {
+                try (KvChannel c = new KvChannel(server.accept(), "consumer", 2000)) {
+                    KvHandshake.asProducer(c, pInfo, "");
+                    c.read("PULL", false);
+                    c.start();
+                    c.putString("r1").putInt(2).putInt(LAYERS).putInt((int) pInfo.bytesPerBlockLayer());
+                    c.send(KvChannel.BLOCKS, "BLOCKS");
+                    ByteBuffer half = ByteBuffer.allocateDirect((int) pInfo.bytesPerBlockLayer() * LAYERS);
+                    c.writeFully(new ByteBuffer[]{half}, 0, 1, "half the payload");
+                } catch (Exception ignored) {
+                    // the test checks the consumer's side
+                }
+            });
+            assertThatThrownBy(() -> consumer.pull("127.0.0.1", port, "prefill-1", "r1", new int[]{0, 1}, cCache, new int[]{2, 3}))
+                    .isInstanceOf(KvTransferException.class)
+                    .hasMessage("KV pull of request r1 from 127.0.0.1:" + port + " failed: producer 127.0.0.1:" + port
+                            + " closed the connection while receiving the KV of request r1");
+            fake.join();
+            assertThat(consumer.pullsFailed()).isEqualTo(1);
+            assertThat(consumer.connectionsOpened()).as("a fresh connection is not retried").isEqualTo(1);
         }
     }
 
