@@ -181,15 +181,18 @@ final class KvChannel implements AutoCloseable {
             int j = i;
             long chunk = 0;
             while (j < to && (chunk == 0 || chunk + bufs[j].remaining() <= CHUNK)) chunk += bufs[j++].remaining();
-            while (bufs[j - 1].hasRemaining()) {
+            while (chunk > 0) {
                 arm(timeoutNanos, what);
+                long n;
                 try {
-                    bytesWritten += channel.write(bufs, i, j - i);
+                    n = channel.write(bufs, i, j - i);
                 } catch (IOException e) {
                     throw translate(e, what);
                 } finally {
                     deadline = 0;
                 }
+                bytesWritten += n;
+                chunk -= n;
                 while (i < j - 1 && !bufs[i].hasRemaining()) i++; // the next call skips what is done
             }
             i = j;
@@ -203,7 +206,7 @@ final class KvChannel implements AutoCloseable {
             int j = i;
             long chunk = 0;
             while (j < to && (chunk == 0 || chunk + bufs[j].remaining() <= CHUNK)) chunk += bufs[j++].remaining();
-            while (bufs[j - 1].hasRemaining()) {
+            while (chunk > 0) {
                 arm(timeoutNanos, what);
                 long n;
                 try {
@@ -215,6 +218,7 @@ final class KvChannel implements AutoCloseable {
                 }
                 if (n < 0) throw new EOFException(peer + " closed the connection while " + what);
                 bytesRead += n;
+                chunk -= n;
                 while (i < j - 1 && !bufs[i].hasRemaining()) i++;
             }
             i = j;
