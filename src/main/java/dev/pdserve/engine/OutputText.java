@@ -33,7 +33,7 @@ final class OutputText {
         int before = text.length();
         text.append(delta);
         if (!checkStops || maxStopLen == 0) return false;
-        int from = Math.max(sent, before - maxStopLen + 1);
+        int from = Math.max(0, before - maxStopLen + 1); // a new match ends in the new text
         int best = -1;
         String found = null;
         for (String s : stops) {

@@ -25,22 +25,28 @@ final class Collector implements OutputSink {
         }
     }
 
-    synchronized int[] tokens() {
+    int[] tokens() {
         await();
+        synchronized (this) {
         return outputs.stream().flatMapToInt(o -> java.util.Arrays.stream(o.newTokenIds())).toArray();
+        }
     }
 
-    synchronized String text() {
+    String text() {
         await();
+        synchronized (this) {
         StringBuilder sb = new StringBuilder();
         for (RequestOutput o : outputs) sb.append(o.textDelta());
         return sb.toString();
+        }
     }
 
-    synchronized List<TokenLogprob> logprobs() {
+    List<TokenLogprob> logprobs() {
         await();
+        synchronized (this) {
         List<TokenLogprob> all = new ArrayList<>();
         for (RequestOutput o : outputs) if (o.logprobs() != null) all.addAll(o.logprobs());
         return all;
+        }
     }
 }
