@@ -59,7 +59,8 @@ final class Sampler {
         if (r.numOutputTokens() < p.minTokens()) suppressStops(logits, off, p);
         applyPenalties(logits, off, r);
 
-        int token = p.isGreedy() ? argmax(logits, off) : draw(logits, off, r);
+        // vLLM treats temperatures below 1e-5 as greedy too.
+        int token = p.temperature() < 1e-5 ? argmax(logits, off) : draw(logits, off, r);
         if (nLogprobs != null) {
             lastLogprob = new TokenLogprob(token, raw[token] - maxRaw - logSumRaw, topIds, topLps);
         }
