@@ -4,7 +4,12 @@ import dev.pdserve.model.KvCache;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.logging.Logger;
@@ -28,7 +33,59 @@ public final class PagedKvCache implements KvCache, AutoCloseable {
         this.entryFloats = entryFloats;
         this.layers = new MemorySegment[numLayers];
         long bytes = (long) numBlocks * blockSize * entryFloats * Float.BYTES;
-        for (int l = 0; l < numLayers; l++) layers[l] = arena.allocate(bytes, 64);
+        for (int l = 0; l < numLayers; l++) layers[l] = allocate(bytes);
+    }
+
+    /**
+     * Large pools are mapped anonymous memory: the kernel hands out zeroed pages on first touch,
+     * so a pool sized from free RAM costs only what requests actually fill (Arena.allocate would
+     * zero, and so commit, all of it at start).
+     */
+    private MemorySegment allocate(long bytes) {
+        if (MMAP != null && bytes >= (1L << 20)) {
+            try {
+                MemorySegment addr = (MemorySegment) MMAP.invokeExact(MemorySegment.NULL, bytes, 3 /* PROT_READ|WRITE */,
+                        0x02 | 0x20 | 0x4000 /* MAP_PRIVATE|ANONYMOUS|NORESERVE */, -1, 0L);
+                if (addr.address() != -1L) {
+                    return addr.reinterpret(bytes, arena, seg -> unmap(seg, bytes));
+                }
+                LOG.warning("mmap of " + bytes + " bytes failed; allocating the KV pool on the Java side");
+            } catch (Throwable t) {
+                LOG.warning("mmap unavailable (" + t + "); allocating the KV pool on the Java side");
+            }
+        }
+        return arena.allocate(bytes, 64);
+    }
+
+    private static void unmap(MemorySegment seg, long bytes) {
+        try {
+            int rc = (int) MUNMAP.invokeExact(MemorySegment.ofAddress(seg.address()), bytes);
+            if (rc != 0) LOG.warning("munmap of the KV pool failed: " + rc);
+        } catch (Throwable t) {
+            LOG.warning("munmap of the KV pool failed: " + t);
+        }
+    }
+
+    private static final MethodHandle MMAP;
+    private static final MethodHandle MUNMAP;
+
+    static {
+        MethodHandle mmap = null, munmap = null;
+        if (System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).contains("linux")) {
+            try {
+                Linker linker = Linker.nativeLinker();
+                SymbolLookup libc = linker.defaultLookup();
+                mmap = linker.downcallHandle(libc.find("mmap").orElseThrow(), FunctionDescriptor.of(ValueLayout.ADDRESS,
+                        ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+                munmap = linker.downcallHandle(libc.find("munmap").orElseThrow(),
+                        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+            } catch (RuntimeException e) {
+                mmap = null;
+                munmap = null;
+            }
+        }
+        MMAP = mmap;
+        MUNMAP = munmap;
     }
 
     /** Bytes one block takes over all layers. */

@@ -236,6 +236,28 @@ class EngineTest {
     }
 
     @Test
+    void aFailingForwardEndsItsRequestsWithAnErrorAndTheEngineKeepsServing() throws Exception {
+        FakeLM model = new FakeLM(V);
+        Engine e = new Engine(model, tokenizer, new EngineConfig(16, 1 << 20, 0.9, 64, 2048, 512, true, 0));
+        engines.add(e);
+        java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
+        Collector c = new Collector();
+        e.submit(new GenerationRequest("a", prompt(1, 10), greedy(400)), o -> {
+            c.accept(o);
+            if (!o.finished()) {
+                model.failNext = true;
+                started.countDown();
+            }
+        });
+        started.await();
+        RequestOutput last = c.await();
+        assertThat(last.finishReason()).isEqualTo(FinishReason.ERROR);
+        assertThat(last.error()).contains("injected forward failure");
+        assertThat(e.stats().numBlocksUsed()).isZero();
+        assertThat(submit(e, "b", prompt(2, 10), greedy(5)).tokens()).hasSize(5);
+    }
+
+    @Test
     void closeAbortsWhatStillRuns() {
         Engine e = engine(256, 16, 2048, true);
         engines.remove(e);

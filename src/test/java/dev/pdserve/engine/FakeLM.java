@@ -20,6 +20,8 @@ final class FakeLM implements CausalLM {
     private final ModelConfig config = ModelConfig.load(TestModels.llama());
     private final int vocab;
     volatile int forwards;
+    /** When set, the next forward throws (to test the engine's error path). */
+    volatile boolean failNext;
 
     FakeLM(int vocab) { this.vocab = vocab; }
 
@@ -32,6 +34,10 @@ final class FakeLM implements CausalLM {
     @Override
     public void forward(ForwardBatch b, KvCache cache, float[] logits) {
         forwards++;
+        if (failNext) {
+            failNext = false;
+            throw new IllegalStateException("injected forward failure");
+        }
         MemorySegment tokens = cache.layer(0), positions = cache.layer(1);
         for (int t = 0; t < b.numTokens; t++) {
             tokens.setAtIndex(ValueLayout.JAVA_FLOAT, b.slots[t], b.tokenIds[t]);
