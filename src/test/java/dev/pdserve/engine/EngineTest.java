@@ -199,22 +199,26 @@ class EngineTest {
     }
 
     @Test
-    void abortFreesBlocksAtOnceAndSendsAFinalAbort() throws Exception {
+    void abortFreesBlocksAtOnceAndSendsAFinalAbort() {
         Engine e = engine(256, 16, 2048, true);
         Collector c = new Collector();
-        java.util.concurrent.CountDownLatch firstToken = new java.util.concurrent.CountDownLatch(1);
+        // Aborting from the sink (as a disconnecting client would, mid-stream) lands before the next step.
         e.submit(new GenerationRequest("long", prompt(4, 50), with(greedy(400), null, 0, 0, new int[0], List.of(), 0, null)), o -> {
             c.accept(o);
-            firstToken.countDown();
+            if (o.completionTokens() == 2 && !o.finished()) e.abort("long");
         });
-        firstToken.await();
-        e.abort("long");
         RequestOutput last = c.await();
         assertThat(last.finishReason()).isEqualTo(FinishReason.ABORT);
+        assertThat(last.completionTokens()).isEqualTo(2);
+        assertThat(c.outputs).hasSize(3);
         assertThat(e.stats().numBlocksUsed()).isZero();
         assertThat(e.stats().numRunning()).isZero();
         e.abort("long"); // unknown now: a no-op
         e.abort("never-seen");
+        // Aborting a request still queued behind others works too.
+        Collector queued = submit(e, "q", prompt(5, 10), with(greedy(400), null, 0, 0, new int[0], List.of(), 0, null));
+        e.abort("q");
+        assertThat(queued.await().finishReason()).isEqualTo(FinishReason.ABORT);
     }
 
     @Test
