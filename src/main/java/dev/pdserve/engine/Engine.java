@@ -37,6 +37,7 @@ public final class Engine implements InferenceEngine {
     private final Thread loop;
     private volatile boolean draining;
     private volatile boolean closed;
+    private boolean closedFromSink;
 
     // Gauges and counters, written by the loop thread only, read by stats().
     private volatile int numRunning, numWaiting, numUsedBlocks;
@@ -158,6 +159,7 @@ public final class Engine implements InferenceEngine {
     @Override
     public void drain() {
         draining = true;
+        if (Thread.currentThread() == loop) throw new IllegalStateException("drain() from an output sink would wait for itself");
         while (!liveIds.isEmpty() && loop.isAlive()) {
             LockSupport.parkNanos(2_000_000);
         }
@@ -170,6 +172,10 @@ public final class Engine implements InferenceEngine {
         draining = true;
         closed = true;
         LockSupport.unpark(loop);
+        if (Thread.currentThread() == loop) {
+            closedFromSink = true; // the loop ends after this step and frees the pool itself
+            return;
+        }
         boolean interrupted = false;
         while (loop.isAlive()) {
             try {
@@ -203,6 +209,7 @@ public final class Engine implements InferenceEngine {
         takeInbox();
         for (Request r : scheduler.all()) abort(r);
         publish();
+        if (closedFromSink) cache.close();
     }
 
     private void takeInbox() {

@@ -262,6 +262,19 @@ class EngineTest {
     }
 
     @Test
+    void closeFromAnOutputSinkDoesNotDeadlock() {
+        Engine e = engine(256, 16, 2048, true);
+        engines.remove(e);
+        Collector c = new Collector();
+        e.submit(new GenerationRequest("a", prompt(1, 10), with(greedy(400), null, 0, 0, new int[0], List.of(), 0, null)), o -> {
+            c.accept(o);
+            if (!o.finished()) e.close();
+        });
+        assertThat(c.await().finishReason()).isEqualTo(FinishReason.ABORT);
+        assertThatThrownBy(() -> submit(e, "b", prompt(1, 10), greedy(5))).isInstanceOf(EngineException.class);
+    }
+
+    @Test
     void closeAbortsWhatStillRuns() {
         Engine e = engine(256, 16, 2048, true);
         engines.remove(e);
