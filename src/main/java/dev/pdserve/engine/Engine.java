@@ -261,21 +261,25 @@ public final class Engine implements InferenceEngine {
         generationTokens++;
         int out = r.numOutputTokens();
         if (out == 1) promptTokens += r.numPromptTokens;
-        boolean stopToken = out >= p.minTokens() && ((!p.ignoreEos() && sampler.isEos(token)) || contains(p.stopTokenIds(), token));
+        boolean eos = !p.ignoreEos() && sampler.isEos(token);
+        boolean stopId = contains(p.stopTokenIds(), token);
         FinishReason finish = null;
-        if (stopToken) {
+        Object stopReason = null;
+        if (out >= p.minTokens() && (eos || stopId)) {
             // vLLM leaves the stop token's text out unless asked to include it.
             if (p.includeStopStrInOutput()) r.text.add(token, false);
             finish = FinishReason.STOP;
+            if (!eos) stopReason = token;
         } else if (r.text.add(token, out > p.minTokens())) {
             finish = FinishReason.STOP;
+            stopReason = r.text.matchedStop();
         } else if (out >= p.maxTokens() || r.numTokens >= config.maxModelLen()) {
             finish = FinishReason.LENGTH;
         }
         if (finish != null) finish(r);
         emit(r, new RequestOutput(r.id, new int[] {token}, r.text.takeDelta(finish != null),
                 logprob == null ? null : List.of(logprob), finish != null, finish,
-                r.numPromptTokens, out, r.cachedPromptTokens, null));
+                r.numPromptTokens, out, r.cachedPromptTokens, null, stopReason));
     }
 
     /**

@@ -153,6 +153,7 @@ class EngineTest {
         int firstAt = indexOf(free, stopId);
         assertThat(stopped).containsExactly(Arrays.copyOf(free, firstAt + 1));
         assertThat(c.await().finishReason()).isEqualTo(FinishReason.STOP);
+        assertThat(c.await().stopReason()).isEqualTo(stopId);
 
         Collector m = submit(e, "c", p, with(greedy(10), null, 0, 0, new int[] {stopId}, List.of(), 6, null));
         int[] min = m.tokens();
@@ -179,6 +180,8 @@ class EngineTest {
         Collector c = submit(e, "b", p, with(greedy(16), null, 0, 0, new int[0], List.of(stop), 0, null));
         assertThat(c.text()).isEqualTo(text.substring(0, at));
         assertThat(c.await().finishReason()).isEqualTo(FinishReason.STOP);
+        assertThat(c.await().stopReason()).isEqualTo(stop);
+        assertThat(full.await().stopReason()).isNull();
         SamplingParams include = new SamplingParams(0, 1, 0, 0, null, 0, 0, 1, List.of(stop), new int[0], true, 16, 0, true, null, true);
         assertThat(submit(e, "c", p, include).text()).isEqualTo(text.substring(0, at + stop.length()));
     }
