@@ -130,12 +130,30 @@ final class Sampler {
             }
             return last;
         }
-        // Candidates best first: sort (prob bits, inverted id) keys; probs >= 0 so float bits order like the floats.
+        // Candidates best first as (prob bits, inverted id) keys: probs >= 0, so float bits order like the floats,
+        // and among equal probs the lower id ranks first.
         int n = 0;
-        for (int i = 0; i < vocab; i++) {
-            if (probs[i] > 0) order[n++] = ((long) Float.floatToRawIntBits(probs[i]) << 32) | (0xFFFFFFFFL - i);
+        int limit = p.topK() > 0 ? Math.min(p.topK(), vocab) : vocab;
+        if (limit <= 256) {
+            // A small top_k: keep only the best `limit` keys, ascending in order[0..n), without sorting the vocabulary.
+            for (int i = 0; i < vocab; i++) {
+                if (probs[i] <= 0) continue;
+                long key = key(probs[i], i);
+                int j;
+                if (n < limit) {
+                    j = n++;
+                    while (j > 0 && order[j - 1] > key) { order[j] = order[j - 1]; j--; }
+                } else {
+                    if (key <= order[0]) continue;
+                    j = 0; // drop the smallest, slide the key up to its place
+                    while (j + 1 < n && order[j + 1] < key) { order[j] = order[j + 1]; j++; }
+                }
+                order[j] = key;
+            }
+        } else {
+            for (int i = 0; i < vocab; i++) if (probs[i] > 0) order[n++] = key(probs[i], i);
+            Arrays.sort(order, 0, n);
         }
-        Arrays.sort(order, 0, n);
         int keep = p.topK() > 0 ? Math.min(n, p.topK()) : n;
         double total = 0;
         for (int k = 0; k < keep; k++) total += probOf(order[n - 1 - k]);
@@ -156,6 +174,8 @@ final class Sampler {
         }
         return idOf(order[n - keep]);
     }
+
+    private static long key(float prob, int id) { return ((long) Float.floatToRawIntBits(prob) << 32) | (0xFFFFFFFFL - id); }
 
     private static float probOf(long key) { return Float.intBitsToFloat((int) (key >>> 32)); }
 

@@ -67,6 +67,26 @@ class SamplerTest {
     }
 
     @Test
+    void topKOverALargeVocabularyDrawsOnlyFromTheKBest() {
+        int vocab = 5000;
+        Sampler s = new Sampler(vocab, new int[] {1});
+        java.util.Random rnd = new java.util.Random(3);
+        float[] logits = new float[vocab];
+        for (int i = 0; i < vocab; i++) logits[i] = (float) rnd.nextGaussian();
+        Integer[] ids = new Integer[vocab];
+        for (int i = 0; i < vocab; i++) ids[i] = i;
+        java.util.Arrays.sort(ids, (a, b) -> Float.compare(logits[b], logits[a]));
+        for (int k : new int[] {5, 300}) {
+            Set<Integer> best = new HashSet<>(java.util.Arrays.asList(ids).subList(0, k));
+            Request r = req(params(2.0, 1, k, 0, 5L), 5, 3);
+            Set<Integer> seen = new HashSet<>();
+            for (int i = 0; i < 3000; i++) seen.add(s.sample(logits.clone(), 0, r));
+            assertThat(best).containsAll(seen);
+            assertThat(seen.size()).isGreaterThan(k == 5 ? 4 : 200);
+        }
+    }
+
+    @Test
     void minTokensSuppressesEosAndStopIdsUnlessIgnoreEos() {
         Sampler s = new Sampler(V, new int[] {1});
         SamplingParams p = new SamplingParams(0, 1, 0, 0, null, 0, 0, 1, List.of(), new int[] {4}, false, 10, 2, false, null, true);
