@@ -119,7 +119,8 @@ public final class KvDoctorCheck implements KvHandshakeCheck {
             case PRODUCER_PROOF_WRONG -> CheckResult.fail(id, CHECK, "cluster token mismatch: " + in.kvAddress()
                             + " accepted our proof but could not prove the token in " + file + "; " + what,
                     sameToken + ", and check that " + in.kvAddress() + " is " + id + "'s pdserve");
-            case ONLY_PRODUCER -> CheckResult.fail(id, CHECK, "cluster token mismatch: " + id + " requires a cluster token but the cluster file names no cluster_token_file; " + what,
+            case ONLY_PRODUCER -> CheckResult.fail(id, CHECK, "cluster token mismatch: " + id + " requires a cluster token but "
+                            + (file.isEmpty() ? "the cluster file names no cluster_token_file" : file + " is empty") + "; " + what,
                     sameToken + ": add \"cluster_token_file\" (the file " + id + " was started with) to the cluster file, or pass --cluster-token-file PATH");
             case ONLY_PROBER -> CheckResult.fail(id, CHECK, "cluster token mismatch: " + id + " runs without a cluster token but the cluster file names " + file + "; " + what,
                     sameToken + ": restart " + id + " with serve --cluster (or kv_connector_extra_config.cluster_token_file " + file + ")");
