@@ -167,6 +167,22 @@ class KvDoctorCheckTest {
     }
 
     @Test
+    void aSilentKvPortTimesOutWithinTheDoctorTimeout() throws Exception {
+        try (ServerSocketChannel silent = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
+            int port = ((InetSocketAddress) silent.getLocalAddress()).getPort();
+            ClusterSpec spec = cluster("", entry("prefill-0", port));
+            long t0 = System.nanoTime();
+            List<CheckResult> rows = new KvDoctorCheck().check(spec, spec.prefillers(), Duration.ofMillis(300));
+            assertThat((System.nanoTime() - t0) / 1e6).isLessThan(3000);
+            CheckResult hs = row(rows, "prefill-0", "kv_handshake");
+            assertThat(hs.status()).isEqualTo(FAIL);
+            assertThat(hs.detail()).isEqualTo("no KV HELLO from 127.0.0.1:" + port + " within 300 ms");
+            assertThat(hs.fix()).startsWith("the instance is stuck or overloaded");
+            assertThat(rows).hasSize(1);
+        }
+    }
+
+    @Test
     void somethingElseOnTheKvPortFails() throws Exception {
         // A listener that accepts and closes (another service, or a half-dead process).
         try (ServerSocketChannel other = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {

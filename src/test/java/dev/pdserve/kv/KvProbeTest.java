@@ -81,6 +81,32 @@ class KvProbeTest {
     }
 
     @Test
+    void aProducerThatCannotProveTheTokenIsCaught() throws Exception {
+        // An impostor on the KV port: claims a token, accepts any proof, answers with a proof made from another token.
+        try (ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
+            int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
+            CompletableFuture<String> impostor = CompletableFuture.supplyAsync(() -> {
+                try (KvChannel c = new KvChannel(server.accept(), "prober", 2000)) {
+                    KvChannel.Frame probe = c.read("PROBE", false);
+                    String type = KvChannel.name(probe.type());
+                    KvHandshake.sendHello(c, TinyProducer.descriptor("impostor", 16), true, new byte[32]);
+                    c.read("AUTH", false);
+                    c.start();
+                    c.putBytes(KvHandshake.hmac("other-token", "producer", new byte[32], new byte[32]));
+                    c.send(KvChannel.AUTH, "AUTH");
+                    return type + " then " + KvChannel.name(c.read("BYE", false).type());
+                } catch (Exception e) {
+                    return e.toString();
+                }
+            });
+            KvProbe.Result r = probe(port, "s3cret-token");
+            assertThat(r.token()).isEqualTo(KvProbe.Token.PRODUCER_PROOF_WRONG);
+            assertThat(r.producer().engineId()).isEqualTo("impostor");
+            assertThat(impostor.get(5, TimeUnit.SECONDS)).isEqualTo("PROBE then BYE");
+        }
+    }
+
+    @Test
     void aProducerThatDoesNotKnowProbeAnswersWithItsError() throws Exception {
         // What a producer built before PROBE existed does with one: ERROR "expected HELLO", then close.
         try (ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
