@@ -84,7 +84,8 @@ public final class KvDoctorCheck implements KvHandshakeCheck {
             return failed(in, "the producer at " + at + " refused the probe: " + m, SAME_BUILD);
         } catch (SocketTimeoutException e) {
             return failed(in, "no KV HELLO from " + at + " within " + timeoutMs + " ms",
-                    "the instance is stuck or overloaded: read its log (or raise --timeout-ms)");
+                    "the instance is stuck or overloaded (read its log, or raise --timeout-ms), or kv_port " + in.kvPort()
+                            + " is another service's port: check it against " + id + "'s --kv-transfer-config");
         } catch (ConnectException | NoRouteToHostException e) { // the port closed since the kv_port check
             return failed(in, "cannot connect to " + at + ": " + e.getMessage(),
                     "start the instance with its --kv-transfer-config, or open the port in the firewall");
