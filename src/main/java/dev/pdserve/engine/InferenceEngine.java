@@ -1,0 +1,33 @@
+package dev.pdserve.engine;
+
+import dev.pdserve.model.CausalLM;
+import dev.pdserve.tokenizer.Tokenizer;
+
+/**
+ * The serving engine as the HTTP layer sees it: submit a request with a sink for its outputs,
+ * abort it, read its counters. Implemented by {@link Engine} (the step loop).
+ */
+public interface InferenceEngine extends AutoCloseable {
+    /**
+     * Queues a request. Throws {@link EngineException} (with an HTTP-ish status) when it can never
+     * run: prompt plus max_tokens over max-model-len, empty prompt, duplicate id, draining.
+     */
+    void submit(GenerationRequest request, OutputSink sink);
+
+    /** Stops a request at once and frees its KV blocks; its sink gets a final ABORT output. No-op when unknown. */
+    void abort(String requestId);
+
+    EngineStats stats();
+
+    EngineConfig config();
+
+    CausalLM model();
+
+    Tokenizer tokenizer();
+
+    /** Stops taking requests, lets the running ones finish, then returns. */
+    void drain();
+
+    @Override
+    void close();
+}
