@@ -2,7 +2,6 @@ package dev.pdserve.model;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.pdserve.model.SafetensorsWriter.DType;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -229,7 +228,7 @@ public final class RandomCheckpoint {
 
     /** Parameters of the checkpoint, counted from the tensors it would write. */
     public static long parameterCount(Spec s) {
-        return tensors(s, 0).tensors().stream().mapToLong(SafetensorsWriter.Tensor::numel).sum();
+        return tensors(s, 0).entries().stream().mapToLong(SafetensorsWriter.Entry::numel).sum();
     }
 
     /**

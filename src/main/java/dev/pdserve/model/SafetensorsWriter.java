@@ -9,11 +9,11 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -28,15 +28,6 @@ import java.util.Map;
  */
 public final class SafetensorsWriter {
 
-    /** The element types pdserve writes; names are those of the safetensors header. */
-    public enum DType {
-        BF16(2), F16(2), F32(4), I8(1), F8_E4M3(1), I32(4), I64(8);
-
-        public final int bytes;
-
-        DType(int bytes) { this.bytes = bytes; }
-    }
-
     /** Produces one tensor's bytes, in order, exactly {@code numel * dtype.bytes} of them. */
     @FunctionalInterface
     public interface TensorSource {
@@ -44,7 +35,7 @@ public final class SafetensorsWriter {
     }
 
     /** One declared tensor. */
-    public record Tensor(String name, DType dtype, long[] shape, TensorSource source) {
+    public record Entry(String name, DType dtype, long[] shape, TensorSource source) {
         public long numel() {
             long n = 1;
             for (long d : shape) n *= d;
@@ -56,13 +47,13 @@ public final class SafetensorsWriter {
 
     private static final int BUFFER_BYTES = 4 << 20;
 
-    private final Map<String, Tensor> tensors = new LinkedHashMap<>();
+    private final Map<String, Entry> tensors = new LinkedHashMap<>();
     private final Map<String, String> metadata = new LinkedHashMap<>(Map.of("format", "pt"));
 
     public SafetensorsWriter add(String name, DType dtype, long[] shape, TensorSource source) {
         if (name.equals("__metadata__")) throw new IllegalArgumentException("'__metadata__' is reserved");
         for (long d : shape) if (d < 0) throw new IllegalArgumentException(name + ": negative dimension in shape");
-        if (tensors.putIfAbsent(name, new Tensor(name, dtype, shape.clone(), source)) != null) {
+        if (tensors.putIfAbsent(name, new Entry(name, dtype, shape.clone(), source)) != null) {
             throw new IllegalArgumentException("tensor '" + name + "' added twice");
         }
         return this;
@@ -70,7 +61,7 @@ public final class SafetensorsWriter {
 
     /** Adds a tensor whose bytes already sit in memory (on or off heap, e.g. a mapped file). */
     public SafetensorsWriter add(String name, DType dtype, long[] shape, MemorySegment data) {
-        long expected = new Tensor(name, dtype, shape, null).byteSize();
+        long expected = new Entry(name, dtype, shape, null).byteSize();
         if (data.byteSize() != expected) {
             throw new IllegalArgumentException(name + ": " + data.byteSize() + " bytes given, shape and dtype need " + expected);
         }
@@ -82,10 +73,10 @@ public final class SafetensorsWriter {
         return this;
     }
 
-    public List<Tensor> tensors() { return List.copyOf(tensors.values()); }
+    public List<Entry> entries() { return List.copyOf(tensors.values()); }
 
     public long totalBytes() {
-        return tensors.values().stream().mapToLong(Tensor::byteSize).sum();
+        return tensors.values().stream().mapToLong(Entry::byteSize).sum();
     }
 
     /** Writes every tensor into one file. */
@@ -100,10 +91,10 @@ public final class SafetensorsWriter {
      */
     public List<Path> writeSharded(Path dir, long maxShardBytes) throws IOException {
         Files.createDirectories(dir);
-        List<List<Tensor>> shards = new ArrayList<>();
-        List<Tensor> current = new ArrayList<>();
+        List<List<Entry>> shards = new ArrayList<>();
+        List<Entry> current = new ArrayList<>();
         long size = 0;
-        for (Tensor t : tensors.values()) {
+        for (Entry t : tensors.values()) {
             if (maxShardBytes > 0 && !current.isEmpty() && size + t.byteSize() > maxShardBytes) {
                 shards.add(current);
                 current = new ArrayList<>();
@@ -126,7 +117,7 @@ public final class SafetensorsWriter {
         for (int i = 0; i < shards.size(); i++) {
             String name = String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size());
             writeFile(dir.resolve(name), shards.get(i));
-            for (Tensor t : shards.get(i)) weightMap.put(t.name(), name);
+            for (Entry t : shards.get(i)) weightMap.put(t.name(), name);
             files.add(dir.resolve(name));
         }
         Path indexFile = dir.resolve("model.safetensors.index.json");
@@ -135,14 +126,18 @@ public final class SafetensorsWriter {
         return files;
     }
 
-    private void writeFile(Path file, List<Tensor> list) throws IOException {
+    private void writeFile(Path file, List<Entry> declared) throws IOException {
+        // Wider dtypes first (a stable sort), as the reference writer does, so every tensor's data
+        // is aligned to its element size even when a file mixes F32 and I8.
+        List<Entry> list = new ArrayList<>(declared);
+        list.sort(Comparator.comparingInt((Entry t) -> t.dtype().bytes).reversed());
         byte[] header = header(list);
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
             Sink sink = new Sink(ch);
             sink.buffer.putLong(header.length);
             sink.write(ByteBuffer.wrap(header));
-            for (Tensor t : list) {
+            for (Entry t : list) {
                 long before = sink.written();
                 t.source().writeTo(sink);
                 long wrote = sink.written() - before;
@@ -154,13 +149,13 @@ public final class SafetensorsWriter {
         }
     }
 
-    private byte[] header(List<Tensor> list) {
+    private byte[] header(List<Entry> list) {
         ObjectMapper json = new ObjectMapper();
         ObjectNode root = json.createObjectNode();
         ObjectNode meta = root.putObject("__metadata__");
         metadata.forEach(meta::put);
         long offset = 0;
-        for (Tensor t : list) {
+        for (Entry t : list) {
             ObjectNode n = root.putObject(t.name());
             n.put("dtype", t.dtype().name());
             var shape = n.putArray("shape");
