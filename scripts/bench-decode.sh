@@ -6,7 +6,7 @@
 #   MODEL_DIR=models/llama-tiny scripts/bench-decode.sh
 #
 # Knobs (environment): MODEL_DIR, ARCH (llama), PRESET (1b), PROMPT_TOKENS (256), DECODE_TOKENS (32),
-# WARMUP_TOKENS (8), THREADS (all cores), PROBE_MIB (1024), PROBE_SECONDS (4), ENGINES ("pdserve jlama").
+# WARMUP_TOKENS (8), THREADS ("1 <all cores>": one row per engine and thread count), PROBE_MIB (1024), PROBE_SECONDS (4), ENGINES ("pdserve jlama").
 # Keep runs short on a shared machine: each engine runs one prefill and DECODE_TOKENS steps.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,7 +19,7 @@ MODEL_DIR=${MODEL_DIR:-$ROOT/target/bench/random-$ARCH-$PRESET}
 PROMPT_TOKENS=${PROMPT_TOKENS:-256}
 DECODE_TOKENS=${DECODE_TOKENS:-32}
 WARMUP_TOKENS=${WARMUP_TOKENS:-8}
-THREADS=${THREADS:-$(nproc)}
+THREADS=${THREADS:-$( [ "$(nproc)" -gt 1 ] && echo "1 $(nproc)" || echo 1)}
 PROBE_MIB=${PROBE_MIB:-1024}
 PROBE_SECONDS=${PROBE_SECONDS:-4}
 ENGINES=${ENGINES:-pdserve jlama}
@@ -42,31 +42,37 @@ echo "== memory bandwidth" >&2
 "${JAVA[@]}" dev.pdserve.benchmarks.BandwidthProbe --size-mib "$PROBE_MIB" --seconds "$PROBE_SECONDS" --model "$MODEL_DIR" 2>&1 \
   | grep -v '^WARNING' | tee "$OUT/bandwidth.txt" >&2
 
-ARGS=(--model "$MODEL_DIR" --prompt-tokens "$PROMPT_TOKENS" --decode-tokens "$DECODE_TOKENS" --warmup-tokens "$WARMUP_TOKENS" --threads "$THREADS")
+ARGS=(--model "$MODEL_DIR" --prompt-tokens "$PROMPT_TOKENS" --decode-tokens "$DECODE_TOKENS" --warmup-tokens "$WARMUP_TOKENS")
 for engine in $ENGINES; do
-  echo "== $engine" >&2
   case $engine in
     pdserve) main=dev.pdserve.benchmarks.PdserveDecodeBench ;;
     jlama) main=dev.pdserve.benchmarks.JlamaDecodeBench ;;
     *) echo "unknown engine $engine (pdserve, jlama)" >&2; exit 2 ;;
   esac
-  if ! "${JAVA[@]}" "$main" "${ARGS[@]}" > "$OUT/$engine.txt" 2> "$OUT/$engine.err"; then
-    echo "$engine failed:" >&2; tail -20 "$OUT/$engine.err" >&2
-  fi
-  cat "$OUT/$engine.txt" >&2
+  for t in $THREADS; do
+    echo "== $engine, $t thread(s)" >&2
+    if ! "${JAVA[@]}" "$main" "${ARGS[@]}" --threads "$t" > "$OUT/$engine-t$t.txt" 2> "$OUT/$engine-t$t.err"; then
+      echo "$engine failed:" >&2; grep -v '^WARNING' "$OUT/$engine-t$t.err" | tail -20 >&2
+    fi
+    cat "$OUT/$engine-t$t.txt" >&2
+  done
 done
 
 val() { sed -n "s/^$2=//p" "$OUT/$1.txt" 2>/dev/null | head -1; }
-echo
-echo "Model: \`$MODEL_DIR\` ($(val bandwidth weights_gb) GB of weights), $THREADS threads, prompt $PROMPT_TOKENS tokens, $DECODE_TOKENS greedy decode tokens."
-echo "Memory bandwidth: $(val bandwidth bandwidth_1t_gbps) GB/s (1 thread), $(val bandwidth bandwidth_2t_gbps) GB/s (2 threads);" \
-     "decode roofline $(val bandwidth decode_roofline_tok_s) tok/s ($(val bandwidth decode_bytes_per_token_gb) GB read per token)."
-echo
-echo "| engine | load s | prefill tok/s | decode tok/s | decode ms/token | % of roofline | first greedy tokens |"
-echo "|---|---:|---:|---:|---:|---:|---|"
 roof=$(val bandwidth decode_roofline_tok_s)
+echo
+echo "Model: \`$MODEL_DIR\` ($(val bandwidth weights_gb) GB of weights), prompt $PROMPT_TOKENS tokens, $DECODE_TOKENS greedy decode tokens, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)."
+echo "Memory bandwidth: $(val bandwidth bandwidth_1t_gbps) GB/s (1 thread), $(val bandwidth bandwidth_2t_gbps) GB/s (2 threads);" \
+     "batch-1 decode roofline $roof tok/s ($(val bandwidth decode_bytes_per_token_gb) GB of weights read per token)."
+echo
+echo "| engine | threads | load s | prefill tok/s | decode tok/s | decode ms/token | % of roofline | first greedy tokens |"
+echo "|---|---:|---:|---:|---:|---:|---:|---|"
 for engine in $ENGINES; do
-  d=$(val "$engine" decode_tok_s)
-  pct=$( [ -n "$d" ] && [ -n "$roof" ] && awk "BEGIN{printf \"%.0f%%\", 100*$d/$roof}" || echo "")
-  echo "| $engine | $(val "$engine" load_s) | $(val "$engine" prefill_tok_s) | ${d:-failed} | $(val "$engine" decode_ms_per_token) | $pct | $(val "$engine" greedy_tokens) |"
+  for t in $THREADS; do
+    f="$engine-t$t"
+    d=$(val "$f" decode_tok_s)
+    pct=""
+    if [ -n "$d" ] && [ -n "$roof" ]; then pct=$(awk "BEGIN{printf \"%.0f%%\", 100*$d/$roof}"); fi
+    echo "| $engine | $t | $(val "$f" load_s) | $(val "$f" prefill_tok_s) | ${d:-failed} | $(val "$f" decode_ms_per_token) | $pct | $(val "$f" greedy_tokens) |"
+  done
 done

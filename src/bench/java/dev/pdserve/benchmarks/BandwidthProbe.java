@@ -1,5 +1,6 @@
 package dev.pdserve.benchmarks;
 
+import dev.pdserve.model.ModelConfig;
 import dev.pdserve.model.SafeTensors;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -42,6 +43,10 @@ public final class BandwidthProbe {
             // Touch every page with non-zero values before timing.
             for (long off = 0; off < bytes; off += 4) data.set(ValueLayout.JAVA_FLOAT_UNALIGNED, off, 1f);
             System.out.printf("array %d MiB, %d-bit vectors%n", sizeMib, S.vectorBitSize());
+            // Compile sum() before timing: the first full pass would otherwise run interpreted.
+            float warm = 0;
+            for (int i = 0; i < 200; i++) warm += sum(data, 0, Math.min(bytes, 4 << 20));
+            System.out.printf("warm-up checksum %.0f%n", warm);
             double one = measure(data, 1, seconds / 2);
             double two = measure(data, 2, seconds / 2);
             System.out.printf("bandwidth_1t_gbps=%.2f%nbandwidth_2t_gbps=%.2f%n", one, two);
@@ -57,7 +62,7 @@ public final class BandwidthProbe {
         try (ExecutorService pool = Executors.newFixedThreadPool(threads)) {
             long end = System.nanoTime() + (long) (seconds * 1e9);
             int passes = 0;
-            while (passes < 2 || System.nanoTime() < end) {
+            while (passes < 3 || System.nanoTime() < end) {
                 long start = System.nanoTime();
                 Future<?>[] parts = new Future<?>[threads];
                 float[] sums = new float[threads];
@@ -88,17 +93,25 @@ public final class BandwidthProbe {
         return a.add(b).add(c).add(d).reduceLanes(VectorOperators.ADD);
     }
 
-    /** Decode reads every weight once per token except the embedding table (one row). */
+    /**
+     * Batch-1 decode reads every weight once per token, except the embedding table (one row) and,
+     * in a mixture of experts, the routed experts not chosen: only num_experts_per_tok of
+     * n_routed_experts per layer.
+     */
     static void roofline(Path model, double gbps) {
-        long total = 0, embed = 0;
+        ModelConfig config = ModelConfig.load(model);
+        double expertShare = config.moe() == null || config.moe().nRoutedExperts() == 0 ? 1
+                : (double) config.moe().numExpertsPerTok() / config.moe().nRoutedExperts();
+        long total = 0;
+        double perToken = 0;
         try (SafeTensors st = SafeTensors.open(model)) {
             for (String name : st.names()) {
                 long b = st.get(name).data().byteSize();
                 total += b;
-                if (name.endsWith("embed_tokens.weight")) embed = b;
+                if (name.endsWith("embed_tokens.weight")) continue;
+                perToken += name.contains(".mlp.experts.") ? b * expertShare : b;
             }
         }
-        long perToken = total - embed;
         System.out.printf("weights_gb=%.3f%ndecode_bytes_per_token_gb=%.3f%ndecode_roofline_tok_s=%.1f%n",
                 total / 1e9, perToken / 1e9, gbps * 1e9 / perToken);
     }
