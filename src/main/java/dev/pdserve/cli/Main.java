@@ -19,7 +19,10 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         // One line per subcommand, in the order `pdserve --help` lists them.
         cl.addSubcommand(new GenerateCommand());
+        cl.addSubcommand(new ProxyCommand());
         cl.addSubcommand(new BenchCommand());
+        cl.addSubcommand(new RanktableCommand());
+        cl.addSubcommand(new DoctorCommand());
         cl.addSubcommand(new RandomModelCommand());
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             cmd.getErr().println("error: " + ex.getMessage());
