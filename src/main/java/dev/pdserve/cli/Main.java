@@ -23,6 +23,7 @@ public final class Main implements Runnable {
         cl.addSubcommand(new BenchCommand());
         cl.addSubcommand(new RanktableCommand());
         cl.addSubcommand(new DoctorCommand());
+        cl.addSubcommand(new RandomModelCommand());
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             cmd.getErr().println("error: " + ex.getMessage());
             if (System.getenv("PDSERVE_DEBUG") != null) ex.printStackTrace(cmd.getErr());
