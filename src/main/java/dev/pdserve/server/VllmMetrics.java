@@ -123,7 +123,7 @@ public final class VllmMetrics {
         if (v == 0) return "0.0";
         double a = Math.abs(v);
         if (a >= 1e-4 && a < 1e16) {
-            String plain = new BigDecimal(Double.toString(v)).toPlainString();
+            String plain = new BigDecimal(Double.toString(v)).stripTrailingZeros().toPlainString();
             return plain.contains(".") ? plain : plain + ".0";
         }
         String s = Double.toString(v);
