@@ -1,0 +1,114 @@
+package dev.pdserve.kernels;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+/** Element-wise and row-wise kernels over fp32 arrays, vectorised, in place where it reads naturally. */
+public final class Ops {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final int L = F.length();
+
+    private Ops() {}
+
+    /** {@code out[o..o+n) = x[i..i+n) / rms(x) * weight}, as transformers' RMSNorm in fp32. */
+    public static void rmsNorm(float[] x, int xOff, float[] weight, double eps, float[] out, int outOff, int n) {
+        int upper = F.loopBound(n);
+        FloatVector acc = FloatVector.zero(F);
+        int k = 0;
+        for (; k < upper; k += L) {
+            FloatVector v = FloatVector.fromArray(F, x, xOff + k);
+            acc = v.fma(v, acc);
+        }
+        float ss = acc.reduceLanes(VectorOperators.ADD);
+        for (; k < n; k++) ss += x[xOff + k] * x[xOff + k];
+        float scale = (float) (1.0 / Math.sqrt(ss / n + eps));
+        k = 0;
+        for (; k < upper; k += L) {
+            FloatVector.fromArray(F, x, xOff + k).mul(scale).mul(FloatVector.fromArray(F, weight, k)).intoArray(out, outOff + k);
+        }
+        for (; k < n; k++) out[outOff + k] = x[xOff + k] * scale * weight[k];
+    }
+
+    /** {@code gate[i] = silu(gate[i]) * up[i]} over n values (SwiGLU). */
+    public static void siluMul(float[] gate, int gOff, float[] up, int uOff, int n) {
+        for (int i = 0; i < n; i++) {
+            float g = gate[gOff + i];
+            gate[gOff + i] = g / (1f + (float) Math.exp(-g)) * up[uOff + i];
+        }
+    }
+
+    /** {@code acc[a..a+n) += x[b..b+n)}. */
+    public static void add(float[] acc, int aOff, float[] x, int xOff, int n) {
+        int upper = F.loopBound(n);
+        int k = 0;
+        for (; k < upper; k += L) {
+            FloatVector.fromArray(F, acc, aOff + k).add(FloatVector.fromArray(F, x, xOff + k)).intoArray(acc, aOff + k);
+        }
+        for (; k < n; k++) acc[aOff + k] += x[xOff + k];
+    }
+
+    /** {@code acc[a..a+n) += s * x[b..b+n)}. */
+    public static void addScaled(float[] acc, int aOff, float[] x, int xOff, float s, int n) {
+        int upper = F.loopBound(n);
+        FloatVector sv = FloatVector.broadcast(F, s);
+        int k = 0;
+        for (; k < upper; k += L) {
+            FloatVector.fromArray(F, x, xOff + k).fma(sv, FloatVector.fromArray(F, acc, aOff + k)).intoArray(acc, aOff + k);
+        }
+        for (; k < n; k++) acc[aOff + k] += s * x[xOff + k];
+    }
+
+    /** {@code a[aOff..+n) . b[bOff..+n)}. */
+    public static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        int upper = F.loopBound(n);
+        FloatVector acc = FloatVector.zero(F);
+        int k = 0;
+        for (; k < upper; k += L) acc = FloatVector.fromArray(F, a, aOff + k).fma(FloatVector.fromArray(F, b, bOff + k), acc);
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; k < n; k++) s += a[aOff + k] * b[bOff + k];
+        return s;
+    }
+
+    /** {@code q[qOff..+n) . seg[byteOff..+4n)} with the segment holding little-endian fp32 (a KV cache row). */
+    public static float dot(float[] q, int qOff, MemorySegment seg, long byteOff, int n) {
+        int upper = F.loopBound(n);
+        FloatVector acc = FloatVector.zero(F);
+        int k = 0;
+        for (; k < upper; k += L) {
+            acc = FloatVector.fromArray(F, q, qOff + k).fma(FloatVector.fromMemorySegment(F, seg, byteOff + 4L * k, ByteOrder.LITTLE_ENDIAN), acc);
+        }
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; k < n; k++) s += q[qOff + k] * seg.get(KvLayouts.F32, byteOff + 4L * k);
+        return s;
+    }
+
+    /** {@code acc[aOff..+n) += s * seg[byteOff..+4n)} (weighted sum of cached values). */
+    public static void addScaled(float[] acc, int aOff, MemorySegment seg, long byteOff, float s, int n) {
+        int upper = F.loopBound(n);
+        FloatVector sv = FloatVector.broadcast(F, s);
+        int k = 0;
+        for (; k < upper; k += L) {
+            FloatVector.fromMemorySegment(F, seg, byteOff + 4L * k, ByteOrder.LITTLE_ENDIAN)
+                    .fma(sv, FloatVector.fromArray(F, acc, aOff + k)).intoArray(acc, aOff + k);
+        }
+        for (; k < n; k++) acc[aOff + k] += s * seg.get(KvLayouts.F32, byteOff + 4L * k);
+    }
+
+    /** In-place softmax of {@code x[off..off+n)}; returns nothing, max-subtracted for stability. */
+    public static void softmax(float[] x, int off, int n) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) max = Math.max(max, x[off + i]);
+        float sum = 0;
+        for (int i = 0; i < n; i++) {
+            float e = (float) Math.exp(x[off + i] - max);
+            x[off + i] = e;
+            sum += e;
+        }
+        float inv = 1f / sum;
+        for (int i = 0; i < n; i++) x[off + i] *= inv;
+    }
+}

@@ -1,0 +1,89 @@
+package dev.pdserve.model;
+
+import dev.pdserve.kernels.Bf16Matrix;
+import dev.pdserve.kernels.Int8Matrix;
+import dev.pdserve.kernels.Matrix;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/** The weight conversions done at load time: bf16/fp32 to W8A8 int8, and FP8 (E4M3) block-scaled to bf16. */
+public final class Quantizer {
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final float[] E4M3 = new float[256];
+
+    static {
+        for (int code = 0; code < 256; code++) E4M3[code] = decodeE4M3(code);
+    }
+
+    private Quantizer() {}
+
+    /**
+     * OCP FP8 E4M3 ("e4m3fn", what DeepSeek publishes): 1 sign, 4 exponent bits (bias 7), 3 mantissa
+     * bits, subnormals at exponent 0, no infinities, S.1111.111 is NaN; largest finite 448.
+     */
+    static float decodeE4M3(int code) {
+        int sign = (code & 0x80) != 0 ? -1 : 1;
+        int exp = (code >> 3) & 0xF, mant = code & 0x7;
+        if (exp == 0xF && mant == 0x7) return Float.NaN;
+        if (exp == 0) return sign * (mant / 8f) * (float) Math.pow(2, -6);
+        return sign * (1 + mant / 8f) * (float) Math.pow(2, exp - 7);
+    }
+
+    public static float e4m3(byte code) { return E4M3[code & 0xFF]; }
+
+    /** Symmetric per-row int8: scale = max|row| / 127, q = round(w / scale). Deterministic, so quantize-on-load equals a written checkpoint. */
+    public static Int8Matrix quantizeRows(Matrix m, Arena arena) {
+        int rows = m.rows(), cols = m.cols();
+        MemorySegment q = arena.allocate((long) rows * cols, 64);
+        float[] scales = new float[rows];
+        float[] row = new float[cols];
+        for (int r = 0; r < rows; r++) {
+            m.copyRow(r, row, 0);
+            float max = 0;
+            for (float v : row) max = Math.max(max, Math.abs(v));
+            float scale = max == 0 ? 1f : max / 127f;
+            scales[r] = scale;
+            long base = (long) r * cols;
+            for (int c = 0; c < cols; c++) {
+                int v = Math.round(row[c] / scale);
+                q.set(ValueLayout.JAVA_BYTE, base + c, (byte) Math.max(-127, Math.min(127, v)));
+            }
+        }
+        return new Int8Matrix(q, rows, cols, scales, null);
+    }
+
+    /**
+     * DeepSeek's FP8 weights: {@code w[r][c] = e4m3(q[r][c]) * scaleInv[r / bR][c / bC]}, widened
+     * into a bf16 copy (round to nearest even).
+     */
+    public static Bf16Matrix dequantizeFp8(Tensor weight, float[] scaleInv, int blockRows, int blockCols, Arena arena) {
+        int rows = (int) weight.shape()[0], cols = (int) weight.shape()[1];
+        int scaleCols = (cols + blockCols - 1) / blockCols;
+        int scaleRows = (rows + blockRows - 1) / blockRows;
+        if (scaleInv.length != scaleRows * scaleCols) {
+            throw new ModelLoadException("tensor '" + weight.name() + "_scale_inv' in " + weight.file() + " has " + scaleInv.length
+                    + " values but a " + rows + "x" + cols + " weight in " + blockRows + "x" + blockCols + " blocks needs " + scaleRows * scaleCols);
+        }
+        MemorySegment out = arena.allocate(2L * rows * cols, 64);
+        MemorySegment in = weight.data();
+        for (int r = 0; r < rows; r++) {
+            long base = (long) r * cols;
+            int scaleRow = (r / blockRows) * scaleCols;
+            for (int c = 0; c < cols; c++) {
+                float v = E4M3[in.get(ValueLayout.JAVA_BYTE, base + c) & 0xFF] * scaleInv[scaleRow + c / blockCols];
+                out.set(I16, 2 * (base + c), toBf16(v));
+            }
+        }
+        return new Bf16Matrix(out, rows, cols);
+    }
+
+    static short toBf16(float v) {
+        int bits = Float.floatToRawIntBits(v);
+        if (Float.isNaN(v)) return (short) 0x7FC0;
+        int rounding = 0x7FFF + ((bits >>> 16) & 1);
+        return (short) ((bits + rounding) >>> 16);
+    }
+}
