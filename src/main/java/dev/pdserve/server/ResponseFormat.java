@@ -78,7 +78,9 @@ final class ResponseFormat {
             ch.putNull("stop_reason");
         }
         o.set("usage", usage(choices, request.n()));
-        o.set("kv_transfer_params", request.kvTransferParams());
+        // vLLM answers with the params its KV connector produced (never the request's own);
+        // there is no connector yet, so none.
+        o.putNull("kv_transfer_params");
         return o;
     }
 
@@ -108,7 +110,6 @@ final class ResponseFormat {
         if (last) ch.put("finish_reason", c.finishReason.apiName); else ch.putNull("finish_reason");
         ch.putNull("stop_reason");
         if (request.continuousUsage()) o.set("usage", usage(all, request.n()));
-        if (last && request.kvTransferParams() != null) o.set("kv_transfer_params", request.kvTransferParams());
         return o;
     }
 
