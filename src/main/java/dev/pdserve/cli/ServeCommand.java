@@ -99,7 +99,8 @@ final class ServeCommand implements Callable<Integer> {
             System.err.println("pdserve: drained, bye");
             stopped.countDown();
         }, "pdserve-drain"));
-        LOG.info(() -> "serving '" + name + "' on http://" + host + ":" + server.port() + " (max_model_len " + contextLen + ")");
+        System.out.println("INFO:     pdserve serving '" + name + "' on http://" + host + ":" + server.port()
+                + " (max_model_len " + contextLen + ")");
         System.out.println("INFO:     Application startup complete.");
         System.out.flush();
         stopped.await();
