@@ -1,7 +1,5 @@
 package dev.pdserve.server;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -34,7 +32,6 @@ import java.util.logging.Logger;
  */
 public final class OpenAiServer implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(OpenAiServer.class.getName());
-    private static final ObjectMapper JSON = new ObjectMapper();
     private static final JsonNodeFactory F = JsonNodeFactory.instance;
     static final HeaderName X_REQUEST_ID = HeaderNames.create("X-Request-Id");
 
@@ -241,6 +238,4 @@ public final class OpenAiServer implements AutoCloseable {
     public void close() {
         if (server != null) server.stop();
     }
-
-    static JsonNode parse(String json) throws IOException { return JSON.readTree(json); }
 }
