@@ -127,6 +127,30 @@ class CompletionsProtocolTest {
     }
 
     @Test
+    void streamWithNTagsChunksByChoiceAndCanCarryUsageOnEveryChunk() throws Exception {
+        HttpResponse<String> r = http.post("/v1/chat/completions", """
+                {"messages":[{"role":"user","content":"x"}],"max_tokens":3,"n":2,"stream":true,
+                 "stream_options":{"include_usage":true,"continuous_usage_stats":true}}""");
+        assertThat(r.headers().firstValue("X-Request-Id")).isPresent();
+        List<String> events = Http.events(r.body());
+        JsonNode first = Http.JSON.readTree(events.get(0)), second = Http.JSON.readTree(events.get(1));
+        assertThat(first.get("choices").get(0).get("index").asInt()).isZero();
+        assertThat(second.get("choices").get(0).get("index").asInt()).isEqualTo(1);
+        assertThat(second.get("choices").get(0).get("delta").get("role").asText()).isEqualTo("assistant");
+        StringBuilder[] texts = {new StringBuilder(), new StringBuilder()};
+        for (String e : events.subList(2, events.size() - 2)) {
+            JsonNode chunk = Http.JSON.readTree(e);
+            assertThat(chunk.has("usage")).isTrue();
+            JsonNode c = chunk.get("choices").get(0);
+            if (c.get("delta").has("content")) texts[c.get("index").asInt()].append(c.get("delta").get("content").asText());
+        }
+        int[] prompt = CODEC.encode("[user]x\n[assistant]", false);
+        assertThat(texts[0].toString()).isEqualTo(ScriptedEngine.expectedText(prompt, 3));
+        assertThat(texts[1].toString()).isEqualTo(ScriptedEngine.expectedText(prompt, 3));
+        assertThat(Http.JSON.readTree(events.get(events.size() - 2)).get("usage").get("completion_tokens").asInt()).isEqualTo(6);
+    }
+
+    @Test
     void completionLogprobsHaveTheLegacyShape() throws Exception {
         JsonNode lp = Http.json(http.post("/v1/completions", """
                 {"prompt":"hello","max_tokens":3,"logprobs":2}""")).get("choices").get(0).get("logprobs");
