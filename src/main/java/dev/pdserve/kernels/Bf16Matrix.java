@@ -50,48 +50,63 @@ public final class Bf16Matrix implements Matrix {
 
     @Override
     public void multiply(float[] x, int tokens, float[] out, int outStride, int r0, int r1) {
-        int upper = F.loopBound(cols);
-        for (int r = r0; r < r1; r++) {
-            long row = 2L * r * cols;
-            int t = 0;
-            for (; t + 4 <= tokens; t += 4) {
-                int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
-                FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-                int k = 0;
-                for (; k < upper; k += L) {
-                    FloatVector w = widen(data, row + 2L * k);
-                    a0 = w.fma(FloatVector.fromArray(F, x, x0 + k), a0);
-                    a1 = w.fma(FloatVector.fromArray(F, x, x1 + k), a1);
-                    a2 = w.fma(FloatVector.fromArray(F, x, x2 + k), a2);
-                    a3 = w.fma(FloatVector.fromArray(F, x, x3 + k), a3);
+        int r = r0;
+        if (tokens >= 4 && cols % L == 0) {
+            // 4 rows x 4 tokens per pass: 16 accumulators, each widened weight vector used 4 times,
+            // each activation vector 4 times, so loads stay below the FMA count.
+            for (; r + 4 <= r1; r += 4) {
+                int t = 0;
+                for (; t + 4 <= tokens; t += 4) block4x4(x, t, out, outStride, r);
+                for (; t < tokens; t++) {
+                    for (int rr = r; rr < r + 4; rr++) out[t * outStride + rr] = dot(2L * rr * cols, x, t * cols, cols);
                 }
-                float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-                float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
-                for (; k < cols; k++) {
-                    float w = scalar(data, row + 2L * k);
-                    s0 += w * x[x0 + k];
-                    s1 += w * x[x1 + k];
-                    s2 += w * x[x2 + k];
-                    s3 += w * x[x3 + k];
-                }
-                out[t * outStride + r] = s0;
-                out[(t + 1) * outStride + r] = s1;
-                out[(t + 2) * outStride + r] = s2;
-                out[(t + 3) * outStride + r] = s3;
             }
-            for (; t < tokens; t++) out[t * outStride + r] = dot(row, x, t * cols, upper);
+        }
+        int upper = F.loopBound(cols);
+        for (; r < r1; r++) {
+            long row = 2L * r * cols;
+            for (int t = 0; t < tokens; t++) out[t * outStride + r] = dot(row, x, t * cols, upper);
         }
     }
 
-    private float dot(long row, float[] x, int xOff, int upper) {
-        FloatVector a0 = FloatVector.zero(F), a1 = a0;
-        int k = 0;
-        for (; k + L < upper; k += 2 * L) {
-            a0 = widen(data, row + 2L * k).fma(FloatVector.fromArray(F, x, xOff + k), a0);
-            a1 = widen(data, row + 2L * (k + L)).fma(FloatVector.fromArray(F, x, xOff + k + L), a1);
+    private void block4x4(float[] x, int t, float[] out, int outStride, int r) {
+        long w0 = 2L * r * cols, w1 = w0 + 2L * cols, w2 = w1 + 2L * cols, w3 = w2 + 2L * cols;
+        int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+        FloatVector z = FloatVector.zero(F);
+        FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+        FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
+        for (int k = 0; k < cols; k += L) {
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + k), v1 = FloatVector.fromArray(F, x, x1 + k);
+            FloatVector v2 = FloatVector.fromArray(F, x, x2 + k), v3 = FloatVector.fromArray(F, x, x3 + k);
+            FloatVector w = widen(data, w0 + 2L * k);
+            a00 = w.fma(v0, a00); a01 = w.fma(v1, a01); a02 = w.fma(v2, a02); a03 = w.fma(v3, a03);
+            w = widen(data, w1 + 2L * k);
+            a10 = w.fma(v0, a10); a11 = w.fma(v1, a11); a12 = w.fma(v2, a12); a13 = w.fma(v3, a13);
+            w = widen(data, w2 + 2L * k);
+            a20 = w.fma(v0, a20); a21 = w.fma(v1, a21); a22 = w.fma(v2, a22); a23 = w.fma(v3, a23);
+            w = widen(data, w3 + 2L * k);
+            a30 = w.fma(v0, a30); a31 = w.fma(v1, a31); a32 = w.fma(v2, a32); a33 = w.fma(v3, a33);
         }
-        for (; k < upper; k += L) a0 = widen(data, row + 2L * k).fma(FloatVector.fromArray(F, x, xOff + k), a0);
-        float s = a0.add(a1).reduceLanes(VectorOperators.ADD);
+        int o0 = t * outStride + r, o1 = o0 + outStride, o2 = o1 + outStride, o3 = o2 + outStride;
+        out[o0] = Lanes.sum(a00); out[o1] = Lanes.sum(a01);
+        out[o2] = Lanes.sum(a02); out[o3] = Lanes.sum(a03);
+        out[o0 + 1] = Lanes.sum(a10); out[o1 + 1] = Lanes.sum(a11);
+        out[o2 + 1] = Lanes.sum(a12); out[o3 + 1] = Lanes.sum(a13);
+        out[o0 + 2] = Lanes.sum(a20); out[o1 + 2] = Lanes.sum(a21);
+        out[o2 + 2] = Lanes.sum(a22); out[o3 + 2] = Lanes.sum(a23);
+        out[o0 + 3] = Lanes.sum(a30); out[o1 + 3] = Lanes.sum(a31);
+        out[o2 + 3] = Lanes.sum(a32); out[o3 + 3] = Lanes.sum(a33);
+    }
+
+    /**
+     * One accumulator, chunks in order, then the tail: the same order as {@link #block4x4}, so a
+     * token's result does not depend on which other tokens share the batch (batch invariance).
+     */
+    private float dot(long row, float[] x, int xOff, int upper) {
+        FloatVector acc = FloatVector.zero(F);
+        int k = 0;
+        for (; k < upper; k += L) acc = widen(data, row + 2L * k).fma(FloatVector.fromArray(F, x, xOff + k), acc);
+        float s = Lanes.sum(acc);
         for (; k < cols; k++) s += scalar(data, row + 2L * k) * x[xOff + k];
         return s;
     }

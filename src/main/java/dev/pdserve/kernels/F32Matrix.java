@@ -49,7 +49,7 @@ public final class F32Matrix implements Matrix {
         FloatVector acc = FloatVector.zero(F);
         int k = 0;
         for (; k < upper; k += L) acc = load(row + 4L * k).fma(FloatVector.fromArray(F, x, xOff + k), acc);
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = Lanes.sum(acc);
         for (; k < cols; k++) s += data.get(F32, row + 4L * k) * x[xOff + k];
         return s;
     }

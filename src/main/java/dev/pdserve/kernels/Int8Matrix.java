@@ -15,7 +15,8 @@ import java.nio.ByteOrder;
  * W8A8: int8 weights with one fp32 scale per output row (symmetric, or with a zero point), run
  * against activations quantized per token to int8. Products of two int8 fit a short, pairs of
  * them are summed in int32, and the total is scaled once per (row, token):
- * {@code out = (sum w_q * x_q - offset * sum x_q) * wScale[r] * xScale[t]}.
+ * {@code out = (sum w_q * x_q - offset * sum x_q) * wScale[r] * xScale[t]}. Quantized activations
+ * are kept widened to shorts, so each is widened once per call, not once per weight row.
  */
 public final class Int8Matrix implements Matrix {
     static final VectorSpecies<Short> S = ShortVector.SPECIES_PREFERRED;
@@ -69,51 +70,62 @@ public final class Int8Matrix implements Matrix {
         throw new UnsupportedOperationException("W8A8 matrices multiply quantized activations; use MatMul");
     }
 
-    private static ShortVector widen(ByteVector b) {
-        return (ShortVector) b.convertShape(VectorOperators.B2S, S, 0);
+    private static ShortVector widen(MemorySegment seg, long offset) {
+        return (ShortVector) ByteVector.fromMemorySegment(B, seg, offset, ByteOrder.nativeOrder()).convertShape(VectorOperators.B2S, S, 0);
     }
 
-    private static IntVector pairSum(ShortVector products) {
-        IntVector lo = (IntVector) products.convertShape(VectorOperators.S2I, I, 0);
-        IntVector hi = (IntVector) products.convertShape(VectorOperators.S2I, I, 1);
-        return lo.add(hi);
+    /**
+     * Adds the lanes of a vector of int8 x int8 products (each fits a short) into int lanes: viewed
+     * as ints, each lane holds two products, split by shifts. Exact, and no cross-lane shuffles.
+     */
+    private static IntVector addPairs(IntVector acc, ShortVector products) {
+        IntVector both = products.reinterpretAsInts();
+        return acc.add(both.lanewise(VectorOperators.ASHR, 16)).add(both.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
     }
 
     @Override
-    public void multiplyQuantized(byte[] xq, float[] xScale, int[] xSum, int tokens, float[] out, int outStride, int r0, int r1) {
+    public void multiplyQuantized(short[] xq, float[] xScale, int[] xSum, int tokens, float[] out, int outStride, int r0, int r1) {
         int upper = S.loopBound(cols);
         for (int r = r0; r < r1; r++) {
             long row = (long) r * cols;
             float ws = scales[r];
             float off = offsets == null ? 0f : offsets[r];
             int t = 0;
-            for (; t + 2 <= tokens; t += 2) {
-                int x0 = t * cols, x1 = x0 + cols;
-                IntVector a0 = IntVector.zero(I), a1 = a0;
+            for (; t + 4 <= tokens; t += 4) {
+                int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+                IntVector a0 = IntVector.zero(I), a1 = a0, a2 = a0, a3 = a0;
                 int k = 0;
                 for (; k < upper; k += L) {
-                    ShortVector w = widen(ByteVector.fromMemorySegment(B, data, row + k, ByteOrder.nativeOrder()));
-                    a0 = a0.add(pairSum(w.mul(widen(ByteVector.fromArray(B, xq, x0 + k)))));
-                    a1 = a1.add(pairSum(w.mul(widen(ByteVector.fromArray(B, xq, x1 + k)))));
+                    ShortVector w = widen(data, row + k);
+                    a0 = addPairs(a0, w.mul(ShortVector.fromArray(S, xq, x0 + k)));
+                    a1 = addPairs(a1, w.mul(ShortVector.fromArray(S, xq, x1 + k)));
+                    a2 = addPairs(a2, w.mul(ShortVector.fromArray(S, xq, x2 + k)));
+                    a3 = addPairs(a3, w.mul(ShortVector.fromArray(S, xq, x3 + k)));
                 }
                 int s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+                int s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
                 for (; k < cols; k++) {
                     int w = data.get(ValueLayout.JAVA_BYTE, row + k);
                     s0 += w * xq[x0 + k];
                     s1 += w * xq[x1 + k];
+                    s2 += w * xq[x2 + k];
+                    s3 += w * xq[x3 + k];
                 }
                 out[t * outStride + r] = scale(r, s0, t, off, ws, xScale, xSum);
                 out[(t + 1) * outStride + r] = scale(r, s1, t + 1, off, ws, xScale, xSum);
+                out[(t + 2) * outStride + r] = scale(r, s2, t + 2, off, ws, xScale, xSum);
+                out[(t + 3) * outStride + r] = scale(r, s3, t + 3, off, ws, xScale, xSum);
             }
             for (; t < tokens; t++) {
                 int x0 = t * cols;
-                IntVector a0 = IntVector.zero(I);
+                IntVector a0 = IntVector.zero(I), a1 = a0;
                 int k = 0;
-                for (; k < upper; k += L) {
-                    ShortVector w = widen(ByteVector.fromMemorySegment(B, data, row + k, ByteOrder.nativeOrder()));
-                    a0 = a0.add(pairSum(w.mul(widen(ByteVector.fromArray(B, xq, x0 + k)))));
+                for (; k + L < upper; k += 2 * L) {
+                    a0 = addPairs(a0, widen(data, row + k).mul(ShortVector.fromArray(S, xq, x0 + k)));
+                    a1 = addPairs(a1, widen(data, row + k + L).mul(ShortVector.fromArray(S, xq, x0 + k + L)));
                 }
-                int s0 = a0.reduceLanes(VectorOperators.ADD);
+                for (; k < upper; k += L) a0 = addPairs(a0, widen(data, row + k).mul(ShortVector.fromArray(S, xq, x0 + k)));
+                int s0 = a0.add(a1).reduceLanes(VectorOperators.ADD);
                 for (; k < cols; k++) s0 += data.get(ValueLayout.JAVA_BYTE, row + k) * xq[x0 + k];
                 out[t * outStride + r] = scale(r, s0, t, off, ws, xScale, xSum);
             }
@@ -148,14 +160,14 @@ public final class Int8Matrix implements Matrix {
     }
 
     @Override
-    public void quantizeInput(float[] x, int tokens, byte[] xq, float[] xScale, int[] xSum) {
+    public void quantizeInput(float[] x, int tokens, short[] xq, float[] xScale, int[] xSum) {
         if (staticInput == null) {
             quantizeActivations(x, tokens, cols, xq, xScale, xSum);
             return;
         }
         float inv = 1f / staticInput.inputScale;
         for (int i = 0; i < tokens * cols; i++) {
-            xq[i] = (byte) Math.max(-128, Math.min(127, Math.round(x[i] * inv + staticInput.inputOffset)));
+            xq[i] = (short) Math.max(-128, Math.min(127, Math.round(x[i] * inv + staticInput.inputOffset)));
         }
     }
 
@@ -163,7 +175,7 @@ public final class Int8Matrix implements Matrix {
      * Quantizes {@code tokens} rows of {@code cols} activations symmetrically per row:
      * {@code xq = round(x / s)} with {@code s = max|x| / 127}; also the row sums of xq (for zero points).
      */
-    public static void quantizeActivations(float[] x, int tokens, int cols, byte[] xq, float[] xScale, int[] xSum) {
+    public static void quantizeActivations(float[] x, int tokens, int cols, short[] xq, float[] xScale, int[] xSum) {
         for (int t = 0; t < tokens; t++) {
             int base = t * cols;
             float max = 0;
@@ -174,7 +186,7 @@ public final class Int8Matrix implements Matrix {
             for (int c = 0; c < cols; c++) {
                 int q = Math.round(x[base + c] * inv);
                 q = Math.max(-127, Math.min(127, q));
-                xq[base + c] = (byte) q;
+                xq[base + c] = (short) q;
                 sum += q;
             }
             xScale[t] = s;

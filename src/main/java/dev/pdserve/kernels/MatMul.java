@@ -13,7 +13,7 @@ public final class MatMul implements WorkerPool.Job {
     private int tokens;
     private int outStride;
     private boolean quantized;
-    private byte[] xq = new byte[0];
+    private short[] xq = new short[0];
     private float[] xScale = new float[0];
     private int[] xSum = new int[0];
 
@@ -33,7 +33,7 @@ public final class MatMul implements WorkerPool.Job {
         this.quantized = w.wantsInt8Input();
         if (quantized) {
             // Activations are quantized once per call, before the rows are split over threads.
-            if (xq.length < tokens * w.cols()) xq = new byte[tokens * w.cols()];
+            if (xq.length < tokens * w.cols()) xq = new short[tokens * w.cols()];
             if (xScale.length < tokens) { xScale = new float[tokens]; xSum = new int[tokens]; }
             w.quantizeInput(x, tokens, xq, xScale, xSum);
         }

@@ -23,7 +23,7 @@ public final class Ops {
             FloatVector v = FloatVector.fromArray(F, x, xOff + k);
             acc = v.fma(v, acc);
         }
-        float ss = acc.reduceLanes(VectorOperators.ADD);
+        float ss = Lanes.sum(acc);
         for (; k < n; k++) ss += x[xOff + k] * x[xOff + k];
         float scale = (float) (1.0 / Math.sqrt(ss / n + eps));
         k = 0;
@@ -68,7 +68,7 @@ public final class Ops {
         FloatVector acc = FloatVector.zero(F);
         int k = 0;
         for (; k < upper; k += L) acc = FloatVector.fromArray(F, a, aOff + k).fma(FloatVector.fromArray(F, b, bOff + k), acc);
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = Lanes.sum(acc);
         for (; k < n; k++) s += a[aOff + k] * b[bOff + k];
         return s;
     }
@@ -81,7 +81,7 @@ public final class Ops {
         for (; k < upper; k += L) {
             acc = FloatVector.fromArray(F, q, qOff + k).fma(FloatVector.fromMemorySegment(F, seg, byteOff + 4L * k, ByteOrder.LITTLE_ENDIAN), acc);
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = Lanes.sum(acc);
         for (; k < n; k++) s += q[qOff + k] * seg.get(KvLayouts.F32, byteOff + 4L * k);
         return s;
     }

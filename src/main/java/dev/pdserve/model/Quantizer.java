@@ -80,7 +80,7 @@ public final class Quantizer {
         return new Bf16Matrix(out, rows, cols);
     }
 
-    static short toBf16(float v) {
+    public static short toBf16(float v) {
         int bits = Float.floatToRawIntBits(v);
         if (Float.isNaN(v)) return (short) 0x7FC0;
         int rounding = 0x7FFF + ((bits >>> 16) & 1);
