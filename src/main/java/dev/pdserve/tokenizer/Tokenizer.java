@@ -1,41 +1,173 @@
 package dev.pdserve.tokenizer;
 
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
-/** Placeholder of the tokenizer API (being built on branch `tokenizer`); this file is replaced when it lands. */
+/**
+ * A Hugging Face tokenizer: {@code tokenizer.json} run by the Rust {@code tokenizers} library (through
+ * DJL's bundled native build, so ids match transformers exactly), the special tokens of
+ * {@code tokenizer_config.json} and its chat template. Thread-safe: encode and decode may run
+ * concurrently; close waits for calls in flight.
+ */
 public final class Tokenizer implements AutoCloseable {
-    private Tokenizer() {}
+    private static final ObjectMapper JSON = new ObjectMapper();
 
-    public static Tokenizer load(Path modelDir) { throw new UnsupportedOperationException("tokenizer not built yet"); }
+    private final Path dir;
+    private final HuggingFaceTokenizer rust;
+    private final Vocabulary vocab;
+    private final String bosToken;
+    private final String eosToken;
+    private final Map<String, Object> specialTokens; // bos_token, eos_token, ... as templates see them
+    private final ChatTemplate chatTemplate;          // null when the model has none
+    private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
+    private boolean closed;
 
-    public int[] encode(String text, boolean addSpecialTokens) { throw new UnsupportedOperationException(); }
+    private Tokenizer(Path dir, HuggingFaceTokenizer rust, Vocabulary vocab, Map<String, Object> specialTokens, ChatTemplate chatTemplate) {
+        this.dir = dir;
+        this.rust = rust;
+        this.vocab = vocab;
+        this.specialTokens = specialTokens;
+        this.bosToken = (String) specialTokens.get("bos_token");
+        this.eosToken = (String) specialTokens.get("eos_token");
+        this.chatTemplate = chatTemplate;
+    }
 
-    public String decode(int[] ids, boolean skipSpecialTokens) { throw new UnsupportedOperationException(); }
+    /** Reads tokenizer.json, and tokenizer_config.json and chat_template.jinja when present. */
+    public static Tokenizer load(Path modelDir) {
+        Path file = modelDir.resolve("tokenizer.json");
+        if (!Files.isRegularFile(file)) {
+            throw new TokenizerException("no tokenizer.json in " + modelDir + ": pdserve needs a Hugging Face fast tokenizer");
+        }
+        Vocabulary vocab = Vocabulary.read(readJson(file), file);
+        JsonNode config = readConfig(modelDir.resolve("tokenizer_config.json"));
+        Map<String, Object> specialTokens = new LinkedHashMap<>();
+        for (String key : List.of("bos_token", "eos_token", "unk_token", "pad_token")) {
+            String token = tokenContent(config.get(key));
+            if (token != null) specialTokens.put(key, token);
+        }
+        ChatTemplate template = ChatTemplate.find(modelDir, config);
+        return new Tokenizer(modelDir, NativeTokenizers.open(file), vocab, specialTokens, template);
+    }
 
-    public String decode(int[] ids, int from, int to, boolean skipSpecialTokens) { throw new UnsupportedOperationException(); }
+    /** Token ids of {@code text}; with {@code addSpecialTokens} the post-processor adds BOS (and whatever else it adds). */
+    public int[] encode(String text, boolean addSpecialTokens) {
+        Objects.requireNonNull(text, "text"); // a null reaching the native library aborts the JVM
+        long[] ids;
+        lifecycle.readLock().lock();
+        try {
+            ensureOpen();
+            ids = NativeTokenizers.encode(rust, text, addSpecialTokens);
+        } finally {
+            lifecycle.readLock().unlock();
+        }
+        int[] out = new int[ids.length];
+        for (int i = 0; i < ids.length; i++) out[i] = (int) ids[i];
+        return out;
+    }
 
-    public int vocabSize() { throw new UnsupportedOperationException(); }
+    public String decode(int[] ids, boolean skipSpecialTokens) { return decode(ids, 0, ids.length, skipSpecialTokens); }
 
-    public int bosTokenId() { throw new UnsupportedOperationException(); }
+    /**
+     * Decodes {@code ids[from, to)}; bytes of an incomplete UTF-8 character come out as U+FFFD, and ids
+     * the tokenizer does not have are skipped, as in Rust.
+     */
+    public String decode(int[] ids, int from, int to, boolean skipSpecialTokens) {
+        Objects.checkFromToIndex(from, to, ids.length);
+        long[] window = new long[to - from];
+        for (int i = from; i < to; i++) window[i - from] = ids[i];
+        lifecycle.readLock().lock();
+        try {
+            ensureOpen();
+            return rust.decode(window, skipSpecialTokens);
+        } finally {
+            lifecycle.readLock().unlock();
+        }
+    }
 
-    public int eosTokenId() { throw new UnsupportedOperationException(); }
+    /** Number of token ids (model vocabulary plus added tokens). */
+    public int vocabSize() { return vocab.size(); }
 
-    public String bosToken() { throw new UnsupportedOperationException(); }
+    public int bosTokenId() { return vocab.idOf(bosToken); }
 
-    public String eosToken() { throw new UnsupportedOperationException(); }
+    public int eosTokenId() { return vocab.idOf(eosToken); }
 
-    public String tokenText(int id) { throw new UnsupportedOperationException(); }
+    public String bosToken() { return bosToken; }
 
-    public boolean isSpecial(int id) { throw new UnsupportedOperationException(); }
+    public String eosToken() { return eosToken; }
 
-    public boolean hasChatTemplate() { throw new UnsupportedOperationException(); }
+    /** The raw vocabulary piece ("Ġworld", "<｜User｜>"), or null for an id the tokenizer does not have. */
+    public String tokenText(int id) { return vocab.piece(id); }
 
+    /** True for added tokens marked special: these are what {@code skipSpecialTokens} drops. */
+    public boolean isSpecial(int id) { return vocab.isSpecial(id); }
+
+    public boolean hasChatTemplate() { return chatTemplate != null; }
+
+    /**
+     * Renders {@code messages} (maps with "role", "content", ...) with the model's chat template, as
+     * transformers' {@code apply_chat_template(tokenize=False)} does. {@code extraVars} (tools, documents,
+     * template kwargs such as enable_thinking) become template variables.
+     */
     public String applyChatTemplate(List<Map<String, Object>> messages, boolean addGenerationPrompt, Map<String, Object> extraVars) {
-        throw new UnsupportedOperationException();
+        if (chatTemplate == null) {
+            throw new TokenizerException("the model in " + dir + " has no chat template (no chat_template in "
+                    + "tokenizer_config.json and no chat_template.jinja): use completions, or give a template");
+        }
+        Map<String, Object> vars = new HashMap<>(specialTokens);
+        if (extraVars != null) vars.putAll(extraVars);
+        vars.put("messages", messages);
+        vars.put("add_generation_prompt", addGenerationPrompt);
+        return chatTemplate.render(vars);
     }
 
     @Override
-    public void close() {}
+    public void close() {
+        lifecycle.writeLock().lock();
+        try {
+            if (!closed) rust.close();
+            closed = true;
+        } finally {
+            lifecycle.writeLock().unlock();
+        }
+    }
+
+    private void ensureOpen() {
+        if (closed) throw new IllegalStateException("tokenizer of " + dir + " is closed");
+    }
+
+    static JsonNode readJson(Path file) {
+        try {
+            return JSON.readTree(Files.readString(file));
+        } catch (JacksonException e) {
+            String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
+            String why = e.getOriginalMessage().replaceAll("\\s*\\(start marker at .*$", "");
+            throw new TokenizerException(file + " is not valid JSON" + where + ": " + why);
+        } catch (IOException e) {
+            throw new TokenizerException("cannot read " + file + ": " + e);
+        }
+    }
+
+    private static JsonNode readConfig(Path file) {
+        return Files.isRegularFile(file) ? readJson(file) : JSON.createObjectNode();
+    }
+
+    /** A special token in tokenizer_config.json is a string or an AddedToken object {"content": ...}. */
+    private static String tokenContent(JsonNode node) {
+        if (node == null || node.isNull()) return null;
+        if (node.isTextual()) return node.asText();
+        JsonNode content = node.get("content");
+        return content != null && content.isTextual() ? content.asText() : null;
+    }
 }

@@ -1,0 +1,117 @@
+package dev.pdserve.bench;
+
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.time.Duration;
+import java.time.LocalDateTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * Replays a workload against one OpenAI-compatible server the way {@code vllm bench serve} does: optional
+ * warmups, then requests released on the {@link ArrivalSchedule}, each on its own virtual thread, at most
+ * {@code maxConcurrency} in flight (the rest wait on a semaphore, which counts as client queue time).
+ * Returns every request's output, failures included; printing and saving are the {@link Report}'s job.
+ */
+public final class BenchmarkRunner implements AutoCloseable {
+    private final BenchmarkConfig config;
+    private final HttpClient http;
+    private final PrintStream log;
+    private final PrintStream progressOut;
+
+    public BenchmarkRunner(BenchmarkConfig config, PrintStream log, PrintStream progressOut) {
+        this.config = config;
+        this.log = log;
+        this.progressOut = progressOut;
+        // HTTP/1.1 like vLLM's aiohttp client: SSE servers (uvicorn, Helidon) all speak it, not all do h2c.
+        this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(30))
+                .executor(Executors.newVirtualThreadPerTaskExecutor()).build();
+    }
+
+    /** The model this run will send: --model, or the first one the server lists. */
+    public String resolveModel() {
+        if (config.model() != null) return config.model();
+        log.println("Model not specified, fetching first model from server...");
+        String m = OpenAiStreamClient.firstModel(http, config.baseUrl(), config.headers());
+        log.println("First model name: " + m);
+        return m;
+    }
+
+    public BenchmarkResult run(List<SampleRequest> requests) {
+        if (requests.isEmpty()) throw new IllegalArgumentException("no requests to send");
+        String model = resolveModel();
+        var client = new OpenAiStreamClient(http, config.backend(), URI.create(config.apiUrl()), model,
+                config.headers(), config.extraBody(), config.ignoreEos());
+        Semaphore limit = new Semaphore(config.maxConcurrency() == null ? Integer.MAX_VALUE : config.maxConcurrency());
+
+        if (config.numWarmups() > 0) {
+            log.println("Warming up with " + config.numWarmups() + " requests...");
+            long t0 = System.nanoTime();
+            double[] allAtOnce = new double[config.numWarmups()];
+            dispatch(client, limit, java.util.Collections.nCopies(config.numWarmups(), requests.getFirst()), allAtOnce, t0, null, "warmup-");
+            log.println("Warmup run completed.");
+        }
+
+        log.println("Starting main benchmark run...");
+        log.println("Traffic request rate: " + (Double.isInfinite(config.requestRate()) ? "inf" : config.requestRate()));
+        log.println("Burstiness factor: " + config.burstiness() + " (" + (config.burstiness() == 1.0 ? "Poisson process" : "Gamma distribution") + ")");
+        log.println("Maximum request concurrency: " + (config.maxConcurrency() == null ? "None" : config.maxConcurrency()));
+        double[] offsets = ArrivalSchedule.offsets(requests.size(), config.requestRate(), config.burstiness(), config.seed());
+        ProgressBar bar = config.showProgress() ? new ProgressBar(progressOut, requests.size()) : null;
+        long start = System.nanoTime();
+        List<RequestOutput> outputs = dispatch(client, limit, requests, offsets, start, bar, config.requestIdPrefix());
+        double duration = (System.nanoTime() - start) / 1e9;
+        if (bar != null) bar.close();
+
+        BenchmarkMetrics metrics = BenchmarkMetrics.compute(outputs, duration, config.percentiles(), config.goodput());
+        return new BenchmarkResult(config.withModel(model), model, LocalDateTime.now(), requests.size(), duration, outputs, metrics);
+    }
+
+    /** Sends request i at start + offsets[i] (seconds) and waits for all; outputs keep the workload's order. */
+    private List<RequestOutput> dispatch(OpenAiStreamClient client, Semaphore limit, List<SampleRequest> requests,
+                                         double[] offsets, long start, ProgressBar bar, String idPrefix) {
+        List<Future<RequestOutput>> futures = new ArrayList<>(requests.size());
+        try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int i = 0; i < requests.size(); i++) {
+                sleepUntil(start + (long) (offsets[i] * 1e9));
+                SampleRequest req = requests.get(i);
+                String id = idPrefix + i;
+                futures.add(threads.submit(() -> {
+                    double arrival = (System.nanoTime() - start) / 1e9;
+                    limit.acquireUninterruptibly();
+                    try {
+                        RequestOutput o = client.send(req, id, start);
+                        return o.withQueueTime(o.startTime() - arrival);
+                    } catch (RuntimeException e) { // a client bug must still count as a failed request
+                        double now = (System.nanoTime() - start) / 1e9;
+                        return RequestOutput.failure("client error: " + e, now, 0, req.promptLen(), 0);
+                    } finally {
+                        limit.release();
+                        if (bar != null) bar.step();
+                    }
+                }));
+            }
+        } // close() waits for every request to finish
+        List<RequestOutput> outputs = new ArrayList<>(futures.size());
+        for (Future<RequestOutput> f : futures) outputs.add(f.resultNow());
+        return outputs;
+    }
+
+    private static void sleepUntil(long deadlineNanos) {
+        long left;
+        while ((left = deadlineNanos - System.nanoTime()) > 0) LockSupport.parkNanos(left);
+    }
+
+    /** Closes the HTTP client (its connections and selector thread). */
+    @Override
+    public void close() {
+        http.close();
+    }
+}
