@@ -1,0 +1,48 @@
+package dev.pdserve.cli;
+
+import dev.pdserve.cluster.ClusterSpec;
+import dev.pdserve.cluster.Doctor;
+import dev.pdserve.cluster.DoctorReport;
+import dev.pdserve.cluster.KvHandshakeCheck;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+
+/** {@code pdserve doctor --cluster cluster.json}: checks every instance from this node; exit 1 when any check fails. */
+@Command(name = "doctor", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Check a PD cluster from this node: HTTP and KV ports reachable, round-trip time, "
+                + "version and model agreement, addresses, KV handshake. Prints the fix for every FAIL; exits 1 if any check fails."})
+final class DoctorCommand implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Option(names = "--cluster", required = true, paramLabel = "FILE", description = "The cluster.json written by `pdserve ranktable`.")
+    Path cluster;
+    @Option(names = "--timeout-ms", defaultValue = "2000", description = "Per connection and per request. Default: ${DEFAULT-VALUE}.")
+    int timeoutMs;
+    @Option(names = "--api-key", description = "Bearer key for /v1/models when the instances run with --api-key.")
+    String apiKey;
+    @Option(names = "--json", description = "Print the checks as JSON.")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        if (timeoutMs < 1) throw new ParameterException(spec.commandLine(), "--timeout-ms must be >= 1, got " + timeoutMs);
+        ClusterSpec clusterSpec = ClusterSpec.load(cluster);
+        DoctorReport report;
+        try (Doctor doctor = new Doctor(Duration.ofMillis(timeoutMs), Optional.ofNullable(apiKey), KvHandshakeCheck.discover())) {
+            report = doctor.run(clusterSpec);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        out.print(json ? report.json() : report.table());
+        out.flush();
+        return report.exitCode();
+    }
+}
