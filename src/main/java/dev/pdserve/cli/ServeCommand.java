@@ -2,6 +2,7 @@ package dev.pdserve.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pdserve.engine.Engine;
 import dev.pdserve.engine.EngineConfig;
 import dev.pdserve.engine.InferenceEngine;
 import dev.pdserve.model.CausalLM;
@@ -96,6 +97,8 @@ final class ServeCommand implements Callable<Integer> {
             server.drain(DRAIN_TIMEOUT);
             server.close();
             engine.close();
+            model.close();
+            tokenizer.close();
             System.err.println("pdserve: drained, bye");
             stopped.countDown();
         }, "pdserve-drain"));
@@ -165,7 +168,7 @@ final class ServeCommand implements Callable<Integer> {
     }
 
     private static InferenceEngine startEngine(CausalLM model, Tokenizer tokenizer, EngineConfig config) {
-        throw new UnsupportedOperationException("the serving engine (dev.pdserve.engine.Engine) has not landed on this branch yet");
+        return new Engine(model, tokenizer, config);
     }
 
     private static String version() {
