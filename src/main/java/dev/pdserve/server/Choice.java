@@ -18,6 +18,8 @@ final class Choice {
     boolean finished;
     FinishReason finishReason;
     String error;
+    /** vLLM's stop_reason: the stop string or stop token id that ended the choice, else null. */
+    Object stopReason;
     int promptTokens;
     int completionTokens;
     int cachedTokens;
@@ -48,6 +50,7 @@ final class Choice {
             finished = true;
             finishReason = o.finishReason() == null ? FinishReason.STOP : o.finishReason();
             error = o.error();
+            stopReason = o.stopReason();
             metrics.recordFinished(finishReason, (now - arrivalNanos) / 1e9);
         }
     }

@@ -75,7 +75,7 @@ final class ResponseFormat {
                 putLogprobs(ch, c.logprobs, 0);
             }
             ch.put("finish_reason", c.finishReason.apiName);
-            ch.putNull("stop_reason");
+            putStopReason(ch, c);
         }
         o.set("usage", usage(choices, request.n()));
         // vLLM answers with the params its KV connector produced (never the request's own);
@@ -108,7 +108,7 @@ final class ResponseFormat {
         }
         putLogprobs(ch, newLogprobs, c.streamedTextOffset);
         if (last) ch.put("finish_reason", c.finishReason.apiName); else ch.putNull("finish_reason");
-        ch.putNull("stop_reason");
+        if (last) putStopReason(ch, c); else ch.putNull("stop_reason");
         if (request.continuousUsage()) o.set("usage", usage(all, request.n()));
         return o;
     }
@@ -128,6 +128,14 @@ final class ResponseFormat {
             choice.set("logprobs", logprobs.chat(tokens, request.logprobs()));
         } else {
             choice.set("logprobs", logprobs.completion(tokens, request.logprobs(), textOffset));
+        }
+    }
+
+    private static void putStopReason(ObjectNode choice, Choice c) {
+        switch (c.stopReason) {
+            case Integer id -> choice.put("stop_reason", id);
+            case String s -> choice.put("stop_reason", s);
+            case null, default -> choice.putNull("stop_reason");
         }
     }
 

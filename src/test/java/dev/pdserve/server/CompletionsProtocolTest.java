@@ -227,6 +227,7 @@ class CompletionsProtocolTest {
         JsonNode c = Http.json(http.post("/v1/completions", """
                 {"prompt":"hello","max_tokens":10,"stop_token_ids":[%d]}""".formatted(third))).get("choices").get(0);
         assertThat(c.get("finish_reason").asText()).isEqualTo("stop");
+        assertThat(c.get("stop_reason").asInt()).isEqualTo(third);
         assertThat(c.get("text").asText()).isEqualTo(expected("hello", 2));
     }
 

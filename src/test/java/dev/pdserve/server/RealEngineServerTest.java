@@ -195,6 +195,14 @@ class RealEngineServerTest {
         assertThat(Http.JSON.readTree(events.get(events.size() - 2)).get("usage").get("completion_tokens").asInt())
                 .isEqualTo(whole.get("usage").get("completion_tokens").asInt());
 
+        // A stop string cuts the text before it and is reported as vLLM's stop_reason.
+        assertThat(text).contains("\n");
+        JsonNode stopped = Http.json(http.post("/v1/completions",
+                "{\"prompt\":\"def fibonacci(n):\",\"max_tokens\":24,\"temperature\":0,\"stop\":[\"\\n\"]}")).get("choices").get(0);
+        assertThat(stopped.get("text").asText()).isEqualTo(text.substring(0, text.indexOf('\n')));
+        assertThat(stopped.get("finish_reason").asText()).isEqualTo("stop");
+        assertThat(stopped.get("stop_reason").asText()).isEqualTo("\n");
+
         OpenAIClient client = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + server.port() + "/v1")
                 .apiKey("unused").maxRetries(0).build();
         try {

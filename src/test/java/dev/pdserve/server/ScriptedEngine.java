@@ -116,7 +116,7 @@ final class ScriptedEngine implements InferenceEngine {
         if (finished) running.remove(r.request.requestId());
         r.sink.accept(new RequestOutput(r.request.requestId(), new int[] {tok}, text, lps, finished,
                 finished ? (stopToken ? FinishReason.STOP : FinishReason.LENGTH) : null,
-                r.request.promptIds().length, r.generated, 0, null));
+                r.request.promptIds().length, r.generated, 0, null, stopToken ? (Object) tok : null));
     }
 
     private static boolean contains(int[] ids, int id) {
