@@ -219,6 +219,36 @@ class PdEngineTest {
         assertThat(run(d16, "ok", ids, 2, kv).await().finishReason()).isEqualTo(FinishReason.LENGTH);
     }
 
+    /**
+     * A producer that accepts and never answers: the pull hangs until read_timeout_ms. An abort
+     * meanwhile answers ABORT at once and frees the local blocks when the pull gives up; without
+     * the abort, policy fail ends the request with a 502 error naming the producer.
+     */
+    @Test
+    void abortDuringPullFreesBlocksWhenThePullEnds() throws Exception {
+        try (java.net.ServerSocket silent = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            Engine d = engine(config("kv_consumer", ",\"kv_connector_extra_config\":{\"read_timeout_ms\":700}"), 16);
+            int[] ids = prompt("A pull that never finishes");
+            KvPeerInfo fake = KvPeerInfo.of("silent-engine", model, 16, fingerprint);
+            JsonNode kv = JSON.valueToTree(KvTransferParams.remotePrefill(fake, "127.0.0.1", silent.getLocalPort(), "remote-1",
+                    new int[(ids.length + 15) / 16], ids.length));
+
+            Sink aborted = new Sink();
+            d.submit(new GenerationRequest("aborted", ids, greedy(4), kv), aborted);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (d.stats().numBlocksUsed() == 0 && System.nanoTime() < deadline) Thread.sleep(1);
+            assertThat(d.stats().numBlocksUsed()).as("blocks allocated for the pull").isEqualTo((ids.length + 15) / 16);
+            d.abort("aborted");
+            assertThat(aborted.last.get(500, TimeUnit.MILLISECONDS).finishReason()).isEqualTo(FinishReason.ABORT);
+            assertThat(d.stats().numBlocksUsed()).as("the running pull still writes into them").isPositive();
+
+            RequestOutput failed = run(d, "failed", ids, 4, kv).await();
+            assertThat(failed.finishReason()).isEqualTo(FinishReason.ERROR);
+            assertThat(failed.errorStatus()).isEqualTo(502);
+            assertThat(failed.error()).contains("127.0.0.1:" + silent.getLocalPort());
+        }
+    }
+
     /** Reads the consumer's received bytes through the engine. */
     private record KvConnector_Stats(Engine e) {
         long received() { return e.kvStats().bytesReceived(); }
