@@ -8,8 +8,10 @@ import dev.pdserve.model.KvCache;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.Inet4Address;
 import java.net.InetAddress;
-import java.net.UnknownHostException;
+import java.net.NetworkInterface;
+import java.util.Collections;
 import java.util.function.Consumer;
 
 /**
@@ -58,13 +60,22 @@ public final class PdTcpConnector implements KvConnector {
                 + config.loadFailurePolicy().name().toLowerCase() + ", cluster token " + (config.clusterToken().isEmpty() ? "none" : "set"));
     }
 
-    /** kv_ip as a consumer can reach it: a wildcard becomes --host, or this machine's address. */
+    /**
+     * kv_ip as a consumer can reach it: a wildcard becomes --host, else this machine's first
+     * up, non-loopback IPv4 address (getLocalHost alone is often 127.0.1.1 on Debian), else loopback.
+     */
     static String advertisedHost(String kvIp, String serveHost) {
         if (!isWildcard(kvIp)) return kvIp;
         if (serveHost != null && !serveHost.isBlank() && !isWildcard(serveHost)) return serveHost;
         try {
+            for (NetworkInterface nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+                if (!nic.isUp() || nic.isLoopback()) continue;
+                for (InetAddress a : Collections.list(nic.getInetAddresses())) {
+                    if (a instanceof Inet4Address && !a.isLinkLocalAddress()) return a.getHostAddress();
+                }
+            }
             return InetAddress.getLocalHost().getHostAddress();
-        } catch (UnknownHostException e) {
+        } catch (IOException e) {
             return "127.0.0.1";
         }
     }

@@ -249,6 +249,13 @@ class PdEngineTest {
         }
     }
 
+    @Test
+    void advertisedHostIsReachable() {
+        assertThat(PdTcpConnector.advertisedHost("10.1.2.3", "0.0.0.0")).isEqualTo("10.1.2.3");
+        assertThat(PdTcpConnector.advertisedHost("0.0.0.0", "192.168.7.7")).isEqualTo("192.168.7.7");
+        assertThat(PdTcpConnector.advertisedHost("0.0.0.0", "0.0.0.0")).isNotBlank().isNotEqualTo("0.0.0.0");
+    }
+
     /** Reads the consumer's received bytes through the engine. */
     private record KvConnector_Stats(Engine e) {
         long received() { return e.kvStats().bytesReceived(); }

@@ -188,6 +188,28 @@ class PdProcessTest {
         assertThat(dsP.metric("pdserve:kv_lease_expired_total") - expiredBefore).isEqualTo(3);
     }
 
+    /** Params the decode instance cannot use are refused with 400 naming the field and both values. */
+    @Test
+    void unusableParamsAre400() throws Exception {
+        String b = body("/v1/completions", false, "Bad params");
+        JsonNode kv = prefill("/v1/completions", "Bad params");
+        ObjectNode wrongSize = kv.deepCopy();
+        wrongSize.put("remote_block_size", 32);
+        HttpResponse<String> r = dsD.post("/v1/completions", withKv(b, wrongSize));
+        assertThat(r.statusCode()).isEqualTo(400);
+        assertThat(r.body()).contains("block size mismatch: producer 32, consumer 16");
+        ObjectNode noPort = kv.deepCopy();
+        noPort.remove("remote_port");
+        r = dsD.post("/v1/completions", withKv(b, noPort));
+        assertThat(r.statusCode()).isEqualTo(400);
+        assertThat(PdInstance.JSON.readTree(r.body()).at("/error/param").asText()).isEqualTo("kv_transfer_params.remote_port");
+        ObjectNode two = (ObjectNode) PdInstance.JSON.readTree(withKv(b, kv));
+        two.put("n", 2);
+        assertThat(dsD.post("/v1/completions", two.toString()).statusCode()).isEqualTo(400);
+        // the lease is still there for a correct decode request
+        assertThat(dsD.post("/v1/completions", withKv(b, kv)).statusCode()).isEqualTo(200);
+    }
+
     @Test
     void unclaimedLeaseExpires() throws Exception {
         double expiredBefore = dsP.metric("pdserve:kv_lease_expired_total");
