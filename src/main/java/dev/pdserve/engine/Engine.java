@@ -259,7 +259,12 @@ public final class Engine implements InferenceEngine {
                 Request r = scheduler.find(id);
                 if (r != null) abort(r); else abortLoad(id);
             } else if (m instanceof FreeBlocks(int[] ids)) {
-                blocks.free(ids, ids.length);
+                try {
+                    blocks.free(ids, ids.length);
+                } catch (IllegalStateException e) {
+                    // A bug, but one that must not stop the step loop every other request depends on.
+                    LOG.log(Level.SEVERE, "freeing leased KV blocks " + Arrays.toString(ids) + " failed", e);
+                }
             } else if (m instanceof PullDone(Request r, String error)) {
                 pullDone(r, error);
             }

@@ -249,6 +249,15 @@ class PdEngineTest {
         }
     }
 
+    /** kv_both serves either side per request: here it pulls its own prompt back over loopback. */
+    @Test
+    void kvBothProducesAndConsumes() throws Exception {
+        Engine colocated = engine(null, 16);
+        Engine both = engine(config("kv_both", ""), 16);
+        int[] ids = prompt("Both roles in one instance");
+        assertThat(disaggregated(both, both, "both", ids, 6)).containsExactly(run(colocated, "c", ids, 6, null).tokens());
+    }
+
     @Test
     void advertisedHostIsReachable() {
         assertThat(PdTcpConnector.advertisedHost("10.1.2.3", "0.0.0.0")).isEqualTo("10.1.2.3");
