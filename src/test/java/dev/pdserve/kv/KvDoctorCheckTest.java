@@ -97,6 +97,9 @@ class KvDoctorCheckTest {
         assertThat(hs.detail()).startsWith("cluster token mismatch: prefill-0 rejected the proof made with " + dir.resolve("token-not-the-token"))
                 .contains("block size 16").doesNotContain("s3cret");
         assertThat(hs.fix()).startsWith("use the same cluster_token_file on every instance");
+        // The producer counts the refusal after sending it, so the probe may return first.
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (p.producer.handshakesRefused() == 0 && System.nanoTime() < deadline) Thread.sleep(5);
         assertThat(p.producer.handshakesRefused()).isEqualTo(1);
     }
 
