@@ -5,6 +5,8 @@ import dev.pdserve.kernels.Matrix;
 import dev.pdserve.kernels.Ops;
 import dev.pdserve.kernels.WorkerPool;
 
+import java.lang.foreign.MemorySegment;
+
 /**
  * The part every decoder-only transformer shares: embed, for each layer pre-norm attention and
  * pre-norm MLP with residuals, final norm, and the LM head on the rows that want logits.
@@ -114,6 +116,30 @@ abstract class DecoderModel implements CausalLM {
         lastRows = new float[cap * hidden];
         tokenSeq = new int[cap];
         ensureScratch(cap);
+    }
+
+    /** Attention over the KV cache, one (token, head) pair per index; subclasses hold the per-layer weights. */
+    abstract static class AttentionJob implements WorkerPool.Job {
+        ForwardBatch batch;
+        MemorySegment kv;
+        int blockSize;
+
+        /** Cache slot of position {@code pos} in a sequence with this block table. */
+        final long slot(int[] table, int pos) {
+            return (long) table[pos / blockSize] * blockSize + pos % blockSize;
+        }
+    }
+
+    /** Runs {@code job} over every (token, head) of the batch, then the output projection into {@code attnOut}. */
+    protected void attendAndProject(AttentionJob job, ForwardBatch batch, KvCache cache, int l, int heads, Matrix outProj) {
+        job.batch = batch;
+        job.kv = cache.layer(l);
+        job.blockSize = cache.blockSize();
+        pool.run(job, batch.numTokens * heads, 1);
+        job.batch = null;
+        job.kv = null;
+        matmul.run(outProj, attnOut, batch.numTokens, mlpOut);
+        System.arraycopy(mlpOut, 0, attnOut, 0, batch.numTokens * hidden);
     }
 
     /** A dense SwiGLU MLP: down(silu(gate(x)) * up(x)). */

@@ -30,7 +30,7 @@ final class DeepseekV3Model extends DecoderModel {
     private final Matrix[] router;
     private final float[][] routerBias;
     private final DenseMlp[][] experts;
-    private final AttentionJob attentionJob = new AttentionJob();
+    private final LatentAttention attentionJob = new LatentAttention();
     private float[] qaBuf = new float[0], qBuf = new float[0], kvaBuf = new float[0];
     private float[] gateBuf = new float[0], upBuf = new float[0], expertIn = new float[0], expertOut = new float[0], routerLogits = new float[0];
     private int[] chosen = new int[0];
@@ -138,15 +138,8 @@ final class DeepseekV3Model extends DecoderModel {
             for (int h = 0; h < heads; h++) rope.apply(qBuf, (i * heads + h) * qHeadDim + nope, pos);
             MemorySegment.copy(kvaBuf, i * entry, layerKv, KvLayouts.F32, 4L * entry * batch.slots[i], entry);
         }
-        attentionJob.batch = batch;
-        attentionJob.kv = layerKv;
-        attentionJob.blockSize = cache.blockSize();
         attentionJob.kvB = kvB[l];
-        pool.run(attentionJob, t * heads, 1);
-        attentionJob.batch = null;
-        attentionJob.kv = null;
-        matmul.run(o[l], attnOut, t, mlpOut);
-        System.arraycopy(mlpOut, 0, attnOut, 0, t * hidden);
+        attendAndProject(attentionJob, batch, cache, l, heads, o[l]);
     }
 
     @Override
@@ -232,11 +225,8 @@ final class DeepseekV3Model extends DecoderModel {
     }
 
     /** One (token, head) pair per index, in latent space; see the class comment. */
-    private final class AttentionJob implements WorkerPool.Job {
-        ForwardBatch batch;
-        MemorySegment kv;
+    private final class LatentAttention extends AttentionJob {
         Matrix kvB;
-        int blockSize;
         private final float[][] scores = new float[pool.threads()][];
         private final float[][] qLat = new float[pool.threads()][];
         private final float[][] oLat = new float[pool.threads()][];
@@ -258,13 +248,13 @@ final class DeepseekV3Model extends DecoderModel {
                 int[] table = batch.blockTables[tokenSeq[i]];
                 int ctx = batch.positions[i] + 1;
                 for (int j = 0; j < ctx; j++) {
-                    long at = ((long) table[j / blockSize] * blockSize + j % blockSize) * entryBytes;
+                    long at = slot(table, j) * entryBytes;
                     sc[j] = (Ops.dot(ql, 0, kv, at, rank) + Ops.dot(qBuf, qOff + nope, kv, at + 4L * rank, ropeDim)) * scale;
                 }
                 Ops.softmax(sc, 0, ctx);
                 Arrays.fill(ol, 0f);
                 for (int j = 0; j < ctx; j++) {
-                    long at = ((long) table[j / blockSize] * blockSize + j % blockSize) * entryBytes;
+                    long at = slot(table, j) * entryBytes;
                     Ops.addScaled(ol, 0, kv, at, sc[j], rank);
                 }
                 int outOff = i * heads * vDim + h * vDim;

@@ -1,5 +1,6 @@
 package dev.pdserve.model;
 
+import dev.pdserve.kernels.KvLayouts;
 import dev.pdserve.kernels.Matrix;
 import dev.pdserve.kernels.Ops;
 import dev.pdserve.kernels.WorkerPool;
@@ -18,7 +19,7 @@ final class LlamaModel extends DecoderModel {
     private final Matrix[] q, k, v, o;
     private final float[][] qBias, kBias, vBias;
     private final DenseMlp[] mlp;
-    private final AttentionJob attentionJob = new AttentionJob();
+    private final GroupedAttention attentionJob = new GroupedAttention();
     private float[] qBuf = new float[0], kBuf = new float[0], vBuf = new float[0], gateBuf = new float[0], upBuf = new float[0];
 
     LlamaModel(ModelConfig c, Weights w, WorkerPool pool, boolean ownsPool, int slidingWindow) {
@@ -77,17 +78,10 @@ final class LlamaModel extends DecoderModel {
             for (int h = 0; h < heads; h++) rope.apply(qBuf, i * qw + h * headDim, pos);
             for (int h = 0; h < kvHeads; h++) rope.apply(kBuf, i * kw + h * headDim, pos);
             long slot = batch.slots[i] * entryBytes;
-            MemorySegment.copy(kBuf, i * kw, layerKv, dev.pdserve.kernels.KvLayouts.F32, slot, kw);
-            MemorySegment.copy(vBuf, i * kw, layerKv, dev.pdserve.kernels.KvLayouts.F32, slot + 4L * kw, kw);
+            MemorySegment.copy(kBuf, i * kw, layerKv, KvLayouts.F32, slot, kw);
+            MemorySegment.copy(vBuf, i * kw, layerKv, KvLayouts.F32, slot + 4L * kw, kw);
         }
-        attentionJob.batch = batch;
-        attentionJob.kv = layerKv;
-        attentionJob.blockSize = cache.blockSize();
-        pool.run(attentionJob, t * heads, 1);
-        attentionJob.batch = null;
-        attentionJob.kv = null;
-        matmul.run(o[l], attnOut, t, mlpOut);
-        System.arraycopy(mlpOut, 0, attnOut, 0, t * hidden);
+        attendAndProject(attentionJob, batch, cache, l, heads, o[l]);
     }
 
     @Override
@@ -96,10 +90,7 @@ final class LlamaModel extends DecoderModel {
     }
 
     /** One (token, head) pair per index: softmax(q . K) . V over the sequence's cached positions. */
-    private final class AttentionJob implements WorkerPool.Job {
-        ForwardBatch batch;
-        MemorySegment kv;
-        int blockSize;
+    private final class GroupedAttention extends AttentionJob {
         private final float[][] scores = new float[pool.threads()][];
 
         @Override
@@ -114,14 +105,14 @@ final class LlamaModel extends DecoderModel {
                 int start = slidingWindow > 0 ? Math.max(0, ctx - slidingWindow) : 0;
                 int qOff = i * qw + h * headDim;
                 for (int j = start; j < ctx; j++) {
-                    long slot = (long) table[j / blockSize] * blockSize + j % blockSize;
+                    long slot = slot(table, j);
                     sc[j - start] = Ops.dot(qBuf, qOff, kv, slot * entryBytes + 4L * kvh * headDim, headDim) * scale;
                 }
                 Ops.softmax(sc, 0, ctx - start);
                 int outOff = i * qw + h * headDim;
                 java.util.Arrays.fill(attnOut, outOff, outOff + headDim, 0f);
                 for (int j = start; j < ctx; j++) {
-                    long slot = (long) table[j / blockSize] * blockSize + j % blockSize;
+                    long slot = slot(table, j);
                     Ops.addScaled(attnOut, outOff, kv, slot * entryBytes + 4L * (kw + kvh * headDim), sc[j - start], headDim);
                 }
             }

@@ -1,40 +1,19 @@
 package dev.pdserve.model;
 
-import dev.pdserve.TestModels;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.nio.file.Path;
-import java.util.HashMap;
-import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** The engine against transformers' own numbers for both golden models, all 9 prompts. */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class GoldenLogitsTest {
+class GoldenLogitsTest extends BothGoldenModels {
     static final float LOGIT_TOLERANCE = 1e-3f;
     static final double MARGIN = 2e-3;
-    private final Map<String, CausalLM> models = new HashMap<>();
-
-    @BeforeAll
-    void load() {
-        models.put("deepseek", ModelLoader.load(TestModels.deepseek(), LoadOptions.defaults()));
-        models.put("llama", ModelLoader.load(TestModels.llama(), LoadOptions.defaults()));
-    }
-
-    @AfterAll
-    void close() { models.values().forEach(CausalLM::close); }
-
-    private static Path dir(String name) { return name.equals("deepseek") ? TestModels.deepseek() : TestModels.llama(); }
-
     @ParameterizedTest
     @ValueSource(strings = {"deepseek", "llama"})
     void lastLogitsMatchTransformers(String name) {
-        CausalLM model = models.get(name);
+        CausalLM model = model(name);
         for (GoldenReference.Prompt p : GoldenReference.load(dir(name)).prompts()) {
             try (SingleSequence seq = new SingleSequence(model, p.inputIds().length + 64)) {
                 float[] logits = seq.feed(p.inputIds());
@@ -47,7 +26,7 @@ class GoldenLogitsTest {
     @ParameterizedTest
     @ValueSource(strings = {"deepseek", "llama"})
     void teacherForcedGreedyStepsMatchTransformers(String name) {
-        CausalLM model = models.get(name);
+        CausalLM model = model(name);
         int checked = 0;
         for (GoldenReference.Prompt p : GoldenReference.load(dir(name)).prompts()) {
             int[] greedy = p.greedyIds();
@@ -73,7 +52,7 @@ class GoldenLogitsTest {
     @ParameterizedTest
     @ValueSource(strings = {"deepseek", "llama"})
     void top5AtEveryPromptPositionMatchesTransformers(String name) {
-        CausalLM model = models.get(name);
+        CausalLM model = model(name);
         for (GoldenReference.Prompt p : GoldenReference.load(dir(name)).prompts()) {
             if (p.inputIds().length > 64) continue; // one token at a time is slow for the long prompt; the others cover it
             try (SingleSequence seq = new SingleSequence(model, p.inputIds().length + 16)) {

@@ -1,32 +1,14 @@
 package dev.pdserve.model;
 
-import dev.pdserve.TestModels;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.Arrays;
-import java.util.HashMap;
-import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** Cached decoding, chunked prefill and batching give, bit for bit, the logits of recomputing from scratch alone. */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class KvCacheConsistencyTest {
-    private final Map<String, CausalLM> models = new HashMap<>();
-
-    @BeforeAll
-    void load() {
-        models.put("deepseek", ModelLoader.load(TestModels.deepseek(), LoadOptions.defaults()));
-        models.put("llama", ModelLoader.load(TestModels.llama(), LoadOptions.defaults()));
-    }
-
-    @AfterAll
-    void close() { models.values().forEach(CausalLM::close); }
-
+class KvCacheConsistencyTest extends BothGoldenModels {
     private static int[] sequence(int n, int seed) {
         int[] ids = new int[n];
         ids[0] = 0;
@@ -37,7 +19,7 @@ class KvCacheConsistencyTest {
     @ParameterizedTest
     @ValueSource(strings = {"deepseek", "llama"})
     void decodingWithTheCacheEqualsRecomputing(String name) {
-        CausalLM model = models.get(name);
+        CausalLM model = model(name);
         int[] ids = sequence(70, 1);
         try (SingleSequence cached = new SingleSequence(model, ids.length)) {
             cached.feed(Arrays.copyOf(ids, 40));
@@ -54,7 +36,7 @@ class KvCacheConsistencyTest {
     @ParameterizedTest
     @ValueSource(strings = {"deepseek", "llama"})
     void chunkedPrefillEqualsOneShotPrefill(String name) {
-        CausalLM model = models.get(name);
+        CausalLM model = model(name);
         int[] ids = sequence(100, 2);
         try (SingleSequence whole = new SingleSequence(model, ids.length); SingleSequence chunked = new SingleSequence(model, ids.length)) {
             float[] expected = whole.feed(ids).clone();
@@ -68,7 +50,7 @@ class KvCacheConsistencyTest {
     @ParameterizedTest
     @ValueSource(strings = {"deepseek", "llama"})
     void aBatchOfSequencesEqualsEachAlone(String name) {
-        CausalLM model = models.get(name);
+        CausalLM model = model(name);
         int block = 16, seqs = 5;
         int[][] prompts = new int[seqs][];
         float[][] alone = new float[seqs][];

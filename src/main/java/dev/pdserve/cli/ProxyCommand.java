@@ -1,0 +1,76 @@
+package dev.pdserve.cli;
+
+import dev.pdserve.proxy.InstanceAddress;
+import dev.pdserve.proxy.ProxyConfig;
+import dev.pdserve.proxy.ProxyServer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/** {@code pdserve proxy}: the PD load-balancing proxy, with vllm-ascend's load-balance proxy flags. */
+@Command(name = "proxy", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Route OpenAI requests across prefill (kv_producer) and decode (kv_consumer) instances.")
+final class ProxyCommand implements Callable<Integer> {
+    @Option(names = "--host", description = "Address to listen on (default: ${DEFAULT-VALUE}, i.e. vLLM's 'localhost').")
+    String host = "127.0.0.1";
+
+    @Option(names = "--port", description = "Port to listen on (default: ${DEFAULT-VALUE}).")
+    int port = 8000;
+
+    @Option(names = "--prefiller-hosts", arity = "1..*", description = "Prefill instance hosts (default: localhost).")
+    List<String> prefillerHosts = List.of("localhost");
+
+    @Option(names = "--prefiller-ports", arity = "1..*", description = "Prefill instance ports, paired with the hosts; "
+            + "one host with several ports expands (default: 8001).")
+    List<Integer> prefillerPorts = List.of(8001);
+
+    @Option(names = "--decoder-hosts", arity = "1..*", description = "Decode instance hosts (default: localhost).")
+    List<String> decoderHosts = List.of("localhost");
+
+    @Option(names = "--decoder-ports", arity = "1..*", description = "Decode instance ports (default: 8002).")
+    List<Integer> decoderPorts = List.of(8002);
+
+    @Option(names = "--max-retries", description = "Retries after a failed attempt, before the first byte reached the client (default: ${DEFAULT-VALUE}).")
+    int maxRetries = 3;
+
+    @Option(names = "--retry-delay", description = "Base delay in seconds of the exponential backoff between retries (default: ${DEFAULT-VALUE}).")
+    double retryDelay = 0.001;
+
+    @Option(names = "--admin-api-key", description = "Key for /instances/add and /instances/remove (X-API-Key or Authorization: Bearer); without it the admin API answers 403.")
+    String adminApiKey;
+
+    @Option(names = "--health-interval", description = "Seconds between GET /health (and /metrics) probes of each instance; 0 turns them off (default: ${DEFAULT-VALUE}).")
+    double healthInterval = 5;
+
+    @Option(names = "--request-timeout", description = "Seconds to wait for a prefill answer, a whole non-streaming decode answer, or a stream's first headers (default: ${DEFAULT-VALUE}).")
+    double requestTimeout = 600;
+
+    @Option(names = "--circuit-breaker-failures", description = "Consecutive failures that open an instance's circuit breaker (default: ${DEFAULT-VALUE}).")
+    int breakerFailures = 5;
+
+    @Option(names = "--circuit-breaker-cooldown", description = "Seconds an open breaker waits before one probe request (default: ${DEFAULT-VALUE}).")
+    double breakerCooldown = 10;
+
+    @Override
+    public Integer call() throws Exception {
+        try (ProxyServer server = ProxyServer.start(config())) {
+            Runtime.getRuntime().addShutdownHook(new Thread(server::close));
+            server.awaitTermination();
+        }
+        return 0;
+    }
+
+    /** The flags as a config; the one place the instance lists are built (a --cluster file would fill them here). */
+    ProxyConfig config() {
+        return new ProxyConfig().host(host).port(port)
+                .prefillers(InstanceAddress.expand(prefillerHosts, prefillerPorts, "prefiller"))
+                .decoders(InstanceAddress.expand(decoderHosts, decoderPorts, "decoder"))
+                .maxRetries(maxRetries).retryDelay(ProxyConfig.seconds(retryDelay))
+                .adminApiKey(adminApiKey).healthInterval(ProxyConfig.seconds(healthInterval))
+                .requestTimeout(ProxyConfig.seconds(requestTimeout))
+                .breakerFailures(breakerFailures).breakerCooldown(ProxyConfig.seconds(breakerCooldown))
+                .upstreamApiKey(System.getenv("OPENAI_API_KEY"));
+    }
+}

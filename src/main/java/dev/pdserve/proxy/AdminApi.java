@@ -1,0 +1,132 @@
+package dev.pdserve.proxy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.helidon.http.HeaderNames;
+import io.helidon.webserver.http.ServerRequest;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * {@code POST /instances/add} and {@code /instances/remove}, compatible with vllm-ascend's proxy:
+ * {@code {"type":"prefill"|"decode","instances":["host:port",...]}} ({@code "instances"} may be one
+ * string, and {@code "instance"} is accepted too). Guarded by {@code --admin-api-key}.
+ */
+final class AdminApi {
+    private final ProxyConfig config;
+    private final InstancePool pool;
+    private final HealthMonitor health;
+    private final ProxyMetrics metrics;
+    private final ObjectMapper json;
+
+    AdminApi(ProxyConfig config, InstancePool pool, HealthMonitor health, ProxyMetrics metrics, ObjectMapper json) {
+        this.config = config;
+        this.pool = pool;
+        this.health = health;
+        this.metrics = metrics;
+        this.json = json;
+    }
+
+    /** 403 when the admin API is off (no key configured), 401 when the caller's key is missing or wrong. */
+    void authorize(ServerRequest req) {
+        if (config.adminApiKey == null)
+            throw new OpenAiError(403, "PermissionDeniedError", "the admin API is disabled: start the proxy with --admin-api-key");
+        String given = req.headers().first(HeaderNames.create("X-API-Key"))
+                .or(() -> req.headers().first(HeaderNames.AUTHORIZATION)
+                        .filter(a -> a.regionMatches(true, 0, "Bearer ", 0, 7)).map(a -> a.substring(7).trim()))
+                .orElse("");
+        if (!MessageDigest.isEqual(given.getBytes(StandardCharsets.UTF_8), config.adminApiKey.getBytes(StandardCharsets.UTF_8)))
+            throw new OpenAiError(401, "AuthenticationError", "missing or wrong admin API key (send X-API-Key or Authorization: Bearer)");
+    }
+
+    ObjectNode add(ServerRequest req) {
+        authorize(req);
+        Change c = parse(req);
+        List<String> added = new ArrayList<>();
+        List<String> waiting = new ArrayList<>();
+        List<String> present = new ArrayList<>();
+        boolean probing = !config.healthInterval.isZero();
+        for (InstanceAddress a : c.addresses) {
+            // Without health probes the instance is trusted at once; with them it waits for a passing /health.
+            Instance i = pool.add(c.role, a, !probing);
+            if (i == null) {
+                present.add(a.toString());
+                continue;
+            }
+            metrics.instanceAdded(i);
+            if (probing) health.probe(i);
+            (i.healthy ? added : waiting).add(a.toString());
+        }
+        StringBuilder m = new StringBuilder();
+        if (!added.isEmpty()) m.append("Added ").append(c.role.label()).append(" instances: ").append(added).append(". ");
+        if (!waiting.isEmpty()) m.append("Instances ").append(waiting).append(" are waiting to be added (their /health does not answer 200 yet). ");
+        if (!present.isEmpty()) m.append("Instances ").append(present).append(" were already present. ");
+        return snapshot(m.toString().trim());
+    }
+
+    ObjectNode remove(ServerRequest req) {
+        authorize(req);
+        Change c = parse(req);
+        List<String> removed = new ArrayList<>();
+        List<String> unknown = new ArrayList<>();
+        for (InstanceAddress a : c.addresses) {
+            Instance i = pool.remove(c.role, a);
+            if (i == null) {
+                unknown.add(a.toString());
+            } else {
+                metrics.instanceRemoved(i);
+                removed.add(a.toString());
+            }
+        }
+        if (removed.isEmpty())
+            throw new OpenAiError(404, "NotFoundError", "no " + c.role.label() + " instance " + unknown + " in the proxy");
+        String m = "Removed " + c.role.label() + " instances: " + removed + "."
+                + (unknown.isEmpty() ? "" : " Not found: " + unknown + ".");
+        return snapshot(m);
+    }
+
+    private record Change(Role role, List<InstanceAddress> addresses) {}
+
+    private Change parse(ServerRequest req) {
+        JsonNode body;
+        try (InputStream in = req.content().inputStream()) {
+            body = json.readTree(in.readAllBytes());
+        } catch (IOException | RuntimeException e) {
+            throw OpenAiError.badRequest("the request body is not valid JSON");
+        }
+        if (body == null || !body.isObject()) throw OpenAiError.badRequest("the request body must be a JSON object");
+        Role role;
+        try {
+            role = Role.fromLabel(body.path("type").asText(""));
+        } catch (IllegalArgumentException e) {
+            throw OpenAiError.badRequest(e.getMessage());
+        }
+        JsonNode list = body.has("instances") ? body.get("instances") : body.get("instance");
+        List<InstanceAddress> addresses = new ArrayList<>();
+        try {
+            if (list != null && list.isTextual()) addresses.add(InstanceAddress.parse(list.asText()));
+            else if (list != null && list.isArray()) for (JsonNode n : list) addresses.add(InstanceAddress.parse(n.asText()));
+        } catch (IllegalArgumentException e) {
+            throw OpenAiError.badRequest(e.getMessage());
+        }
+        if (addresses.isEmpty()) throw OpenAiError.badRequest("give \"instances\": [\"host:port\", ...] (or \"instance\": \"host:port\")");
+        return new Change(role, addresses);
+    }
+
+    private ObjectNode snapshot(String message) {
+        ObjectNode o = json.createObjectNode();
+        o.put("message", message);
+        for (Role r : Role.values()) {
+            ArrayNode a = o.putArray("current_" + r.label() + "_instances");
+            for (Instance i : pool.list(r)) a.add(i.address.toString());
+        }
+        return o;
+    }
+}

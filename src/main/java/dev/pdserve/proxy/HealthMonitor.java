@@ -1,0 +1,109 @@
+package dev.pdserve.proxy;
+
+import java.io.IOException;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Every {@code --health-interval}: {@code GET /health} on each instance (a failed probe takes it out of
+ * the choice until a probe passes again) and {@code GET /metrics} for {@code vllm:kv_cache_usage_perc}.
+ */
+final class HealthMonitor implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("dev.pdserve.proxy");
+
+    private final InstancePool pool;
+    private final Upstream upstream;
+    private final Duration probeTimeout;
+    private final Upstream.Forward fwd;
+    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().daemon().name("proxy-health").factory());
+
+    HealthMonitor(InstancePool pool, Upstream upstream, ProxyConfig config) {
+        this.pool = pool;
+        this.upstream = upstream;
+        long intervalMs = config.healthInterval.toMillis();
+        this.probeTimeout = Duration.ofMillis(Math.max(200, Math.min(intervalMs, 5000)));
+        this.fwd = new Upstream.Forward(null, config.upstreamApiKey == null ? null : "Bearer " + config.upstreamApiKey);
+        if (intervalMs > 0) timer.scheduleWithFixedDelay(this::probeAll, 0, intervalMs, TimeUnit.MILLISECONDS);
+    }
+
+    /** Probes every instance in parallel and waits for all of them. */
+    void probeAll() {
+        List<Thread> probes = new ArrayList<>();
+        for (Role role : Role.values())
+            for (Instance i : pool.list(role)) probes.add(Thread.ofVirtual().start(() -> probe(i)));
+        for (Thread t : probes) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    void probe(Instance i) {
+        boolean ok;
+        String why = null;
+        try {
+            HttpResponse<byte[]> r = upstream.get(i.address, "/health", fwd, probeTimeout);
+            ok = r.statusCode() == 200;
+            if (!ok) why = "/health answered HTTP " + r.statusCode();
+        } catch (IOException e) {
+            ok = false;
+            why = "/health failed: " + PdHandler.describe(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        }
+        if (ok != i.healthy) LOG.log(System.Logger.Level.WARNING, i + (ok ? " is healthy again" : " is unhealthy: " + why));
+        if (!ok) i.lastError = why;
+        i.healthy = ok;
+        if (ok) scrapeKvUsage(i);
+    }
+
+    private void scrapeKvUsage(Instance i) {
+        try {
+            HttpResponse<byte[]> r = upstream.get(i.address, "/metrics", fwd, probeTimeout);
+            if (r.statusCode() != 200) return;
+            double usage = kvCacheUsage(new String(r.body(), StandardCharsets.UTF_8));
+            if (usage >= 0) i.kvCacheUsage = usage;
+        } catch (IOException e) {
+            // metrics are only a tie-breaker; health is what counts
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * The largest {@code vllm:kv_cache_usage_perc} sample in Prometheus text (older vLLM:
+     * {@code vllm:gpu_cache_usage_perc}); -1 when there is none.
+     */
+    static double kvCacheUsage(String prometheusText) {
+        double best = -1;
+        for (String line : prometheusText.split("\n")) {
+            if (!(line.startsWith("vllm:kv_cache_usage_perc") || line.startsWith("vllm:gpu_cache_usage_perc"))) continue;
+            String rest = line.substring(line.indexOf("_perc") + 5);
+            if (!rest.isEmpty() && rest.charAt(0) != '{' && rest.charAt(0) != ' ') continue;
+            int close = rest.lastIndexOf('}');
+            String[] parts = rest.substring(close + 1).trim().split("\\s+");
+            try {
+                best = Math.max(best, Double.parseDouble(parts[0]));
+            } catch (NumberFormatException ignored) {
+                // a malformed sample says nothing
+            }
+        }
+        return best;
+    }
+
+    @Override
+    public void close() {
+        timer.shutdownNow();
+    }
+}

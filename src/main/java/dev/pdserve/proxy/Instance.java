@@ -1,0 +1,36 @@
+package dev.pdserve.proxy;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/** One upstream prefill or decode instance, with the load and health the balancer ranks it by. */
+final class Instance {
+    final Role role;
+    final InstanceAddress address;
+    final CircuitBreaker breaker;
+    /** Prompt tokens of prefill requests sent and not yet answered (token ids exactly, text estimated). */
+    final AtomicLong pendingPromptTokens = new AtomicLong();
+    /** Requests in flight on this instance. */
+    final AtomicInteger activeRequests = new AtomicInteger();
+    /** {@code vllm:kv_cache_usage_perc} from the instance's /metrics, 0..1; ties are broken by it. */
+    volatile double kvCacheUsage;
+    volatile boolean healthy;
+    volatile String lastError;
+
+    Instance(Role role, InstanceAddress address, CircuitBreaker breaker, boolean healthy) {
+        this.role = role;
+        this.address = address;
+        this.breaker = breaker;
+        this.healthy = healthy;
+    }
+
+    /** Can take a request now: healthy by the last probe and not held off by its breaker. */
+    boolean isAvailable() {
+        return healthy && breaker.isAvailable();
+    }
+
+    @Override
+    public String toString() {
+        return role.label() + " instance " + address;
+    }
+}

@@ -1,0 +1,293 @@
+package dev.pdserve.proxy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.pdserve.proxy.InstancePool.Lease;
+import dev.pdserve.proxy.ProxyMetrics.Outcome;
+import io.helidon.http.HeaderNames;
+import io.helidon.webserver.http.ServerRequest;
+import io.helidon.webserver.http.ServerResponse;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One client request to {@code /v1/completions} or {@code /v1/chat/completions}: (1) the prompt with
+ * {@code max_tokens=1} to a prefill instance, which answers {@code kv_transfer_params}; (2) the original
+ * request plus those params to a decode instance, whose bytes go straight to the client. Failures are
+ * retried on another instance, but only before the first byte reached the client.
+ */
+final class PdHandler {
+    private static final System.Logger LOG = System.getLogger("dev.pdserve.proxy");
+
+    private static final io.helidon.http.HeaderName X_REQUEST_ID = HeaderNames.create("X-Request-Id");
+
+    private final ProxyConfig config;
+    private final InstancePool pool;
+    private final Upstream upstream;
+    private final ProxyMetrics metrics;
+    private final ObjectMapper json;
+    private final Retries retries;
+    final AtomicInteger inFlight = new AtomicInteger();
+
+    PdHandler(ProxyConfig config, InstancePool pool, Upstream upstream, ProxyMetrics metrics, ObjectMapper json) {
+        this.config = config;
+        this.pool = pool;
+        this.upstream = upstream;
+        this.metrics = metrics;
+        this.json = json;
+        this.retries = new Retries(config, pool, metrics);
+    }
+
+    void handle(ServerRequest req, ServerResponse res, String path) {
+        inFlight.incrementAndGet();
+        try {
+            String requestId = req.headers().first(X_REQUEST_ID).filter(s -> !s.isBlank())
+                    .orElseGet(() -> "pdproxy-" + UUID.randomUUID());
+            res.header(X_REQUEST_ID, requestId);
+            String auth = req.headers().first(HeaderNames.AUTHORIZATION)
+                    .orElse(config.upstreamApiKey == null ? null : "Bearer " + config.upstreamApiKey);
+            Upstream.Forward fwd = new Upstream.Forward(requestId, auth);
+            try {
+                ObjectNode body = parse(req);
+                JsonNode kv = prefill(path, body, fwd);
+                byte[] decodeBody = json.writeValueAsBytes(PdRequests.decodeBody(body, kv));
+                if (body.path("stream").asBoolean(false)) decodeStreaming(path, decodeBody, fwd, res);
+                else decodeBuffered(path, decodeBody, fwd, res);
+            } catch (OpenAiError e) {
+                metrics.request(switch (e.status) {
+                    case 400 -> Outcome.BAD_REQUEST;
+                    case 503 -> Outcome.NO_INSTANCE;
+                    default -> Outcome.UPSTREAM_ERROR;
+                });
+                LOG.log(e.status == 400 ? System.Logger.Level.INFO : System.Logger.Level.WARNING,
+                        "request " + requestId + ": " + e.getMessage());
+                sendQuietly(res, e.status, "application/json", e.json(json));
+            } catch (PassThrough p) {
+                metrics.request(Outcome.CLIENT_ERROR);
+                sendQuietly(res, p.status, p.contentType, p.body);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (IOException | RuntimeException e) { // a bug of ours: still an OpenAI-shaped answer
+                LOG.log(System.Logger.Level.ERROR, "request " + requestId + " failed", e);
+                if (!res.isSent())
+                    sendQuietly(res, 500, "application/json", OpenAiError.body(json, e.toString(), "InternalServerError", 500));
+            }
+        } finally {
+            inFlight.decrementAndGet();
+        }
+    }
+
+    private ObjectNode parse(ServerRequest req) {
+        byte[] raw;
+        try (InputStream in = req.content().inputStream()) {
+            raw = in.readAllBytes();
+        } catch (IOException | RuntimeException e) {
+            throw OpenAiError.badRequest("could not read the request body: " + e.getMessage());
+        }
+        JsonNode node;
+        try {
+            node = json.readTree(raw);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw OpenAiError.badRequest("the request body is not valid JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw OpenAiError.badRequest("the request body is not valid JSON: " + e.getMessage());
+        }
+        if (node == null || !node.isObject()) throw OpenAiError.badRequest("the request body must be a JSON object");
+        return (ObjectNode) node;
+    }
+
+    private JsonNode prefill(String path, ObjectNode body, Upstream.Forward fwd) throws IOException, InterruptedException {
+        byte[] prefillBody = json.writeValueAsBytes(PdRequests.prefillBody(body));
+        return retries.run(Role.PREFILL, PdRequests.promptTokens(body), lease -> {
+            long t0 = System.nanoTime();
+            HttpResponse<byte[]> r = upstream.postBuffered(lease.instance.address, path, prefillBody, fwd, config.requestTimeout);
+            metrics.latency(Role.PREFILL, System.nanoTime() - t0);
+            byte[] answer = checkStatus(lease, r.statusCode(), r.body(), contentType(r));
+            JsonNode parsed = parseAnswer(answer);
+            lease.success();
+            JsonNode kv = parsed.get("kv_transfer_params");
+            if (kv == null || !kv.isObject())
+                throw OpenAiError.upstream(lease.instance + " answered without kv_transfer_params: it is not a "
+                        + "kv_producer (start it with --kv-transfer-config '{\"kv_role\":\"kv_producer\",...}')");
+            return kv;
+        });
+    }
+
+    /** Non-streaming decode: buffered, so that a failure can still become a retry or a JSON error. */
+    private void decodeBuffered(String path, byte[] body, Upstream.Forward fwd, ServerResponse res)
+            throws InterruptedException {
+        HttpResponse<byte[]> r = retries.run(Role.DECODE, 0, lease -> {
+            long t0 = System.nanoTime();
+            HttpResponse<byte[]> resp = upstream.postBuffered(lease.instance.address, path, body, fwd, config.requestTimeout);
+            metrics.latency(Role.DECODE, System.nanoTime() - t0);
+            parseAnswer(checkStatus(lease, resp.statusCode(), resp.body(), contentType(resp)));
+            lease.success();
+            return resp;
+        });
+        metrics.request(sendQuietly(res, 200, contentType(r), r.body()) ? Outcome.SUCCESS : Outcome.CLIENT_DISCONNECT);
+    }
+
+    /** Streaming decode: the first chunk is awaited before anything is sent, then every chunk is relayed as it comes. */
+    private void decodeStreaming(String path, byte[] body, Upstream.Forward fwd, ServerResponse res)
+            throws InterruptedException {
+        retries.run(Role.DECODE, 0, lease -> {
+            long t0 = System.nanoTime();
+            HttpResponse<InputStream> r = upstream.postStreaming(lease.instance.address, path, body, fwd, config.requestTimeout);
+            try (InputStream in = r.body()) { // closing it closes the connection: the decode instance aborts
+                if (r.statusCode() >= 400) checkStatus(lease, r.statusCode(), in.readNBytes(64 * 1024), contentType(r));
+                if (r.statusCode() != 200) throw new Retries.RetryableFailure("answered HTTP " + r.statusCode());
+                byte[] buf = new byte[16 * 1024];
+                int n = in.read(buf);
+                if (n < 0) throw new Retries.RetryableFailure("closed the stream before its first byte");
+                metrics.latency(Role.DECODE, System.nanoTime() - t0);
+                relay(lease, in, buf, n, res, contentType(r));
+                return null;
+            }
+        });
+    }
+
+    /** From the first byte on there is no retry: a failure becomes an SSE error event, never a silent cut. */
+    private void relay(Lease lease, InputStream in, byte[] buf, int first, ServerResponse res, String contentType) {
+        StreamTail tail = new StreamTail();
+        OutputStream out;
+        try {
+            res.status(200);
+            res.header(HeaderNames.CONTENT_TYPE, contentType);
+            out = res.outputStream();
+            out.write(buf, 0, first);
+            out.flush();
+        } catch (RuntimeException | IOException e) {
+            clientGone(lease, e);
+            return;
+        }
+        tail.add(buf, 0, first);
+        while (true) {
+            int n;
+            try {
+                n = in.read(buf);
+            } catch (IOException e) {
+                streamFailed(lease, out, tail, "failed mid-stream: " + describe(e));
+                return;
+            }
+            if (n < 0) break;
+            tail.add(buf, 0, n);
+            try {
+                out.write(buf, 0, n);
+                out.flush();
+            } catch (RuntimeException | IOException e) {
+                clientGone(lease, e);
+                return;
+            }
+        }
+        if (!tail.endsWithDone()) {
+            streamFailed(lease, out, tail, "closed the stream before data: [DONE]");
+            return;
+        }
+        lease.success();
+        metrics.request(Outcome.SUCCESS);
+        closeQuietly(out);
+    }
+
+    private void streamFailed(Lease lease, OutputStream out, StreamTail tail, String why) {
+        String message = lease.instance + " " + why;
+        lease.failure(message);
+        metrics.request(Outcome.UPSTREAM_ERROR);
+        LOG.log(System.Logger.Level.WARNING, message);
+        try {
+            // Same shape vLLM sends when a stream fails: an error event, then [DONE].
+            String event = (tail.atEventBoundary() ? "" : "\n\n") + "data: "
+                    + new String(OpenAiError.body(json, message, OpenAiError.UPSTREAM, 502), StandardCharsets.UTF_8)
+                    + "\n\ndata: [DONE]\n\n";
+            out.write(event.getBytes(StandardCharsets.UTF_8));
+            out.flush();
+        } catch (RuntimeException | IOException ignored) {
+            // the client is gone too
+        }
+        closeQuietly(out);
+    }
+
+    private void clientGone(Lease lease, Exception e) {
+        lease.noVerdict();
+        metrics.request(Outcome.CLIENT_DISCONNECT);
+        LOG.log(System.Logger.Level.INFO, "client went away (" + describe(e) + "); closing " + lease.instance);
+    }
+
+    /** 5xx is an instance failure (retried); 4xx is the client's and goes back to it untouched. */
+    private static byte[] checkStatus(Lease lease, int status, byte[] body, String contentType) throws Retries.RetryableFailure {
+        if (status >= 500) throw new Retries.RetryableFailure("answered HTTP " + status + ": " + snippet(body));
+        if (status >= 400) {
+            lease.success();
+            throw new PassThrough(status, body, contentType);
+        }
+        if (status != 200) throw new Retries.RetryableFailure("answered HTTP " + status);
+        return body;
+    }
+
+    private JsonNode parseAnswer(byte[] body) throws Retries.RetryableFailure {
+        if (body.length == 0) throw new Retries.RetryableFailure("answered 200 with an empty body");
+        try {
+            JsonNode n = json.readTree(body);
+            if (n == null || !n.isObject()) throw new Retries.RetryableFailure("answered 200 with a body that is not a JSON object");
+            return n;
+        } catch (IOException e) {
+            throw new Retries.RetryableFailure("answered 200 with a body that is not JSON: " + snippet(body));
+        }
+    }
+
+    private static String contentType(HttpResponse<?> r) {
+        return r.headers().firstValue("Content-Type").orElse("application/json");
+    }
+
+    static String describe(Throwable e) {
+        String m = e.getMessage();
+        String name = e.getClass().getSimpleName();
+        if (e instanceof java.net.ConnectException) return "connection refused" + (m == null ? "" : " (" + m + ")");
+        return m == null || m.isBlank() ? name : name + ": " + m;
+    }
+
+    private static String snippet(byte[] body) {
+        String s = new String(body, 0, Math.min(body.length, 300), StandardCharsets.UTF_8).strip();
+        return s.isEmpty() ? "(empty body)" : s;
+    }
+
+    /** Sends a whole response; false when the client has gone away. */
+    private static boolean sendQuietly(ServerResponse res, int status, String contentType, byte[] body) {
+        try {
+            res.status(status);
+            res.header(HeaderNames.CONTENT_TYPE, contentType);
+            res.send(body);
+            return true;
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    private static void closeQuietly(OutputStream out) {
+        try {
+            out.close();
+        } catch (RuntimeException | IOException ignored) {
+            // the client is gone; nothing left to tell it
+        }
+    }
+
+    /** A 4xx from an instance, handed back to the client as it came. */
+    static final class PassThrough extends RuntimeException {
+        final int status;
+        final byte[] body;
+        final String contentType;
+
+        PassThrough(int status, byte[] body, String contentType) {
+            super("HTTP " + status, null, false, false);
+            this.status = status;
+            this.body = body;
+            this.contentType = contentType;
+        }
+    }
+}

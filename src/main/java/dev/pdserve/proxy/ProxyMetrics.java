@@ -1,0 +1,75 @@
+package dev.pdserve.proxy;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The proxy's own /metrics (Prometheus text): {@code pdserve_proxy_requests_total{outcome}},
+ * {@code pdserve_proxy_retries_total{role}}, {@code pdserve_proxy_upstream_latency_seconds{role}} and
+ * per-instance gauges {@code pdserve_proxy_instance_*{role,instance}}.
+ */
+final class ProxyMetrics {
+    /** How a client request ended. */
+    enum Outcome { SUCCESS, CLIENT_ERROR, BAD_REQUEST, NO_INSTANCE, UPSTREAM_ERROR, CLIENT_DISCONNECT }
+
+    final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final Map<Outcome, Counter> requests = new java.util.EnumMap<>(Outcome.class);
+    private final Map<Role, Counter> retries = new java.util.EnumMap<>(Role.class);
+    private final Map<Role, Timer> latency = new java.util.EnumMap<>(Role.class);
+    private final Map<Instance, List<Meter>> instanceMeters = new ConcurrentHashMap<>();
+
+    ProxyMetrics() {
+        for (Outcome o : Outcome.values())
+            requests.put(o, Counter.builder("pdserve.proxy.requests").description("Client requests by outcome")
+                    .tag("outcome", o.name().toLowerCase(java.util.Locale.ROOT)).register(registry));
+        for (Role r : Role.values()) {
+            retries.put(r, Counter.builder("pdserve.proxy.retries").description("Upstream attempts after the first")
+                    .tag("role", r.label()).register(registry));
+            latency.put(r, Timer.builder("pdserve.proxy.upstream.latency")
+                    .description("Prefill: whole response; decode: until its first byte")
+                    .tag("role", r.label()).publishPercentileHistogram().register(registry));
+        }
+    }
+
+    void request(Outcome o) { requests.get(o).increment(); }
+
+    void retry(Role r) { retries.get(r).increment(); }
+
+    void latency(Role r, long nanos) { latency.get(r).record(Duration.ofNanos(nanos)); }
+
+    void instanceAdded(Instance i) {
+        Tags tags = Tags.of("role", i.role.label(), "instance", i.address.toString());
+        List<Meter> meters = new ArrayList<>();
+        meters.add(Gauge.builder("pdserve.proxy.instance.healthy", i, x -> x.healthy ? 1 : 0)
+                .description("1 when the last /health probe passed").tags(tags).register(registry));
+        meters.add(Gauge.builder("pdserve.proxy.instance.circuit.state", i, x -> x.breaker.state().ordinal())
+                .description("0 closed, 1 open, 2 half-open").tags(tags).register(registry));
+        meters.add(Gauge.builder("pdserve.proxy.instance.active.requests", i, x -> x.activeRequests.get())
+                .tags(tags).register(registry));
+        meters.add(Gauge.builder("pdserve.proxy.instance.pending.prompt.tokens", i, x -> x.pendingPromptTokens.get())
+                .tags(tags).register(registry));
+        meters.add(Gauge.builder("pdserve.proxy.instance.kv.cache.usage", i, x -> x.kvCacheUsage)
+                .description("vllm:kv_cache_usage_perc scraped from the instance").tags(tags).register(registry));
+        instanceMeters.put(i, meters);
+    }
+
+    void instanceRemoved(Instance i) {
+        List<Meter> meters = instanceMeters.remove(i);
+        if (meters != null) meters.forEach(registry::remove);
+    }
+
+    String scrape() {
+        return registry.scrape();
+    }
+}

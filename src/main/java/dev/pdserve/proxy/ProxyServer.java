@@ -1,0 +1,168 @@
+package dev.pdserve.proxy;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.helidon.http.HeaderNames;
+import io.helidon.webserver.WebServer;
+import io.helidon.webserver.http.Handler;
+import io.helidon.webserver.http.HttpRouting;
+import io.helidon.webserver.http.ServerRequest;
+import io.helidon.webserver.http.ServerResponse;
+
+import java.io.IOException;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The PD proxy's HTTP server (Helidon SE, a virtual thread per request). Endpoints:
+ * {@code POST /v1/completions}, {@code POST /v1/chat/completions}, {@code GET /v1/models},
+ * {@code GET /health}, {@code GET /healthcheck}, {@code GET /metrics},
+ * {@code POST /instances/add}, {@code POST /instances/remove}.
+ */
+public final class ProxyServer implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("dev.pdserve.proxy");
+
+    private final ProxyConfig config;
+    private final ObjectMapper json = new ObjectMapper();
+    private final InstancePool pool;
+    private final ProxyMetrics metrics = new ProxyMetrics();
+    private final Upstream upstream;
+    private final HealthMonitor health;
+    private final PdHandler pd;
+    private final AdminApi admin;
+    private final WebServer server;
+
+    private ProxyServer(ProxyConfig config) {
+        this.config = config;
+        pool = new InstancePool(config.breakerFailures, config.breakerCooldown.toNanos(), System::nanoTime);
+        for (InstanceAddress a : config.prefillers) register(Role.PREFILL, a);
+        for (InstanceAddress a : config.decoders) register(Role.DECODE, a);
+        upstream = new Upstream(config.connectTimeout);
+        health = new HealthMonitor(pool, upstream, config);
+        pd = new PdHandler(config, pool, upstream, metrics, json);
+        admin = new AdminApi(config, pool, health, metrics, json);
+        server = WebServer.builder().host(config.host).port(config.port).routing(this::routes).build().start();
+        LOG.log(System.Logger.Level.INFO, "pdserve proxy on http://" + config.host + ":" + server.port()
+                + " prefill=" + config.prefillers + " decode=" + config.decoders);
+    }
+
+    public static ProxyServer start(ProxyConfig config) {
+        return new ProxyServer(config);
+    }
+
+    private void register(Role role, InstanceAddress a) {
+        Instance i = pool.add(role, a, true); // trusted until the first probe says otherwise
+        if (i != null) metrics.instanceAdded(i);
+    }
+
+    public int port() {
+        return server.port();
+    }
+
+    private void routes(HttpRouting.Builder r) {
+        r.post("/v1/completions", (req, res) -> pd.handle(req, res, "/v1/completions"))
+                .post("/v1/chat/completions", (req, res) -> pd.handle(req, res, "/v1/chat/completions"))
+                .get("/v1/models", this::models)
+                .get("/health", (req, res) -> res.send())
+                .get("/healthcheck", json(req -> healthcheck()))
+                .get("/metrics", (req, res) -> {
+                    res.header(HeaderNames.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+                    res.send(metrics.scrape());
+                })
+                .post("/instances/add", json(admin::add))
+                .post("/instances/remove", json(admin::remove));
+    }
+
+    private interface JsonEndpoint {
+        ObjectNode answer(ServerRequest req);
+    }
+
+    /** A JSON endpoint; an {@link OpenAiError} becomes its status and OpenAI-shaped body. */
+    private Handler json(JsonEndpoint e) {
+        return (req, res) -> {
+            byte[] body;
+            try {
+                body = json.writeValueAsBytes(e.answer(req));
+            } catch (OpenAiError err) {
+                res.status(err.status);
+                body = err.json(json);
+            }
+            res.header(HeaderNames.CONTENT_TYPE, "application/json");
+            res.send(body);
+        };
+    }
+
+    /**
+     * Instance states and loads. {@code status}, {@code prefill_instances}, {@code decode_instances} and
+     * {@code request_num} are what vllm-ascend's proxy reports; {@code prefill} and {@code decode} list each instance.
+     */
+    ObjectNode healthcheck() {
+        ObjectNode o = json.createObjectNode();
+        o.put("status", pool.anyAvailable(Role.PREFILL) && pool.anyAvailable(Role.DECODE) ? "ok" : "degraded");
+        o.put("prefill_instances", pool.list(Role.PREFILL).size());
+        o.put("decode_instances", pool.list(Role.DECODE).size());
+        o.put("request_num", pd.inFlight.get());
+        for (Role role : Role.values()) {
+            ArrayNode a = o.putArray(role.label());
+            for (Instance i : pool.list(role)) {
+                ObjectNode n = a.addObject();
+                n.put("instance", i.address.toString());
+                n.put("healthy", i.healthy);
+                n.put("circuit", i.breaker.state().name().toLowerCase(java.util.Locale.ROOT));
+                n.put("consecutive_failures", i.breaker.consecutiveFailures());
+                n.put("active_requests", i.activeRequests.get());
+                n.put("pending_prompt_tokens", i.pendingPromptTokens.get());
+                n.put("kv_cache_usage_perc", i.kvCacheUsage);
+                n.put("last_error", i.lastError);
+            }
+        }
+        return o;
+    }
+
+    /** {@code GET /v1/models} from the first healthy decode instance that answers (then prefill ones). */
+    private void models(ServerRequest req, ServerResponse res) {
+        List<Instance> candidates = new ArrayList<>();
+        for (Role role : List.of(Role.DECODE, Role.PREFILL))
+            for (Instance i : pool.list(role)) if (i.isAvailable()) candidates.add(i);
+        String auth = req.headers().first(HeaderNames.AUTHORIZATION)
+                .orElse(config.upstreamApiKey == null ? null : "Bearer " + config.upstreamApiKey);
+        List<String> failures = new ArrayList<>();
+        for (Instance i : candidates) {
+            try {
+                HttpResponse<byte[]> r = upstream.get(i.address, "/v1/models", new Upstream.Forward(null, auth), Duration.ofSeconds(5));
+                if (r.statusCode() < 500) {
+                    res.status(r.statusCode());
+                    res.header(HeaderNames.CONTENT_TYPE, r.headers().firstValue("Content-Type").orElse("application/json"));
+                    res.send(r.body());
+                    return;
+                }
+                failures.add(i.address + " answered HTTP " + r.statusCode());
+            } catch (IOException e) {
+                failures.add(i.address + ": " + PdHandler.describe(e));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+        OpenAiError err = OpenAiError.unavailable(candidates.isEmpty() ? "no healthy instance to ask for /v1/models"
+                : "no instance answered /v1/models: " + failures);
+        res.status(err.status);
+        res.header(HeaderNames.CONTENT_TYPE, "application/json");
+        res.send(err.json(json));
+    }
+
+    /** Blocks until the server stops (the CLI's foreground mode). */
+    public void awaitTermination() throws InterruptedException {
+        while (server.isRunning()) Thread.sleep(500);
+    }
+
+    @Override
+    public void close() {
+        server.stop();
+        health.close();
+        upstream.close();
+    }
+}

@@ -1,0 +1,77 @@
+package dev.pdserve.proxy;
+
+import dev.pdserve.proxy.InstancePool.Lease;
+
+import java.io.IOException;
+import java.util.HashSet;
+import java.util.Set;
+
+/**
+ * The retry policy: connection errors, timeouts and 5xx are tried again, on another instance when there
+ * is one, after {@code retryDelay * 2^(n-1)}, up to {@code maxRetries} times. Callers only use it before
+ * the first byte went to the client.
+ */
+final class Retries {
+    private static final System.Logger LOG = System.getLogger("dev.pdserve.proxy");
+
+    private final ProxyConfig config;
+    private final InstancePool pool;
+    private final ProxyMetrics metrics;
+
+    Retries(ProxyConfig config, InstancePool pool, ProxyMetrics metrics) {
+        this.config = config;
+        this.pool = pool;
+        this.metrics = metrics;
+    }
+
+    /** One try on one instance; it judges the lease itself on success or on a 4xx. */
+    interface Attempt<T> {
+        T run(Lease lease) throws IOException, InterruptedException, RetryableFailure;
+    }
+
+    /**
+     * Runs {@code attempt} on the least-loaded available instance of {@code role}, booking
+     * {@code promptTokens} on it, and again on failure. 503 when no instance is available at all, 502
+     * naming the last instance and cause when every attempt failed.
+     */
+    <T> T run(Role role, long promptTokens, Attempt<T> attempt) throws InterruptedException {
+        Set<Instance> tried = new HashSet<>();
+        String lastFailure = null;
+        for (int n = 0; n <= config.maxRetries; n++) {
+            if (n > 0) {
+                metrics.retry(role);
+                Thread.sleep(config.retryDelay.multipliedBy(1L << Math.min(n - 1, 20)));
+            }
+            Lease lease = pool.acquire(role, tried, promptTokens);
+            if (lease == null) {
+                if (lastFailure == null) throw noInstance(role);
+                continue;
+            }
+            tried.add(lease.instance);
+            try {
+                return attempt.run(lease);
+            } catch (IOException | RetryableFailure e) {
+                lastFailure = lease.instance + " " + (e instanceof RetryableFailure ? e.getMessage() : PdHandler.describe(e));
+                lease.failure(lastFailure);
+                LOG.log(System.Logger.Level.WARNING, "attempt " + (n + 1) + ": " + lastFailure);
+            } finally {
+                lease.noVerdict(); // no-op when the attempt already judged the instance
+            }
+        }
+        if (lastFailure == null) throw noInstance(role);
+        throw OpenAiError.upstream(role.label() + " failed after " + (config.maxRetries + 1) + " attempt(s); last: " + lastFailure);
+    }
+
+    private OpenAiError noInstance(Role role) {
+        int total = pool.list(role).size();
+        return OpenAiError.unavailable("no healthy " + role.label() + " instance"
+                + (total == 0 ? " is configured" : ": all " + total + " are failing health checks or their circuit breakers are open"));
+    }
+
+    /** An instance failure that may be retried on another instance. */
+    static final class RetryableFailure extends Exception {
+        RetryableFailure(String message) {
+            super(message, null, false, false);
+        }
+    }
+}

@@ -1,0 +1,64 @@
+package dev.pdserve.cli;
+
+import dev.pdserve.proxy.InstanceAddress;
+import dev.pdserve.proxy.ProxyConfig;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+import java.time.Duration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** `pdserve proxy` takes vllm-ascend's load-balance proxy flags. */
+class ProxyCommandTest {
+    private static ProxyConfig parse(String... args) {
+        ProxyCommand cmd = new ProxyCommand();
+        new CommandLine(cmd).parseArgs(args);
+        return cmd.config();
+    }
+
+    @Test
+    void defaultsMatchVllmAscend() {
+        ProxyConfig c = parse();
+        assertThat(c.host()).isEqualTo("127.0.0.1");
+        assertThat(c.port()).isEqualTo(8000);
+        assertThat(c.prefillers()).containsExactly(new InstanceAddress("localhost", 8001));
+        assertThat(c.decoders()).containsExactly(new InstanceAddress("localhost", 8002));
+        assertThat(c.maxRetries()).isEqualTo(3);
+        assertThat(c.retryDelay()).isEqualTo(Duration.ofMillis(1));
+        assertThat(c.adminApiKey()).isNull();
+    }
+
+    @Test
+    void listsPairOrExpand() {
+        ProxyConfig c = parse("--host", "0.0.0.0", "--port", "9000",
+                "--prefiller-hosts", "10.0.0.1", "10.0.0.2", "--prefiller-ports", "8100", "8101",
+                "--decoder-hosts", "10.0.0.3", "--decoder-ports", "8200", "8201", "8202",
+                "--max-retries", "5", "--retry-delay", "0.2", "--admin-api-key", "k",
+                "--health-interval", "2.5", "--request-timeout", "30",
+                "--circuit-breaker-failures", "7", "--circuit-breaker-cooldown", "1.5");
+        assertThat(c.host()).isEqualTo("0.0.0.0");
+        assertThat(c.port()).isEqualTo(9000);
+        assertThat(c.prefillers()).containsExactly(new InstanceAddress("10.0.0.1", 8100), new InstanceAddress("10.0.0.2", 8101));
+        assertThat(c.decoders()).extracting(InstanceAddress::port).containsExactly(8200, 8201, 8202);
+        assertThat(c.maxRetries()).isEqualTo(5);
+        assertThat(c.retryDelay()).isEqualTo(Duration.ofMillis(200));
+        assertThat(c.adminApiKey()).isEqualTo("k");
+        assertThat(c.healthInterval()).isEqualTo(Duration.ofMillis(2500));
+        assertThat(c.requestTimeout()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(c.breakerFailures()).isEqualTo(7);
+        assertThat(c.breakerCooldown()).isEqualTo(Duration.ofMillis(1500));
+    }
+
+    @Test
+    void mismatchedListsAreAClearError() {
+        assertThatThrownBy(() -> parse("--decoder-hosts", "a", "b", "--decoder-ports", "1", "2", "3"))
+                .hasMessageContaining("number of decoder hosts (2) must match number of decoder ports (3)");
+    }
+
+    @Test
+    void isASubcommandOfPdserve() {
+        assertThat(Main.commandLine().getSubcommands()).containsKey("proxy");
+    }
+}
