@@ -11,7 +11,7 @@ import java.util.List;
  * dependencies under Maven), optionally pinned to cores with {@code taskset -c}.
  */
 public final class JavaCommand {
-    /** What every pdserve JVM needs: the Vector API and native access for the tokenizer and mmap. */
+    /** The ./pdserve launcher's flags: the Vector API, native access (tokenizer, mmap), its GC. */
     public static final List<String> JVM_FLAGS = List.of("--add-modules", "jdk.incubator.vector",
             "--enable-native-access=ALL-UNNAMED", "-XX:+UseParallelGC");
     public static final String PDSERVE_MAIN = "dev.pdserve.cli.Main";
