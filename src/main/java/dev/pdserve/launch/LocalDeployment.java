@@ -61,11 +61,12 @@ public final class LocalDeployment implements AutoCloseable {
         ProcessGroup group = new ProcessGroup(o.stopGrace());
         try {
             int[] ports = FreePorts.pick(5); // prefill http, prefill kv, decode http, decode kv, proxy
+            Path token = ClusterToken.write(o.logDir());
             ManagedProcess prefill = group.start(serve(o, "prefill", ports[0], prefillAt,
-                    kvTransferConfig("kv_producer", ports[1], "prefill-0")));
+                    kvTransferConfig("kv_producer", ports[1], "prefill-0", token)));
             announce(log, prefill, "prefill (kv_producer)", ports[0], prefillAt);
             ManagedProcess decode = group.start(serve(o, "decode", ports[2], decodeAt,
-                    kvTransferConfig("kv_consumer", ports[3], "decode-0")));
+                    kvTransferConfig("kv_consumer", ports[3], "decode-0", token)));
             announce(log, decode, "decode (kv_consumer)", ports[2], decodeAt);
             prefill.awaitReady(o.readyTimeout());
             decode.awaitReady(o.readyTimeout());
@@ -109,15 +110,18 @@ public final class LocalDeployment implements AutoCloseable {
                 URI.create(url(port) + "/health"));
     }
 
-    /** The same shape `ClusterSpec.kvTransferConfigJson` writes for a cluster, here on loopback. */
-    static String kvTransferConfig(String role, int kvPort, String engineId) {
+    /**
+     * vLLM's --kv-transfer-config for one loopback instance; both share a fresh cluster token (in a file, so it
+     * never shows in `ps`), so no other process on this machine can pull or serve their KV.
+     */
+    static String kvTransferConfig(String role, int kvPort, String engineId, Path tokenFile) {
         ObjectNode cfg = new ObjectMapper().createObjectNode();
         cfg.put("kv_connector", "PdTcpConnector");
         cfg.put("kv_role", role);
         cfg.put("kv_ip", HOST);
         cfg.put("kv_port", kvPort);
         cfg.put("engine_id", engineId);
-        cfg.putObject("kv_connector_extra_config").put("instance_id", engineId);
+        cfg.putObject("kv_connector_extra_config").put("cluster_token_file", tokenFile.toString());
         return cfg.toString();
     }
 

@@ -3,6 +3,11 @@ package dev.pdserve.launch;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 
 import java.util.List;
 
@@ -31,14 +36,18 @@ class ComparisonTest {
     }
 
     @Test
-    void kvTransferConfigHasVllmsFields() throws Exception {
-        JsonNode cfg = new ObjectMapper().readTree(LocalDeployment.kvTransferConfig("kv_consumer", 4321, "decode-0"));
+    void kvTransferConfigHasVllmsFieldsAndAPrivateToken(@TempDir Path dir) throws Exception {
+        String previous = Files.readString(ClusterToken.write(dir));
+        Path token = ClusterToken.write(dir);
+        assertThat(Files.readString(token)).hasSize(64).matches("[0-9a-f]+").isNotEqualTo(previous); // fresh each run
+        assertThat(Files.getPosixFilePermissions(token)).containsExactlyInAnyOrder(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
+        JsonNode cfg = new ObjectMapper().readTree(LocalDeployment.kvTransferConfig("kv_consumer", 4321, "decode-0", token));
         assertThat(cfg.path("kv_connector").asText()).isEqualTo("PdTcpConnector");
         assertThat(cfg.path("kv_role").asText()).isEqualTo("kv_consumer");
         assertThat(cfg.path("kv_ip").asText()).isEqualTo("127.0.0.1");
         assertThat(cfg.path("kv_port").asInt()).isEqualTo(4321);
         assertThat(cfg.path("engine_id").asText()).isEqualTo("decode-0");
-        assertThat(cfg.path("kv_connector_extra_config").isObject()).isTrue();
+        assertThat(cfg.path("kv_connector_extra_config").path("cluster_token_file").asText()).isEqualTo(token.toString());
     }
 
     @Test
