@@ -1,11 +1,15 @@
 package dev.pdserve.cli;
 
+import dev.pdserve.cluster.ClusterSpec;
 import dev.pdserve.proxy.InstanceAddress;
 import dev.pdserve.proxy.ProxyConfig;
 import dev.pdserve.proxy.ProxyServer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
+import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 
@@ -32,6 +36,12 @@ final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--decoder-ports", arity = "1..*", description = "Decode instance ports (default: 8002).")
     List<Integer> decoderPorts = List.of(8002);
 
+    @Option(names = "--cluster", description = "A cluster.json (pdserve ranktable): the prefill and decode instances, and the proxy's host and port unless --host/--port are given.")
+    Path cluster;
+
+    @Spec
+    CommandSpec spec;
+
     @Option(names = "--max-retries", description = "Retries after a failed attempt, before the first byte reached the client (default: ${DEFAULT-VALUE}).")
     int maxRetries = 3;
 
@@ -53,6 +63,10 @@ final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--circuit-breaker-cooldown", description = "Seconds an open breaker waits before one probe request (default: ${DEFAULT-VALUE}).")
     double breakerCooldown = 10;
 
+    private boolean given(String option) {
+        return spec != null && spec.commandLine().getParseResult().hasMatchedOption(option);
+    }
+
     @Override
     public Integer call() throws Exception {
         try (ProxyServer server = ProxyServer.start(config())) {
@@ -64,9 +78,18 @@ final class ProxyCommand implements Callable<Integer> {
 
     /** The flags as a config; the one place the instance lists are built (a --cluster file would fill them here). */
     ProxyConfig config() {
+        List<InstanceAddress> prefillers = InstanceAddress.expand(prefillerHosts, prefillerPorts, "prefiller");
+        List<InstanceAddress> decoders = InstanceAddress.expand(decoderHosts, decoderPorts, "decoder");
+        if (cluster != null) {
+            ClusterSpec spec = ClusterSpec.load(cluster);
+            prefillers = spec.prefillers().stream().map(i -> new InstanceAddress(i.host(), i.httpPort())).toList();
+            decoders = spec.decoders().stream().map(i -> new InstanceAddress(i.host(), i.httpPort())).toList();
+            if (!given("--host")) host = spec.proxy().host();
+            if (!given("--port")) port = spec.proxy().port();
+        }
         return new ProxyConfig().host(host).port(port)
-                .prefillers(InstanceAddress.expand(prefillerHosts, prefillerPorts, "prefiller"))
-                .decoders(InstanceAddress.expand(decoderHosts, decoderPorts, "decoder"))
+                .prefillers(prefillers)
+                .decoders(decoders)
                 .maxRetries(maxRetries).retryDelay(ProxyConfig.seconds(retryDelay))
                 .adminApiKey(adminApiKey).healthInterval(ProxyConfig.seconds(healthInterval))
                 .requestTimeout(ProxyConfig.seconds(requestTimeout))

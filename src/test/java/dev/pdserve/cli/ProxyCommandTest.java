@@ -52,6 +52,18 @@ class ProxyCommandTest {
     }
 
     @Test
+    void clusterFileGivesTheInstancesAndTheProxyAddress() {
+        String cluster = dev.pdserve.TestModels.repo().resolve("examples/two-nodes/cluster.json").toString();
+        ProxyConfig c = parse("--cluster", cluster);
+        assertThat(c.prefillers()).containsExactly(new InstanceAddress("10.0.0.1", 8100));
+        assertThat(c.decoders()).containsExactly(new InstanceAddress("10.0.0.2", 8100));
+        assertThat(c.host()).isEqualTo("10.0.0.2");
+        assertThat(c.port()).isEqualTo(8000);
+        assertThat(parse("--cluster", cluster, "--port", "9999", "--host", "127.0.0.1"))
+                .extracting(ProxyConfig::port, ProxyConfig::host).containsExactly(9999, "127.0.0.1");
+    }
+
+    @Test
     void mismatchedListsAreAClearError() {
         assertThatThrownBy(() -> parse("--decoder-hosts", "a", "b", "--decoder-ports", "1", "2", "3"))
                 .hasMessageContaining("number of decoder hosts (2) must match number of decoder ports (3)");

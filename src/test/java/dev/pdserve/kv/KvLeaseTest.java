@@ -1,0 +1,233 @@
+package dev.pdserve.kv;
+
+import dev.pdserve.model.OffHeapKvCache;
+import org.junit.jupiter.api.Test;
+
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static dev.pdserve.kv.KvHandshakeTest.waitFor;
+import static dev.pdserve.kv.KvTestSupport.config;
+import static dev.pdserve.kv.KvTestSupport.info;
+import static dev.pdserve.kv.KvTestSupport.sameBlocks;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Leases free their blocks exactly once, whatever happens to the consumer, and bad pulls free nothing. */
+class KvLeaseTest {
+    // 64 KiB per block and layer, 256 KiB per block: big enough to outgrow socket buffers when needed.
+    private static final int LAYERS = 4, ENTRY = 1024, BLOCK = 16;
+    private final KvPeerInfo pInfo = info("prefill-1", BLOCK, LAYERS, ENTRY);
+    private final KvPeerInfo cInfo = info("decode-1", BLOCK, LAYERS, ENTRY);
+
+    @Test
+    void anUnclaimedLeaseExpiresAndFreesOnce() throws Exception {
+        try (OffHeapKvCache pCache = KvTestSupport.cache(pInfo, 8); OffHeapKvCache cCache = KvTestSupport.cache(cInfo, 8);
+             KvProducer producer = KvProducer.start(config("kv_producer", "\"lease_seconds\":0.3"), pInfo, pCache);
+             KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), cInfo)) {
+            AtomicInteger freed = new AtomicInteger();
+            producer.lease("r1", new int[]{1, 2}, freed::incrementAndGet);
+            assertThat(producer.blocksLeased()).isEqualTo(2);
+            waitFor(() -> freed.get() == 1);
+            assertThat(producer.leasesExpired()).isEqualTo(1);
+            assertThat(producer.blocksLeased()).isZero();
+            assertThatThrownBy(() -> consumer.pull("127.0.0.1", producer.port(), "prefill-1", "r1", new int[]{1, 2}, cCache, new int[]{3, 4}))
+                    .hasMessageContaining("no leased KV for request r1 (expired or already released)");
+            Thread.sleep(400);
+            assertThat(freed.get()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void releaseFreesExactlyOnceAndAbortFrees() throws Exception {
+        try (OffHeapKvCache pCache = KvTestSupport.cache(pInfo, 8); OffHeapKvCache cCache = KvTestSupport.cache(cInfo, 8);
+             KvProducer producer = KvProducer.start(config("kv_producer", "\"lease_seconds\":0.4"), pInfo, pCache);
+             KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), cInfo)) {
+            KvTestSupport.fill(pCache, LAYERS, 1);
+            AtomicInteger freed = new AtomicInteger(), aborted = new AtomicInteger();
+            producer.lease("r1", new int[]{5, 0}, freed::incrementAndGet);
+            producer.lease("r2", new int[]{3}, aborted::incrementAndGet);
+            consumer.pull("127.0.0.1", producer.port(), "prefill-1", "r1", new int[]{5, 0}, cCache, new int[]{2, 7});
+            assertThat(sameBlocks(pCache, new int[]{5, 0}, cCache, new int[]{2, 7}, LAYERS)).isTrue();
+            assertThat(freed.get()).isEqualTo(1);
+            assertThatThrownBy(() -> consumer.pull("127.0.0.1", producer.port(), "prefill-1", "r1", new int[]{5, 0}, cCache, new int[]{2, 7}))
+                    .hasMessageContaining("no leased KV for request r1 (expired or already released)");
+            assertThat(producer.abort("r2")).isTrue();
+            assertThat(aborted.get()).isEqualTo(1);
+            assertThat(producer.abort("r2")).isFalse();
+            Thread.sleep(600); // past both leases: nothing is freed a second time
+            assertThat(freed.get()).isEqualTo(1);
+            assertThat(aborted.get()).isEqualTo(1);
+            assertThat(producer.leasesExpired()).isZero();
+            assertThat(producer.blocksLeased()).isZero();
+        }
+    }
+
+    @Test
+    void unknownRequestsAndBadBlockIdsAreRefusedAndFreeNothing() throws Exception {
+        try (OffHeapKvCache pCache = KvTestSupport.cache(pInfo, 8); OffHeapKvCache cCache = KvTestSupport.cache(cInfo, 8);
+             KvProducer producer = KvProducer.start(config("kv_producer", ""), pInfo, pCache);
+             KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), cInfo)) {
+            KvTestSupport.fill(pCache, LAYERS, 2);
+            AtomicInteger freed = new AtomicInteger();
+            producer.lease("r1", new int[]{1, 2}, freed::incrementAndGet);
+            int port = producer.port();
+            assertThatThrownBy(() -> consumer.pull("127.0.0.1", port, "prefill-1", "nope", new int[]{1}, cCache, new int[]{1}))
+                    .hasMessageContaining("no leased KV for request nope (expired or already released)");
+            assertThatThrownBy(() -> consumer.pull("127.0.0.1", port, "prefill-1", "r1", new int[]{1, 99}, cCache, new int[]{1, 2}))
+                    .hasMessageContaining("block id 99 is out of range: the producer's cache has 8 blocks");
+            assertThatThrownBy(() -> consumer.pull("127.0.0.1", port, "prefill-1", "r1", new int[]{1, 3}, cCache, new int[]{1, 2}))
+                    .hasMessageContaining("block 3 is not leased for request r1 (leased blocks: [1, 2])");
+            assertThatThrownBy(() -> consumer.pull("127.0.0.1", port, "prefill-1", "r1", new int[]{1, 2}, cCache, new int[]{1, 8}))
+                    .hasMessageContaining("local block id 8 is out of range: the cache has 8 blocks");
+            assertThatThrownBy(() -> producer.lease("r9", new int[]{8}, () -> { }))
+                    .hasMessageContaining("block id 8 is out of range: the cache has 8 blocks");
+            assertThat(freed.get()).isZero();
+            assertThat(producer.isLeased("r1")).isTrue();
+            consumer.pull("127.0.0.1", port, "prefill-1", "r1", new int[]{2, 1}, cCache, new int[]{6, 4});
+            assertThat(sameBlocks(pCache, new int[]{2, 1}, cCache, new int[]{6, 4}, LAYERS)).isTrue();
+            assertThat(freed.get()).isEqualTo(1);
+            assertThat(consumer.connectionsOpened()).as("refusals keep the connection usable").isEqualTo(1);
+        }
+    }
+
+    /** A raw consumer: handshake, PULL, then read the BLOCKS frame; the payload is left in the socket. */
+    private static KvChannel startPull(int port, KvPeerInfo consumer, String requestId, int[] blocks) throws Exception {
+        SocketChannel sc = SocketChannel.open(new InetSocketAddress("127.0.0.1", port));
+        sc.socket().setReceiveBufferSize(64 << 10);
+        KvChannel c = new KvChannel(sc, "producer", 5000);
+        KvHandshake.asConsumer(c, consumer, "");
+        c.start();
+        c.putString(requestId).putInts(blocks);
+        c.send(KvChannel.PULL, "PULL");
+        assertThat(c.read("BLOCKS", false).type()).isEqualTo(KvChannel.BLOCKS);
+        ByteBuffer some = ByteBuffer.allocate(4096);
+        c.readFully(new ByteBuffer[]{some}, 0, 1, "some payload");
+        return c;
+    }
+
+    @Test
+    void aConsumerKilledMidTransferLeavesTheProducerFreeingWithinTheLease() throws Exception {
+        int[] blocks = new int[64]; // 16 MiB, far more than the socket buffers hold
+        for (int i = 0; i < blocks.length; i++) blocks[i] = i;
+        try (OffHeapKvCache pCache = KvTestSupport.cache(pInfo, 64);
+             KvProducer producer = KvProducer.start(config("kv_producer", "\"lease_seconds\":1"), pInfo, pCache)) {
+            AtomicInteger freed = new AtomicInteger();
+            long t0 = System.nanoTime();
+            producer.lease("r1", blocks, freed::incrementAndGet);
+            KvChannel c = startPull(producer.port(), cInfo, "r1", blocks);
+            c.close(); // the decode instance dies mid-payload
+            waitFor(() -> producer.transfersFailed() == 1);
+            assertThat(freed.get()).as("not freed before the lease runs out: the consumer might reconnect").isZero();
+            waitFor(() -> freed.get() == 1);
+            assertThat((System.nanoTime() - t0) / 1e9).isBetween(0.9, 3.0);
+            assertThat(producer.leasesExpired()).isEqualTo(1);
+            assertThat(producer.blocksLeased()).isZero();
+        }
+    }
+
+    @Test
+    void aConsumerThatStopsReadingTimesOutTheSendAndTheLeaseStillExpires() throws Exception {
+        int[] blocks = new int[64];
+        for (int i = 0; i < blocks.length; i++) blocks[i] = i;
+        try (OffHeapKvCache pCache = KvTestSupport.cache(pInfo, 64);
+             KvProducer producer = KvProducer.start(config("kv_producer", "\"lease_seconds\":1,\"read_timeout_ms\":300"), pInfo, pCache)) {
+            AtomicInteger freed = new AtomicInteger();
+            producer.lease("r1", blocks, freed::incrementAndGet);
+            try (KvChannel stalled = startPull(producer.port(), cInfo, "r1", blocks)) {
+                long t0 = System.nanoTime();
+                waitFor(() -> producer.transfersFailed() == 1); // the blocked write gave up
+                assertThat((System.nanoTime() - t0) / 1e9).isLessThan(2.0);
+                assertThat(stalled.isOpen()).isTrue();
+                waitFor(() -> freed.get() == 1);
+                assertThat(producer.leasesExpired()).isEqualTo(1);
+            }
+        }
+    }
+
+    @Test
+    void anAbortDuringTheTransferFreesOnlyAfterTheLastByteWasSent() throws Exception {
+        int[] blocks = new int[64];
+        for (int i = 0; i < blocks.length; i++) blocks[i] = i;
+        try (OffHeapKvCache pCache = KvTestSupport.cache(pInfo, 64);
+             KvProducer producer = KvProducer.start(config("kv_producer", ""), pInfo, pCache)) {
+            AtomicInteger freed = new AtomicInteger();
+            producer.lease("r1", blocks, freed::incrementAndGet);
+            try (KvChannel c = startPull(producer.port(), cInfo, "r1", blocks)) {
+                assertThat(producer.abort("r1")).isTrue();
+                Thread.sleep(100);
+                assertThat(freed.get()).as("blocks still being sent are not freed").isZero();
+                ByteBuffer sink = ByteBuffer.allocateDirect(1 << 20);
+                long rest = 64L * LAYERS * pInfo.bytesPerBlockLayer() - 4096;
+                while (rest > 0) {
+                    sink.clear().limit((int) Math.min(sink.capacity(), rest));
+                    c.readFully(new ByteBuffer[]{sink}, 0, 1, "payload");
+                    rest -= sink.limit();
+                }
+                KvChannel.Frame f = c.read("end", false);
+                assertThat(f.type()).isEqualTo(KvChannel.ERROR);
+                assertThat(f.string()).isEqualTo("request r1 was aborted on the producer during the transfer");
+            }
+            waitFor(() -> freed.get() == 1);
+            assertThat(producer.blocksLeased()).isZero();
+        }
+    }
+
+    @Test
+    void aProducerDyingMidTransferFailsThePullWithAClearError() throws Exception {
+        try (ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
+             OffHeapKvCache cCache = KvTestSupport.cache(cInfo, 8);
+             KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), cInfo)) {
+            int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
+            Thread fake = Thread.ofVirtual().start(() -> {
+                try (KvChannel c = new KvChannel(server.accept(), "consumer", 2000)) {
+                    KvHandshake.asProducer(c, pInfo, "");
+                    c.read("PULL", false);
+                    c.start();
+                    c.putString("r1").putInt(2).putInt(LAYERS).putInt((int) pInfo.bytesPerBlockLayer());
+                    c.send(KvChannel.BLOCKS, "BLOCKS");
+                    ByteBuffer half = ByteBuffer.allocateDirect((int) pInfo.bytesPerBlockLayer() * LAYERS);
+                    c.writeFully(new ByteBuffer[]{half}, 0, 1, "half the payload");
+                } catch (Exception ignored) {
+                    // the test checks the consumer's side
+                }
+            });
+            assertThatThrownBy(() -> consumer.pull("127.0.0.1", port, "prefill-1", "r1", new int[]{0, 1}, cCache, new int[]{2, 3}))
+                    .isInstanceOf(KvTransferException.class)
+                    .hasMessage("KV pull of request r1 from 127.0.0.1:" + port + " failed: producer 127.0.0.1:" + port
+                            + " closed the connection while receiving the KV of request r1");
+            fake.join();
+            assertThat(consumer.pullsFailed()).isEqualTo(1);
+            assertThat(consumer.connectionsOpened()).as("a fresh connection is not retried").isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aRestartedProducerDoesNotLeaveAStaleConnection() throws Exception {
+        for (boolean sameEngineId : new boolean[]{true, false}) {
+            try (OffHeapKvCache pCache = KvTestSupport.cache(pInfo, 8); OffHeapKvCache cCache = KvTestSupport.cache(cInfo, 8);
+                 KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), cInfo)) {
+                KvTestSupport.fill(pCache, LAYERS, 3);
+                KvProducer first = KvProducer.start(config("kv_producer", ""), pInfo, pCache);
+                int port = first.port();
+                first.lease("r1", new int[]{1}, () -> { });
+                consumer.pull("127.0.0.1", port, "prefill-1", "r1", new int[]{1}, cCache, new int[]{0});
+                first.close();
+
+                KvPeerInfo restarted = sameEngineId ? info("prefill-1", BLOCK, LAYERS, ENTRY) : info("prefill-2", BLOCK, LAYERS, ENTRY);
+                try (KvProducer second = KvProducer.start(config("kv_producer", "").withPort(port), restarted, pCache)) {
+                    AtomicInteger freed = new AtomicInteger();
+                    second.lease("r2", new int[]{4, 5}, freed::incrementAndGet);
+                    consumer.pull("127.0.0.1", port, restarted.engineId(), "r2", new int[]{4, 5}, cCache, new int[]{6, 7});
+                    assertThat(sameBlocks(pCache, new int[]{4, 5}, cCache, new int[]{6, 7}, LAYERS)).isTrue();
+                    assertThat(freed.get()).isEqualTo(1);
+                    assertThat(consumer.connectionsOpened()).as("same engine id: %s", sameEngineId).isEqualTo(2);
+                    assertThat(consumer.pullsFailed()).isZero();
+                }
+            }
+        }
+    }
+}

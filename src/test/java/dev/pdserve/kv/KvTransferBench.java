@@ -1,0 +1,102 @@
+package dev.pdserve.kv;
+
+import dev.pdserve.model.OffHeapKvCache;
+
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * KV pull throughput over loopback against plain loopback TCP measured in the same run (not a
+ * test: run it by hand, see docs/kv-protocol.md). Blocks are shaped like DeepSeek-V3's MLA cache
+ * (576 floats per token-layer, 16 tokens per block) and scattered, as a real block table is.
+ * Args: [MiB, default 256] [rounds, default 3].
+ */
+public final class KvTransferBench {
+    public static void main(String[] args) throws Exception {
+        long mib = args.length > 0 ? Long.parseLong(args[0]) : 256;
+        int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 3;
+        int layers = 8, entry = 576, blockSize = 16;
+        KvPeerInfo pInfo = KvTestSupport.info("bench-p", blockSize, layers, entry);
+        KvPeerInfo cInfo = KvTestSupport.info("bench-c", blockSize, layers, entry);
+        long perBlock = pInfo.bytesPerBlockLayer() * layers;
+        int blocks = (int) ((mib << 20) / perBlock);
+        long payload = blocks * perBlock;
+        int[] pIds = shuffled(blocks, 1), cIds = shuffled(blocks, 2);
+
+        double bestKv = 0, bestTcp = 0;
+        List<Double> ratios = new ArrayList<>();
+        try (OffHeapKvCache p = KvTestSupport.cache(pInfo, blocks); OffHeapKvCache c = KvTestSupport.cache(cInfo, blocks);
+             KvProducer producer = KvProducer.start(KvTestSupport.config("kv_producer", "\"cluster_token\":\"t\""), pInfo, p);
+             KvConsumer consumer = new KvConsumer(KvTestSupport.config("kv_consumer", "\"cluster_token\":\"t\""), cInfo)) {
+            KvTestSupport.fill(p, layers, 1);
+            // Alternate the two measurements, so both see the same background load on a shared machine.
+            for (int r = 0; r <= rounds; r++) { // round 0 warms up
+                producer.lease("bench-" + r, pIds, () -> { });
+                long t0 = System.nanoTime();
+                KvTransferResult res = consumer.pull("127.0.0.1", producer.port(), "bench-p", "bench-" + r, pIds, c, cIds);
+                double whole = res.payloadBytes() / ((System.nanoTime() - t0) / 1e9); // with the RELEASE round trip
+                double kv = res.payloadBytes() / res.seconds();                       // PULL to DONE
+                double tcp = plainTcp(payload);
+                if (r == 0) continue;
+                bestKv = Math.max(bestKv, kv);
+                bestTcp = Math.max(bestTcp, tcp);
+                ratios.add(kv / tcp);
+                System.out.printf("round %d: kv pull %d blocks (%.1f MiB) %.0f MiB/s (%.0f MiB/s with RELEASE), plain TCP %.0f MiB/s, ratio %.0f%%%n",
+                        r, blocks, payload / 1048576.0, kv / 1048576, whole / 1048576, tcp / 1048576, 100 * kv / tcp);
+            }
+            if (!KvTestSupport.sameBlocks(p, pIds, c, cIds, layers)) throw new AssertionError("blocks differ after the transfer");
+        }
+        Collections.sort(ratios);
+        System.out.printf("best: kv %.0f MiB/s, plain TCP %.0f MiB/s, ratio %.0f%%; median of per-round ratios %.0f%%%n",
+                bestKv / 1048576, bestTcp / 1048576, 100 * bestKv / bestTcp, 100 * ratios.get(ratios.size() / 2));
+    }
+
+    /** One socket writing {@code bytes} from a direct buffer, another reading them into one: loopback's ceiling. */
+    static double plainTcp(long bytes) throws Exception {
+        try (ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
+            int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
+            Thread reader = Thread.ofPlatform().start(() -> {
+                try (SocketChannel in = server.accept()) {
+                    ByteBuffer b = ByteBuffer.allocateDirect(4 << 20);
+                    long left = bytes;
+                    while (left > 0) {
+                        b.clear();
+                        if (b.remaining() > left) b.limit((int) left);
+                        int n = in.read(b);
+                        if (n < 0) break;
+                        left -= n;
+                    }
+                    in.write(ByteBuffer.wrap(new byte[1]));
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            try (SocketChannel out = SocketChannel.open(new InetSocketAddress("127.0.0.1", port))) {
+                ByteBuffer b = ByteBuffer.allocateDirect(4 << 20);
+                long t0 = System.nanoTime();
+                long left = bytes;
+                while (left > 0) {
+                    b.clear();
+                    if (b.remaining() > left) b.limit((int) left);
+                    left -= out.write(b);
+                }
+                out.read(ByteBuffer.allocate(1)); // the reader got everything
+                double s = (System.nanoTime() - t0) / 1e9;
+                reader.join();
+                return bytes / s;
+            }
+        }
+    }
+
+    private static int[] shuffled(int n, long seed) {
+        List<Integer> ids = new ArrayList<>();
+        for (int i = 0; i < n; i++) ids.add(i);
+        Collections.shuffle(ids, new java.util.Random(seed));
+        return ids.stream().mapToInt(Integer::intValue).toArray();
+    }
+}
