@@ -2,6 +2,7 @@ package dev.pdserve.launch;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pdserve.kv.KvTransferConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -48,6 +49,11 @@ class ComparisonTest {
         assertThat(cfg.path("kv_port").asInt()).isEqualTo(4321);
         assertThat(cfg.path("engine_id").asText()).isEqualTo("decode-0");
         assertThat(cfg.path("kv_connector_extra_config").path("cluster_token_file").asText()).isEqualTo(token.toString());
+        // What `serve` will make of it: no field it does not know, the token read from the file.
+        KvTransferConfig parsed = KvTransferConfig.parse(cfg.toString());
+        assertThat(parsed.notes()).isEmpty();
+        assertThat(parsed.port()).isEqualTo(4321);
+        assertThat(parsed.clusterToken()).isEqualTo(Files.readString(token));
     }
 
     @Test
