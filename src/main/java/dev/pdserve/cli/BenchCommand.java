@@ -17,7 +17,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -120,7 +119,7 @@ final class BenchCommand implements Runnable {
             // As vLLM: random prompts should run to the requested length, not stop at an EOS.
             boolean eos = ignoreEos || datasetName.equals("random");
 
-            Path tokDir = tokenizer != null ? tokenizer : defaultTokenizer();
+            Path tokDir = tokenizer != null ? tokenizer : Defaults.builtInModel();
             List<SampleRequest> requests;
             try (HfPromptTokenizer tok = HfPromptTokenizer.load(tokDir)) {
                 requests = switch (datasetName) {
@@ -188,14 +187,6 @@ final class BenchCommand implements Runnable {
                 h.put(item.substring(0, eq).strip(), item.substring(eq + 1).strip());
             }
             return h;
-        }
-
-        /** models/deepseek-v3-tiny under $PDSERVE_HOME (set by ./pdserve), else under the current directory. */
-        static Path defaultTokenizer() {
-            String home = System.getenv("PDSERVE_HOME");
-            Path p = Path.of(home != null ? home : ".").resolve("models/deepseek-v3-tiny");
-            if (!Files.isDirectory(p)) p = Path.of("models/deepseek-v3-tiny");
-            return p;
         }
     }
 }

@@ -19,7 +19,7 @@ import java.util.concurrent.Callable;
 /** {@code pdserve doctor --cluster cluster.json}: checks every instance from this node; exit 1 when any check fails. */
 @Command(name = "doctor", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Check a PD cluster from this node: HTTP and KV ports reachable, round-trip time, "
-                + "version and model agreement, addresses, KV handshake. Prints the fix for every FAIL; exits 1 if any check fails."})
+                + "version and model agreement, addresses, KV handshake (cluster token, block size, model fingerprint). Prints the fix for every FAIL; exits 1 if any check fails."})
 final class DoctorCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
@@ -29,6 +29,9 @@ final class DoctorCommand implements Callable<Integer> {
     int timeoutMs;
     @Option(names = "--api-key", description = "Bearer key for /v1/models when the instances run with --api-key.")
     String apiKey;
+    @Option(names = "--cluster-token-file", paramLabel = "PATH",
+            description = "The cluster token to prove in the KV handshake, when this node keeps it elsewhere than the cluster file's cluster_token_file.")
+    Path clusterTokenFile;
     @Option(names = "--json", description = "Print the checks as JSON.")
     boolean json;
 
@@ -36,6 +39,10 @@ final class DoctorCommand implements Callable<Integer> {
     public Integer call() {
         if (timeoutMs < 1) throw new ParameterException(spec.commandLine(), "--timeout-ms must be >= 1, got " + timeoutMs);
         ClusterSpec clusterSpec = ClusterSpec.load(cluster);
+        if (clusterTokenFile != null) {
+            clusterSpec = new ClusterSpec(clusterSpec.schemaVersion(), clusterSpec.model(), Optional.of(clusterTokenFile.toString()),
+                    clusterSpec.proxy(), clusterSpec.instances());
+        }
         DoctorReport report;
         try (Doctor doctor = new Doctor(Duration.ofMillis(timeoutMs), Optional.ofNullable(apiKey), KvHandshakeCheck.discover())) {
             report = doctor.run(clusterSpec);

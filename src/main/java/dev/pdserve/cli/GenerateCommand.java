@@ -1,14 +1,111 @@
 package dev.pdserve.cli;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.pdserve.engine.Engine;
+import dev.pdserve.engine.EngineConfig;
+import dev.pdserve.engine.GenerationRequest;
+import dev.pdserve.engine.RequestOutput;
+import dev.pdserve.engine.SamplingParams;
+import dev.pdserve.engine.TokenLogprob;
+import dev.pdserve.model.CausalLM;
+import dev.pdserve.model.LoadOptions;
+import dev.pdserve.model.ModelLoader;
+import dev.pdserve.model.OffHeapKvCache;
+import dev.pdserve.tokenizer.Tokenizer;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Callable;
 
-/** Offline generation: {@code pdserve generate --model DIR --prompt TEXT --max-tokens N}. */
+/** Offline generation through the serving engine: {@code pdserve generate --prompt TEXT --max-tokens N}. */
 @Command(name = "generate", mixinStandardHelpOptions = true, description = "Generate text offline from a prompt.")
 final class GenerateCommand implements Callable<Integer> {
+    @Option(names = "--model", description = "Hugging Face model folder (default: the built-in deepseek-v3-tiny).")
+    Path model;
+
+    @ArgGroup(multiplicity = "1")
+    Prompt prompt;
+
+    static final class Prompt {
+        @Option(names = "--prompt", description = "Prompt text (BOS added as the tokenizer does).") String text;
+        @Option(names = "--prompt-ids", split = ",", description = "Prompt token ids, e.g. 0,17,5.") int[] ids;
+        @Option(names = "--chat", description = "One user message, rendered with the model's chat template.") String chat;
+    }
+
+    @Option(names = "--max-tokens", defaultValue = "64") int maxTokens;
+    @Option(names = "--temperature", defaultValue = "0", description = "0 is greedy (default).") double temperature;
+    @Option(names = "--top-p", defaultValue = "1") double topP;
+    @Option(names = "--top-k", defaultValue = "0") int topK;
+    @Option(names = "--seed") Long seed;
+    @Option(names = "--threads", defaultValue = "0", description = "Kernel threads (default: all cores).") int threads;
+    @Option(names = "--quantization", description = "w8a8 (also ascend): int8 weights and activations.") String quantization;
+    @Option(names = "--json", description = "Print one JSON object: prompt_ids, output_ids, output_text, and per step the top 5 [id, logprob].") boolean json;
+
     @Override
-    public Integer call() {
-        throw new UnsupportedOperationException("generate is being built (issue 2)");
+    public Integer call() throws Exception {
+        Path dir = model != null ? model : Defaults.builtInModel();
+        try (CausalLM lm = ModelLoader.load(dir, new LoadOptions(threads, quantization));
+             Tokenizer tokenizer = Tokenizer.load(dir)) {
+            int[] promptIds = promptIds(tokenizer);
+            int maxLen = promptIds.length + maxTokens;
+            // One sequence: a KV pool of exactly its blocks (plus one spare) instead of a share of free RAM.
+            long kvBytes = ((maxLen + 15) / 16 + 1) * OffHeapKvCache.bytesPerBlock(lm, 16);
+            EngineConfig config = new EngineConfig(16, kvBytes, 0, 1, Math.max(2048, maxLen), maxLen, false, seed == null ? 0 : seed);
+            SamplingParams sampling = new SamplingParams(temperature, topP, topK, 0, seed, 0, 0, 1, List.of(), new int[0], false,
+                    maxTokens, 0, false, json ? 5 : null, true);
+            BlockingQueue<RequestOutput> outputs = new LinkedBlockingQueue<>();
+            List<Integer> outputIds = new ArrayList<>();
+            List<TokenLogprob> steps = new ArrayList<>();
+            StringBuilder text = new StringBuilder();
+            PrintStream out = System.out;
+            try (Engine engine = new Engine(lm, tokenizer, config)) {
+                engine.submit(new GenerationRequest("generate-0", promptIds, sampling), outputs::add);
+                RequestOutput o;
+                do {
+                    o = outputs.take();
+                    for (int id : o.newTokenIds()) outputIds.add(id);
+                    if (o.logprobs() != null) steps.addAll(o.logprobs());
+                    text.append(o.textDelta());
+                    if (!json) { out.print(o.textDelta()); out.flush(); }
+                } while (!o.finished());
+                if (o.error() != null) throw new IllegalStateException(o.error());
+            }
+            if (json) out.println(toJson(promptIds, outputIds, text.toString(), steps));
+            else out.println();
+            return 0;
+        }
+    }
+
+    private int[] promptIds(Tokenizer tokenizer) {
+        if (prompt.ids != null) return prompt.ids;
+        if (prompt.text != null) return tokenizer.encode(prompt.text, true);
+        String rendered = tokenizer.applyChatTemplate(List.of(Map.of("role", "user", "content", prompt.chat)), true, Map.of());
+        return tokenizer.encode(rendered, false);
+    }
+
+    private static String toJson(int[] promptIds, List<Integer> outputIds, String text, List<TokenLogprob> steps) {
+        ObjectMapper om = new ObjectMapper();
+        ObjectNode root = om.createObjectNode();
+        ArrayNode p = root.putArray("prompt_ids");
+        for (int id : promptIds) p.add(id);
+        ArrayNode o = root.putArray("output_ids");
+        outputIds.forEach(o::add);
+        root.put("output_text", text);
+        ArrayNode top = root.putArray("top5");
+        for (TokenLogprob step : steps) {
+            ArrayNode row = top.addArray();
+            for (int i = 0; i < step.topIds().length; i++) row.addArray().add(step.topIds()[i]).add(step.topLogprobs()[i]);
+        }
+        return root.toString();
     }
 }

@@ -53,7 +53,7 @@ public final class Doctor implements AutoCloseable {
 
     /** What one instance answered; {@code version}/{@code models} are empty when it did not. */
     private record Probe(ClusterSpec.Instance instance, CheckResult address, CheckResult health, CheckResult rtt,
-                         CheckResult kvPort, Agreement.Answer version, Agreement.Answer models, CheckResult handshake) {}
+                         CheckResult kvPort, Agreement.Answer version, Agreement.Answer models) {}
 
     public DoctorReport run(ClusterSpec spec) {
         List<Probe> probes = new ArrayList<>();
@@ -74,13 +74,16 @@ public final class Doctor implements AutoCloseable {
                 "run the same pdserve build on every node");
         List<CheckResult> models = Agreement.rows(MODEL, probes.stream().map(Probe::models).toList(),
                 "serve the same model (and --served-model-name) on every instance");
+        List<CheckResult> handshakes = runHandshake(spec, probes.stream()
+                .filter(p -> p.kvPort().status() == CheckResult.Status.PASS).map(Probe::instance).toList());
         boolean multiNode = spec.instances().stream().anyMatch(in -> !onlyReachableHere(in.host()));
         List<CheckResult> rows = new ArrayList<>();
         for (int i = 0; i < probes.size(); i++) {
             Probe p = probes.get(i);
             rows.add(p.address());
             if (multiNode) rows.addAll(loopbackRows(p.instance()));
-            rows.addAll(List.of(p.health(), p.rtt(), p.kvPort(), versions.get(i), models.get(i), p.handshake()));
+            rows.addAll(List.of(p.health(), p.rtt(), p.kvPort(), versions.get(i), models.get(i)));
+            rows.addAll(handshakeRows(p, handshakes));
         }
         rows.add(proxy);
         return new DoctorReport(rows);
@@ -95,20 +98,38 @@ public final class Doctor implements AutoCloseable {
                 : new Agreement.Answer(in.id(), Optional.empty(), CheckResult.skip(in.id(), VERSION, "not asked: http check failed"));
         Agreement.Answer models = up ? answer(in, MODEL, "/v1/models", true, this::modelIds)
                 : new Agreement.Answer(in.id(), Optional.empty(), CheckResult.skip(in.id(), MODEL, "not asked: http check failed"));
-        CheckResult kv = tcp(in.id(), KV_PORT, in.kvIp(), in.kvPort(), "KV",
+        // Only producers listen for KV: decoders (kv_consumer) dial the producers, so their kv_port has no listener.
+        CheckResult kv = in.role() == Role.KV_CONSUMER ? CheckResult.skip(in.id(), KV_PORT, CONSUMER_HAS_NO_KV_LISTENER)
+                : tcp(in.id(), KV_PORT, in.kvIp(), in.kvPort(), "KV",
                 "start the instance with its --kv-transfer-config, or open the port in the firewall");
-        CheckResult hs = kv.status() == CheckResult.Status.PASS ? runHandshake(spec, in)
-                : CheckResult.skip(in.id(), KvHandshakeCheck.CHECK, "not tried: kv port unreachable");
-        return new Probe(in, address, health, rtt, kv, version, models, hs);
+        return new Probe(in, address, health, rtt, kv, version, models);
     }
 
-    private CheckResult runHandshake(ClusterSpec spec, ClusterSpec.Instance in) {
+    static final String CONSUMER_HAS_NO_KV_LISTENER = "kv_consumer instances do not listen on a KV port (they connect to the producers')";
+
+    /** All answering producers at once, so the check can compare their descriptors. */
+    private List<CheckResult> runHandshake(ClusterSpec spec, List<ClusterSpec.Instance> answering) {
         try {
-            return handshake.check(spec, in, timeout);
+            return handshake.check(spec, answering, timeout);
         } catch (RuntimeException e) {
-            return CheckResult.fail(in.id(), KvHandshakeCheck.CHECK, "handshake check crashed: " + e,
-                    "report this as a pdserve bug, with the doctor output");
+            return answering.stream().map(in -> CheckResult.fail(in.id(), KvHandshakeCheck.CHECK, "handshake check crashed: " + e,
+                    "report this as a pdserve bug, with the doctor output")).toList();
         }
+    }
+
+    /** The handshake check's rows for this instance, or the reason it was not asked. */
+    private static List<CheckResult> handshakeRows(Probe p, List<CheckResult> handshakes) {
+        String id = p.instance().id();
+        if (p.instance().role() == Role.KV_CONSUMER) {
+            return List.of(CheckResult.skip(id, KvHandshakeCheck.CHECK, "not tried: consumers do not listen on a KV port; "
+                    + "each producer checks a consumer's token, model and block size at its first pull"));
+        }
+        if (p.kvPort().status() != CheckResult.Status.PASS) {
+            return List.of(CheckResult.skip(id, KvHandshakeCheck.CHECK, "not tried: kv port unreachable"));
+        }
+        List<CheckResult> mine = handshakes.stream().filter(r -> r.instance().equals(id)).toList();
+        return mine.isEmpty() ? List.of(CheckResult.fail(id, KvHandshakeCheck.CHECK, "the handshake check returned no result",
+                "report this as a pdserve bug, with the doctor output")) : mine;
     }
 
     /** Is the instance's host (and kv_ip) this node? If so both must be our addresses; if not, say what they resolve to. */

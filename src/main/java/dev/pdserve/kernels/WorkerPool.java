@@ -20,8 +20,14 @@ public final class WorkerPool implements AutoCloseable {
 
     private final int threads;
     private final Thread[] workers;
-    /** High 32 bits: the job's generation; low 32 bits: the next chunk to claim. One CAS claims a chunk of the current job only. */
+    /**
+     * One word per job: generation (32 bits), chunk count (16 bits), next chunk (16 bits). A worker
+     * claims a chunk with one CAS on the whole word, so a worker still looking at the previous job
+     * can never claim a chunk of the next one: the count it compares with is part of the word,
+     * not a field the caller may already have overwritten.
+     */
     private final AtomicLong claim = new AtomicLong();
+    private static final int MAX_CHUNKS = 0xFFFF;
     private final AtomicInteger pending = new AtomicInteger();
     private volatile boolean closed;
     private volatile Throwable failure;
@@ -29,7 +35,6 @@ public final class WorkerPool implements AutoCloseable {
     private Job job;
     private int size;
     private int chunk;
-    private int numChunks;
 
     public WorkerPool(int threads) {
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
@@ -48,6 +53,7 @@ public final class WorkerPool implements AutoCloseable {
         if (n <= 0) return;
         int target = threads * 4;
         int c = Math.max(Math.max(1, grain), (n + target - 1) / target);
+        c = Math.max(c, (n + MAX_CHUNKS - 1) / MAX_CHUNKS);
         int chunks = (n + c - 1) / c;
         if (threads == 1 || chunks == 1) {
             job.run(0, n, 0);
@@ -56,10 +62,9 @@ public final class WorkerPool implements AutoCloseable {
         this.job = job;
         this.size = n;
         this.chunk = c;
-        this.numChunks = chunks;
         pending.set(chunks);
         generation++;
-        claim.set((long) generation << 32); // volatile write publishes the job fields
+        claim.set(((long) generation << 32) | ((long) chunks << 16)); // volatile write publishes the job fields
         for (Thread w : workers) LockSupport.unpark(w);
         work(0, generation);
         while (pending.get() > 0) Thread.onSpinWait();
@@ -76,8 +81,8 @@ public final class WorkerPool implements AutoCloseable {
     private void work(int worker, int gen) {
         while (true) {
             long v = claim.get();
-            int index = (int) v;
-            if ((int) (v >>> 32) != gen || index >= numChunks) return;
+            int index = (int) (v & 0xFFFF), chunks = (int) ((v >>> 16) & 0xFFFF);
+            if ((int) (v >>> 32) != gen || index >= chunks) return;
             if (!claim.compareAndSet(v, v + 1)) continue;
             int from = index * chunk;
             try {

@@ -17,7 +17,7 @@ import java.util.concurrent.locks.LockSupport;
  * read and write arms a deadline that a watchdog thread enforces by closing the channel.
  */
 final class KvChannel implements AutoCloseable {
-    static final byte HELLO = 1, AUTH = 2, PULL = 3, BLOCKS = 4, DONE = 5, RELEASE = 6, RELEASED = 7, ERROR = 8;
+    static final byte HELLO = 1, AUTH = 2, PULL = 3, BLOCKS = 4, DONE = 5, RELEASE = 6, RELEASED = 7, ERROR = 8, PROBE = 9, BYE = 10;
     static final int HEADER_BYTES = 5;
     static final int MAX_FRAME = 16 << 20;
     /** Payload moved per socket call, so a read or write deadline measures progress, not the whole transfer. */
@@ -92,7 +92,8 @@ final class KvChannel implements AutoCloseable {
     static String name(byte type) {
         return switch (type) {
             case HELLO -> "HELLO"; case AUTH -> "AUTH"; case PULL -> "PULL"; case BLOCKS -> "BLOCKS"; case DONE -> "DONE";
-            case RELEASE -> "RELEASE"; case RELEASED -> "RELEASED"; case ERROR -> "ERROR"; default -> "type-" + type;
+            case RELEASE -> "RELEASE"; case RELEASED -> "RELEASED"; case ERROR -> "ERROR"; case PROBE -> "PROBE"; case BYE -> "BYE";
+            default -> "type-" + type;
         };
     }
 

@@ -15,7 +15,7 @@ import java.security.SecureRandom;
  */
 final class KvHandshake {
     static final int MAGIC = 0x50444B56; // "PDKV"
-    private static final int NONCE_BYTES = 32;
+    static final int NONCE_BYTES = 32;
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private KvHandshake() {}
@@ -50,11 +50,15 @@ final class KvHandshake {
         return p.info;
     }
 
-    /** Producer side: answers a consumer's HELLO; throws {@link Refused} after telling the consumer why. */
+    /** Producer side: reads the consumer's HELLO and answers it, see {@link #asProducer(KvChannel, KvChannel.Frame, KvPeerInfo, String)}. */
     static KvPeerInfo asProducer(KvChannel c, KvPeerInfo local, String token) throws IOException, Refused {
-        KvChannel.Frame f = c.read("waiting for the consumer's HELLO", false);
-        if (f.type() != KvChannel.HELLO) throw refuse(c, "expected HELLO, got " + KvChannel.name(f.type()));
-        Hello h = readHello(c, f);
+        return asProducer(c, c.read("waiting for the consumer's HELLO", false), local, token);
+    }
+
+    /** Producer side: answers a consumer's HELLO ({@code first}, already read); throws {@link Refused} after telling the consumer why. */
+    static KvPeerInfo asProducer(KvChannel c, KvChannel.Frame first, KvPeerInfo local, String token) throws IOException, Refused {
+        if (first.type() != KvChannel.HELLO) throw refuse(c, "expected HELLO, got " + KvChannel.name(first.type()));
+        Hello h = readHello(c, first);
         String why = KvPeerInfo.incompatibility(local, h.info);
         if (why == null) why = tokenPresence(!token.isEmpty(), h.hasToken);
         if (why != null) throw refuse(c, why);
@@ -75,9 +79,38 @@ final class KvHandshake {
         return h.info;
     }
 
-    private record Hello(KvPeerInfo info, boolean hasToken, byte[] nonce) {}
+    /**
+     * Producer side of a PROBE ({@code first}, already read) from {@code pdserve doctor}: answers with
+     * this producer's HELLO without comparing descriptors (a prober has no model), then, when both
+     * sides hold a token, the same HMAC proof as a consumer's under the role "probe". Returns the
+     * prober's name; throws {@link Refused} after telling the prober why (a wrong token).
+     */
+    static String answerProbe(KvChannel c, KvChannel.Frame first, KvPeerInfo local, String token) throws IOException, Refused {
+        if (first.i32() != MAGIC) throw refuse(c, "not a pdserve KV probe (bad PROBE magic)");
+        first.i32(); // the prober's protocol version: comparing it with ours is the prober's job, so it needs our HELLO
+        String name = first.string();
+        boolean proberHasToken = first.u8() != 0;
+        byte[] nonceD = first.bytes();
+        if (nonceD.length != NONCE_BYTES) throw refuse(c, "PROBE nonce must be " + NONCE_BYTES + " bytes");
+        byte[] nonceP = nonce();
+        sendHello(c, local, !token.isEmpty(), nonceP);
+        if (proberHasToken && !token.isEmpty()) {
+            KvChannel.Frame a = c.read("waiting for the probe's AUTH", false);
+            if (a.type() == KvChannel.BYE || a.type() == KvChannel.ERROR) return name; // the prober stopped there
+            if (a.type() != KvChannel.AUTH) throw refuse(c, "expected AUTH, got " + KvChannel.name(a.type()));
+            if (!MessageDigest.isEqual(a.bytes(), hmac(token, "probe", nonceD, nonceP))) {
+                throw refuse(c, "cluster token mismatch: the probe's HMAC proof does not match the producer's cluster_token");
+            }
+            c.start();
+            c.putBytes(hmac(token, "producer", nonceD, nonceP));
+            c.send(KvChannel.AUTH, "AUTH");
+        }
+        return name;
+    }
 
-    private static void sendHello(KvChannel c, KvPeerInfo i, boolean hasToken, byte[] nonce) throws IOException {
+    record Hello(KvPeerInfo info, boolean hasToken, byte[] nonce) {}
+
+    static void sendHello(KvChannel c, KvPeerInfo i, boolean hasToken, byte[] nonce) throws IOException {
         c.start();
         c.putInt(MAGIC).putInt(i.protocolVersion()).putString(i.engineId()).putString(i.bootId()).putString(i.modelFingerprint())
                 .putString(i.kvLayout()).putString(i.dtype()).putInt(i.blockSize()).putInt(i.numLayers()).putInt(i.entryFloats())
@@ -85,7 +118,7 @@ final class KvHandshake {
         c.send(KvChannel.HELLO, "HELLO");
     }
 
-    private static Hello readHello(KvChannel c, KvChannel.Frame f) throws IOException, Refused {
+    static Hello readHello(KvChannel c, KvChannel.Frame f) throws IOException, Refused {
         if (f.type() != KvChannel.HELLO) throw new IOException("expected HELLO from " + c.peer + ", got " + KvChannel.name(f.type()));
         if (f.i32() != MAGIC) throw refuse(c, "not a pdserve KV transfer peer (bad HELLO magic)");
         int version = f.i32();
@@ -107,7 +140,7 @@ final class KvHandshake {
                 + ", consumer " + (consumerHas ? "has a cluster_token" : "has none");
     }
 
-    private static Refused refuse(KvChannel c, String why) {
+    static Refused refuse(KvChannel c, String why) {
         try {
             c.sendError(why);
         } catch (IOException ignored) {
@@ -116,7 +149,7 @@ final class KvHandshake {
         return new Refused(why);
     }
 
-    private static byte[] nonce() {
+    static byte[] nonce() {
         byte[] b = new byte[NONCE_BYTES];
         RANDOM.nextBytes(b);
         return b;

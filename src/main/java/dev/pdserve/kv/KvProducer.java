@@ -50,6 +50,7 @@ public final class KvProducer implements AutoCloseable {
     private final LongAdder transfersCompleted = new LongAdder();
     private final LongAdder transfersFailed = new LongAdder();
     private final LongAdder handshakesRefused = new LongAdder();
+    private final LongAdder probesAnswered = new LongAdder();
 
     private KvProducer(KvTransferConfig config, KvPeerInfo info, KvCache cache, ServerSocketChannel server) {
         this.config = config;
@@ -127,6 +128,9 @@ public final class KvProducer implements AutoCloseable {
 
     public long handshakesRefused() { return handshakesRefused.sum(); }
 
+    /** PROBEs ({@code pdserve doctor}) answered with this producer's descriptor and, with a token, a good proof. */
+    public long probesAnswered() { return probesAnswered.sum(); }
+
     private void expire(Lease lease) {
         if (leases.get(lease.requestId) != lease) return;
         if (lease.tryClaimFree()) {
@@ -177,8 +181,13 @@ public final class KvProducer implements AutoCloseable {
         connections.add(c);
         if (closed) c.close();
         try {
+            KvChannel.Frame first = c.read("waiting for the consumer's HELLO", false);
             try {
-                KvHandshake.asProducer(c, info, config.clusterToken());
+                if (first.type() == KvChannel.PROBE) {
+                    serveProbe(c, first, peer);
+                    return;
+                }
+                KvHandshake.asProducer(c, first, info, config.clusterToken());
             } catch (KvHandshake.Refused r) {
                 handshakesRefused.increment();
                 LOG.log(WARNING, "refused KV connection from " + peer + ": " + r.getMessage());
@@ -189,6 +198,9 @@ public final class KvProducer implements AutoCloseable {
                 switch (f.type()) {
                     case KvChannel.PULL -> servePull(c, f);
                     case KvChannel.RELEASE -> serveRelease(c, f);
+                    case KvChannel.BYE -> {
+                        return;
+                    }
                     default -> {
                         c.sendError("unexpected " + KvChannel.name(f.type()) + " frame");
                         return;
@@ -202,6 +214,18 @@ public final class KvProducer implements AutoCloseable {
         } finally {
             connections.remove(c);
             c.close();
+        }
+    }
+
+    /** A doctor's PROBE: our descriptor and the token proof, then BYE; no blocks move and no lease is touched. */
+    private void serveProbe(KvChannel c, KvChannel.Frame probe, String peer) throws IOException, KvHandshake.Refused {
+        String prober = KvHandshake.answerProbe(c, probe, info, config.clusterToken());
+        probesAnswered.increment();
+        LOG.log(DEBUG, "answered a KV probe from " + prober + " at " + peer);
+        try {
+            c.read("waiting for the probe's BYE", false); // BYE, or the prober just closes
+        } catch (EOFException | ClosedChannelException ignored) {
+            // a prober may close without BYE
         }
     }
 

@@ -2,7 +2,9 @@ package dev.pdserve.cluster;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pdserve.TestModels;
 import dev.pdserve.cli.Main;
+import dev.pdserve.kv.TinyProducer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -77,37 +79,44 @@ class DoctorTest {
 
         assertThat(r.exitCode()).as(r.table()).isZero();
         for (String id : List.of("prefill-0", "decode-0")) {
-            for (String check : List.of("address", "http", "rtt", "kv_port", "version", "model")) {
+            for (String check : List.of("address", "http", "rtt", "version", "model")) {
                 assertThat(row(r, id, check).status()).as(id + "/" + check + "\n" + r.table()).isEqualTo(PASS);
             }
-            assertThat(row(r, id, "kv_handshake")).isEqualTo(
-                    CheckResult.skip(id, "kv_handshake", "kv handshake: not available in this build"));
         }
+        assertThat(row(r, "prefill-0", "kv_port").status()).isEqualTo(PASS);
+        assertThat(row(r, "prefill-0", "kv_handshake")).isEqualTo(
+                CheckResult.skip("prefill-0", "kv_handshake", "kv handshake: not available in this build"));
+        // Decoders dial the producers; they have no KV listener to check, and doctor says so instead of failing.
+        assertThat(row(r, "decode-0", "kv_port")).isEqualTo(CheckResult.skip("decode-0", "kv_port",
+                "kv_consumer instances do not listen on a KV port (they connect to the producers')"));
+        assertThat(row(r, "decode-0", "kv_handshake").detail()).startsWith("not tried: consumers do not listen on a KV port");
         assertThat(row(r, "prefill-0", "address").detail()).startsWith("this node: host 127.0.0.1");
         assertThat(row(r, "prefill-0", "version").detail()).isEqualTo("0.1.0 (all 2 answering instances agree)");
         assertThat(row(r, "decode-0", "model").detail()).isEqualTo("tiny (all 2 answering instances agree)");
         assertThat(row(r, "decode-0", "rtt").detail()).matches("median [0-9.]+ ms over 3 GET /health .*");
         assertThat(row(r, "proxy", "port").status()).isEqualTo(PASS);
-        assertThat(r.count(SKIP)).isEqualTo(2);
-        assertThat(r.summary()).isEqualTo("15 checks: 13 PASS, 0 FAIL, 2 SKIP");
+        assertThat(r.count(SKIP)).isEqualTo(3);
+        assertThat(r.summary()).isEqualTo("15 checks: 12 PASS, 0 FAIL, 3 SKIP");
     }
 
     @Test
     void closedPortIsReportedWithItsFix() throws Exception {
-        FakeInstance p = fake("0.1.0", "tiny");
+        FakeInstance p = fake("0.1.0", "tiny"), d = fake("0.1.0", "tiny");
         int closed = FakeInstance.closedPort(), closedKv = FakeInstance.closedPort();
-        String dead = "{\"id\":\"decode-0\",\"role\":\"kv_consumer\",\"host\":\"127.0.0.1\",\"http_port\":" + closed + ",\"kv_port\":" + closedKv + "}";
-        DoctorReport r = doctor(cluster(p.entry("prefill-0", Role.KV_PRODUCER), dead), KvHandshakeCheck.UNAVAILABLE);
+        String dead = "{\"id\":\"prefill-1\",\"role\":\"kv_producer\",\"host\":\"127.0.0.1\",\"http_port\":" + closed + ",\"kv_port\":" + closedKv + "}";
+        DoctorReport r = doctor(cluster(p.entry("prefill-0", Role.KV_PRODUCER), dead, d.entry("decode-0", Role.KV_CONSUMER)),
+                KvHandshakeCheck.UNAVAILABLE);
 
         assertThat(r.exitCode()).isEqualTo(1);
-        CheckResult http = row(r, "decode-0", "http");
+        CheckResult http = row(r, "prefill-1", "http");
         assertThat(http.status()).isEqualTo(FAIL);
         assertThat(http.detail()).isEqualTo("HTTP port " + closed + " on 127.0.0.1 refused");
         assertThat(http.fix()).isEqualTo("port " + closed + " on 127.0.0.1 refused: start the instance or open the port in the firewall");
-        assertThat(row(r, "decode-0", "kv_port").fix()).startsWith("port " + closedKv + " on 127.0.0.1 refused: start the instance");
-        assertThat(row(r, "decode-0", "rtt").status()).isEqualTo(SKIP);
-        assertThat(row(r, "decode-0", "version").status()).isEqualTo(SKIP);
-        assertThat(row(r, "decode-0", "kv_handshake").detail()).isEqualTo("not tried: kv port unreachable");
+        assertThat(row(r, "prefill-1", "kv_port").detail()).isEqualTo("KV port " + closedKv + " on 127.0.0.1 refused");
+        assertThat(row(r, "prefill-1", "kv_port").fix()).startsWith("port " + closedKv + " on 127.0.0.1 refused: start the instance");
+        assertThat(row(r, "prefill-1", "rtt").status()).isEqualTo(SKIP);
+        assertThat(row(r, "prefill-1", "version").status()).isEqualTo(SKIP);
+        assertThat(row(r, "prefill-1", "kv_handshake").detail()).isEqualTo("not tried: kv port unreachable");
         assertThat(row(r, "prefill-0", "http").status()).isEqualTo(PASS);
         assertThat(r.table()).contains("fix: port " + closed + " on 127.0.0.1 refused: start the instance or open the port in the firewall");
     }
@@ -158,24 +167,29 @@ class DoctorTest {
     }
 
     @Test
-    void pluggedHandshakeCheckIsUsedOnlyWhenTheKvPortAnswers() throws Exception {
-        FakeInstance p = fake("0.1.0", "tiny"), d = fake("0.1.0", "tiny");
-        List<String> asked = new ArrayList<>();
-        KvHandshakeCheck check = (spec, in, timeout) -> {
-            synchronized (asked) {
-                asked.add(in.id());
-            }
-            return in.role() == Role.KV_CONSUMER
-                    ? CheckResult.fail(in.id(), KvHandshakeCheck.CHECK, "block size 16 here, 32 on prefill-0", "use one --block-size")
-                    : CheckResult.pass(in.id(), KvHandshakeCheck.CHECK, "ok");
+    void pluggedHandshakeCheckGetsTheAnsweringProducersTogether() throws Exception {
+        FakeInstance p0 = fake("0.1.0", "tiny"), p1 = fake("0.1.0", "tiny"), d = fake("0.1.0", "tiny");
+        String deadKv = p1.entry("prefill-2", Role.KV_PRODUCER).replace("\"kv_port\":" + p1.kvPort(), "\"kv_port\":" + FakeInstance.closedPort())
+                .replace("\"http_port\":" + p1.httpPort(), "\"http_port\":" + FakeInstance.closedPort());
+        List<List<String>> asked = new ArrayList<>();
+        KvHandshakeCheck check = (spec, instances, timeout) -> {
+            asked.add(instances.stream().map(ClusterSpec.Instance::id).toList());
+            return List.of(CheckResult.pass("prefill-0", KvHandshakeCheck.CHECK, "ok"),
+                    CheckResult.pass("prefill-1", KvHandshakeCheck.CHECK, "ok"),
+                    CheckResult.fail("prefill-0", "kv_agree", "block size 16, but prefill-1 has 32", "use one --block-size"),
+                    CheckResult.fail("prefill-1", "kv_agree", "block size 32, but prefill-0 has 16", "use one --block-size"));
         };
-        DoctorReport r = doctor(cluster(p.entry("prefill-0", Role.KV_PRODUCER), d.entry("decode-0", Role.KV_CONSUMER)), check);
+        DoctorReport r = doctor(cluster(p0.entry("prefill-0", Role.KV_PRODUCER), p1.entry("prefill-1", Role.KV_PRODUCER), deadKv,
+                d.entry("decode-0", Role.KV_CONSUMER)), check);
 
-        assertThat(asked).containsExactlyInAnyOrder("prefill-0", "decode-0");
+        assertThat(asked).containsExactly(List.of("prefill-0", "prefill-1"));
         assertThat(row(r, "prefill-0", "kv_handshake").status()).isEqualTo(PASS);
-        assertThat(row(r, "decode-0", "kv_handshake").fix()).isEqualTo("use one --block-size");
+        assertThat(row(r, "prefill-1", "kv_agree").fix()).isEqualTo("use one --block-size");
+        assertThat(row(r, "prefill-2", "kv_handshake").detail()).isEqualTo("not tried: kv port unreachable");
+        List<String> order = r.results().stream().map(c -> c.instance() + "/" + c.check()).toList();
+        assertThat(order).containsSubsequence("prefill-0/model", "prefill-0/kv_handshake", "prefill-0/kv_agree",
+                "prefill-1/address", "prefill-1/kv_handshake", "prefill-1/kv_agree", "prefill-2/address");
         assertThat(r.exitCode()).isEqualTo(1);
-        assertThat(r.count(SKIP)).isZero();
     }
 
     @Test
@@ -206,20 +220,57 @@ class DoctorTest {
 
     @Test
     void commandPrintsTableOrJsonAndExitsOneOnFailure(@TempDir Path dir) throws Exception {
-        FakeInstance p = fake("0.1.0", "tiny"), d = fake("0.1.0", "tiny");
+        // End to end: HTTP stand-ins, real KV producers (llama-tiny's descriptor) and the real KvDoctorCheck found by ServiceLoader.
+        FakeInstance p = fake("0.1.0", "tiny"), p1 = fake("0.1.0", "tiny"), p2 = fake("0.1.0", "tiny"), d = fake("0.1.0", "tiny");
+        String token = "\"cluster_token\":\"s3cret\"";
+        TinyProducer kv0 = TinyProducer.start("prefill-0", 16, token), kv1 = TinyProducer.start("prefill-1", 16, token),
+                kv32 = TinyProducer.start("prefill-2", 32, token);
+        open.addAll(List.of(kv0, kv1, kv32));
+        Path tokenFile = Files.writeString(dir.resolve("cluster.token"), "s3cret\n");
+        String extra = "{\"schema_version\":1,\"cluster_token_file\":\"" + tokenFile + "\",\"model\":\"" + TestModels.llama() + "\",";
         Path ok = dir.resolve("ok.json");
-        Files.writeString(ok, cluster(p.entry("prefill-0", Role.KV_PRODUCER), d.entry("decode-0", Role.KV_CONSUMER)));
+        Files.writeString(ok, cluster(p.entry("prefill-0", Role.KV_PRODUCER, kv0.port()), p1.entry("prefill-1", Role.KV_PRODUCER, kv1.port()),
+                d.entry("decode-0", Role.KV_CONSUMER)).replace("{\"schema_version\":1,", extra));
         StringWriter out = new StringWriter();
         CommandLine cl = Main.commandLine();
         cl.setOut(new PrintWriter(out));
         assertThat(cl.execute("doctor", "--cluster", ok.toString(), "--timeout-ms", "1500")).as(out.toString()).isZero();
-        assertThat(out.toString()).startsWith("INSTANCE").contains("decode-0   kv_handshake  SKIP   kv handshake: not available in this build")
-                .endsWith("15 checks: 13 PASS, 0 FAIL, 2 SKIP\n");
+        assertThat(out.toString()).startsWith("INSTANCE")
+                .contains("prefill-0  kv_handshake  PASS   cluster token accepted (HMAC proof both ways); engine prefill-0, model sha256:")
+                .contains("prefill-1  kv_agree      PASS   block size 16, model sha256:")
+                .contains("(as all 2 producers); matches the model folder " + TestModels.llama())
+                .contains("decode-0   kv_handshake  SKIP   not tried: consumers do not listen on a KV port")
+                .endsWith("24 checks: 22 PASS, 0 FAIL, 2 SKIP\n");
+
+        // A wrong token on this node: the producers reject the proof, doctor says which file to share.
+        Path wrong = Files.writeString(dir.resolve("wrong.token"), "guess");
+        StringWriter outWrong = new StringWriter();
+        CommandLine clWrong = Main.commandLine();
+        clWrong.setOut(new PrintWriter(outWrong));
+        assertThat(clWrong.execute("doctor", "--cluster", ok.toString(), "--cluster-token-file", wrong.toString())).isEqualTo(1);
+        assertThat(outWrong.toString())
+                .contains("prefill-0  kv_handshake  FAIL   cluster token mismatch: prefill-0 rejected the proof made with " + wrong)
+                .contains("fix: use the same cluster_token_file on every instance: prefill-0's token is not the one in " + wrong)
+                .endsWith("24 checks: 20 PASS, 2 FAIL, 2 SKIP\n");
+
+        // A producer started with another --block-size: both sides of the disagreement are named, with the fix.
+        Path mixed = dir.resolve("mixed.json");
+        Files.writeString(mixed, cluster(p.entry("prefill-0", Role.KV_PRODUCER, kv0.port()), p2.entry("prefill-2", Role.KV_PRODUCER, kv32.port()),
+                d.entry("decode-0", Role.KV_CONSUMER)).replace("{\"schema_version\":1,", extra));
+        StringWriter outMixed = new StringWriter();
+        CommandLine clMixed = Main.commandLine();
+        clMixed.setOut(new PrintWriter(outMixed));
+        assertThat(clMixed.execute("doctor", "--cluster", mixed.toString())).isEqualTo(1);
+        assertThat(outMixed.toString())
+                .contains("prefill-2  kv_agree      FAIL   block size 32, but prefill-0 has 16")
+                .contains("fix: start every instance with the same --block-size (prefill-2 has 32, prefill-0 has 16)")
+                .contains("prefill-0  kv_handshake  PASS");
 
         Path bad = dir.resolve("bad.json");
         int closed = FakeInstance.closedPort();
-        Files.writeString(bad, cluster(p.entry("prefill-0", Role.KV_PRODUCER),
-                "{\"id\":\"decode-0\",\"role\":\"kv_consumer\",\"host\":\"127.0.0.1\",\"http_port\":" + closed + ",\"kv_port\":" + d.kvPort() + "}"));
+        Files.writeString(bad, cluster(p.entry("prefill-0", Role.KV_PRODUCER, kv0.port()),
+                "{\"id\":\"decode-0\",\"role\":\"kv_consumer\",\"host\":\"127.0.0.1\",\"http_port\":" + closed + ",\"kv_port\":" + d.kvPort() + "}")
+                .replace("{\"schema_version\":1,", extra));
         StringWriter json = new StringWriter();
         CommandLine cl2 = Main.commandLine();
         cl2.setOut(new PrintWriter(json));

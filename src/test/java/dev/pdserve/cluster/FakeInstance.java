@@ -50,8 +50,13 @@ final class FakeInstance implements AutoCloseable {
 
     /** The cluster.json instance entry for this fake. */
     String entry(String id, Role role) {
+        return entry(id, role, kvPort());
+    }
+
+    /** The entry with another KV port, e.g. a real KvProducer's, this fake answering the HTTP side. */
+    String entry(String id, Role role, int kvPort) {
         return "{\"id\":\"" + id + "\",\"role\":\"" + role.wire() + "\",\"host\":\"127.0.0.1\",\"http_port\":" + httpPort()
-                + ",\"kv_port\":" + kvPort() + "}";
+                + ",\"kv_port\":" + kvPort + "}";
     }
 
     private static void reply(com.sun.net.httpserver.HttpExchange ex, int status, String body) throws IOException {

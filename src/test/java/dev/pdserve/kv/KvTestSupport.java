@@ -61,6 +61,8 @@ final class KvTestSupport {
     static final class CountingRelay implements AutoCloseable {
         final ServerSocket server;
         final AtomicLong bytes = new AtomicLong();
+        /** The first MiB that crossed, both directions interleaved: to check what never travels (the cluster token). */
+        private final java.io.ByteArrayOutputStream seen = new java.io.ByteArrayOutputStream();
 
         CountingRelay(int targetPort) throws IOException {
             server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
@@ -80,12 +82,21 @@ final class KvTestSupport {
 
         int port() { return server.getLocalPort(); }
 
+        byte[] seen() {
+            synchronized (seen) {
+                return seen.toByteArray();
+            }
+        }
+
         private void pump(Socket from, Socket to) {
             byte[] buf = new byte[1 << 16];
             try (InputStream is = from.getInputStream(); OutputStream os = to.getOutputStream()) {
                 int n;
                 while ((n = is.read(buf)) > 0) {
                     bytes.addAndGet(n); // before forwarding, so a reply seen by the client is already counted
+                    synchronized (seen) {
+                        if (seen.size() < (1 << 20)) seen.write(buf, 0, n);
+                    }
                     os.write(buf, 0, n);
                 }
             } catch (IOException ignored) {

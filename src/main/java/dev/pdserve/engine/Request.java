@@ -1,0 +1,69 @@
+package dev.pdserve.engine;
+
+/**
+ * A request's state inside the engine (owned by the step-loop thread): its tokens so far (prompt
+ * then output), how many of them already have their KV in the cache, its block table, its
+ * sampling state and its output text.
+ */
+final class Request {
+    final String id;
+    final SamplingParams sampling;
+    final OutputSink sink;
+    final int numPromptTokens;
+
+    /** Prompt then generated tokens; capacity prompt + max_tokens, so appending never allocates. */
+    final int[] tokens;
+    int numTokens;
+    /** Tokens whose KV is in the cache. The next step feeds tokens[numComputed, numTokens). */
+    int numComputed;
+
+    /** Blocks holding this request's KV, in position order; capacity for its longest possible length. */
+    final int[] blockTable;
+    int numBlocks;
+    /** Hash chain of the full blocks of {@link #tokens}: blockHashes[i] covers blocks 0..i. */
+    final long[] blockHashes;
+    int numHashedBlocks;
+    /** Blocks of the table already offered to the prefix cache. */
+    int numRegisteredBlocks;
+
+    /** Prompt tokens found in the prefix cache when first scheduled. */
+    int cachedPromptTokens;
+    boolean everScheduled;
+    /** splitmix64 state: one stream per request so a seeded request samples the same in any batch. */
+    long rngState;
+
+    final OutputText text;
+
+    Request(String id, int[] promptIds, SamplingParams sampling, OutputSink sink, int blockSize, long seed, OutputText text) {
+        this.id = id;
+        this.sampling = sampling;
+        this.sink = sink;
+        this.numPromptTokens = promptIds.length;
+        this.tokens = new int[promptIds.length + sampling.maxTokens()];
+        System.arraycopy(promptIds, 0, tokens, 0, promptIds.length);
+        this.numTokens = promptIds.length;
+        int maxBlocks = (tokens.length + blockSize - 1) / blockSize;
+        this.blockTable = new int[maxBlocks];
+        this.blockHashes = new long[maxBlocks];
+        this.rngState = seed;
+        this.text = text;
+    }
+
+    int numOutputTokens() { return numTokens - numPromptTokens; }
+
+    int lastToken() { return tokens[numTokens - 1]; }
+
+    /** Uniform double in [0, 1) from this request's own stream (splitmix64). */
+    double nextRandom() {
+        long z = (rngState += 0x9E3779B97F4A7C15L);
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        z = z ^ (z >>> 31);
+        return (z >>> 11) * 0x1.0p-53;
+    }
+
+    @Override
+    public String toString() {
+        return id + "[tokens=" + numTokens + ", computed=" + numComputed + ", blocks=" + numBlocks + "]";
+    }
+}

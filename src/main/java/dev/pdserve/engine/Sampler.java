@@ -1,0 +1,219 @@
+package dev.pdserve.engine;
+
+import java.util.Arrays;
+
+/**
+ * Picks a request's next token from its logits row, in vLLM v1's order: logprobs of the raw
+ * logits (vLLM's default {@code logprobs_mode=raw_logprobs}), min_tokens suppression of EOS and
+ * stop ids, repetition/frequency/presence penalties, then greedy argmax (lowest id on ties) or
+ * temperature, min_p, top_k, top_p and a draw from the request's own random stream. Scratch
+ * arrays are reused: nothing is allocated per token except the logprobs handed to the output.
+ */
+final class Sampler {
+    private final int vocab;
+    private final int[] eosIds;
+    private final float[] probs;
+    /** A copy of the raw logits row, kept only when logprobs are asked for. */
+    private final float[] raw;
+    private final long[] order;
+    /** Per-token counts, filled and then cleared again for one request at a time. */
+    private final int[] counts;
+    private final boolean[] seen;
+
+    /** Set by {@link #sample} when the request asked for logprobs, else null. */
+    TokenLogprob lastLogprob;
+
+    Sampler(int vocab, int[] eosIds) {
+        this.vocab = vocab;
+        this.eosIds = eosIds.clone();
+        this.probs = new float[vocab];
+        this.raw = new float[vocab];
+        this.order = new long[vocab];
+        this.counts = new int[vocab];
+        this.seen = new boolean[vocab];
+    }
+
+    boolean isEos(int token) {
+        for (int e : eosIds) if (e == token) return true;
+        return false;
+    }
+
+    /** Samples from {@code logits[off, off + vocab)}, which it may overwrite. */
+    int sample(float[] logits, int off, Request r) {
+        SamplingParams p = r.sampling;
+        lastLogprob = null;
+        Integer nLogprobs = p.logprobs();
+        float maxRaw = 0, logSumRaw = 0;
+        if (nLogprobs != null) {
+            maxRaw = max(logits, off);
+            logSumRaw = logSumExp(logits, off, maxRaw);
+        }
+        if (nLogprobs != null) System.arraycopy(logits, off, raw, 0, vocab);
+        int[] topIds = nLogprobs == null ? null : topIds(logits, off, Math.max(0, Math.min(nLogprobs, vocab)));
+        float[] topLps = null;
+        if (topIds != null) {
+            topLps = new float[topIds.length];
+            for (int i = 0; i < topIds.length; i++) topLps[i] = logits[off + topIds[i]] - maxRaw - logSumRaw;
+        }
+
+        if (r.numOutputTokens() < p.minTokens()) suppressStops(logits, off, p);
+        applyPenalties(logits, off, r);
+
+        // vLLM treats temperatures below 1e-5 as greedy too.
+        int token = p.temperature() < 1e-5 ? argmax(logits, off) : draw(logits, off, r);
+        if (nLogprobs != null) {
+            lastLogprob = new TokenLogprob(token, raw[token] - maxRaw - logSumRaw, topIds, topLps);
+        }
+        return token;
+    }
+
+    private void suppressStops(float[] logits, int off, SamplingParams p) {
+        if (!p.ignoreEos()) for (int e : eosIds) if (e >= 0 && e < vocab) logits[off + e] = Float.NEGATIVE_INFINITY;
+        if (p.stopTokenIds() != null) for (int s : p.stopTokenIds()) if (s >= 0 && s < vocab) logits[off + s] = Float.NEGATIVE_INFINITY;
+    }
+
+    private void applyPenalties(float[] logits, int off, Request r) {
+        SamplingParams p = r.sampling;
+        double rep = p.repetitionPenalty();
+        if (rep != 1.0 && rep > 0) {
+            for (int i = 0; i < r.numTokens; i++) seen[r.tokens[i]] = true;
+            for (int i = 0; i < r.numTokens; i++) {
+                int t = r.tokens[i];
+                if (!seen[t]) continue;
+                seen[t] = false;
+                float l = logits[off + t];
+                logits[off + t] = (float) (l > 0 ? l / rep : l * rep);
+            }
+        }
+        double freq = p.frequencyPenalty(), pres = p.presencePenalty();
+        if (freq != 0 || pres != 0) {
+            for (int i = r.numPromptTokens; i < r.numTokens; i++) counts[r.tokens[i]]++;
+            for (int i = r.numPromptTokens; i < r.numTokens; i++) {
+                int t = r.tokens[i];
+                int c = counts[t];
+                if (c == 0) continue;
+                counts[t] = 0;
+                logits[off + t] -= (float) (freq * c + pres);
+            }
+        }
+    }
+
+    private int draw(float[] logits, int off, Request r) {
+        SamplingParams p = r.sampling;
+        float inv = (float) (1.0 / p.temperature());
+        float m = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < vocab; i++) m = Math.max(m, logits[off + i] * inv);
+        double sum = 0;
+        float maxP = 0;
+        for (int i = 0; i < vocab; i++) {
+            float e = (float) Math.exp(logits[off + i] * inv - m);
+            probs[i] = e;
+            sum += e;
+        }
+        for (int i = 0; i < vocab; i++) maxP = Math.max(maxP, probs[i] /= (float) sum);
+        if (p.minP() > 0) {
+            float cut = (float) (p.minP() * maxP);
+            for (int i = 0; i < vocab; i++) if (probs[i] < cut) probs[i] = 0;
+        }
+        double u = r.nextRandom();
+        boolean filter = (p.topK() > 0 && p.topK() < vocab) || p.topP() < 1.0;
+        if (!filter) {
+            double total = 0;
+            for (int i = 0; i < vocab; i++) total += probs[i];
+            double target = u * total, acc = 0;
+            int last = 0;
+            for (int i = 0; i < vocab; i++) {
+                if (probs[i] == 0) continue;
+                acc += probs[i];
+                last = i;
+                if (acc > target) return i;
+            }
+            return last;
+        }
+        // Candidates best first as (prob bits, inverted id) keys: probs >= 0, so float bits order like the floats,
+        // and among equal probs the lower id ranks first.
+        int n = 0;
+        int limit = p.topK() > 0 ? Math.min(p.topK(), vocab) : vocab;
+        if (limit <= 256) {
+            // A small top_k: keep only the best `limit` keys, ascending in order[0..n), without sorting the vocabulary.
+            for (int i = 0; i < vocab; i++) {
+                if (probs[i] <= 0) continue;
+                long key = key(probs[i], i);
+                int j;
+                if (n < limit) {
+                    j = n++;
+                    while (j > 0 && order[j - 1] > key) { order[j] = order[j - 1]; j--; }
+                } else {
+                    if (key <= order[0]) continue;
+                    j = 0; // drop the smallest, slide the key up to its place
+                    while (j + 1 < n && order[j + 1] < key) { order[j] = order[j + 1]; j++; }
+                }
+                order[j] = key;
+            }
+        } else {
+            for (int i = 0; i < vocab; i++) if (probs[i] > 0) order[n++] = key(probs[i], i);
+            Arrays.sort(order, 0, n);
+        }
+        int keep = p.topK() > 0 ? Math.min(n, p.topK()) : n;
+        double total = 0;
+        for (int k = 0; k < keep; k++) total += probOf(order[n - 1 - k]);
+        if (p.topP() < 1.0) {
+            double acc = 0, need = p.topP() * total;
+            int k = 0;
+            while (k < keep) {
+                acc += probOf(order[n - 1 - k++]);
+                if (acc >= need) break;
+            }
+            keep = Math.max(1, k);
+            total = acc;
+        }
+        double target = u * total, acc = 0;
+        for (int k = 0; k < keep; k++) {
+            acc += probOf(order[n - 1 - k]);
+            if (acc > target) return idOf(order[n - 1 - k]);
+        }
+        return idOf(order[n - keep]);
+    }
+
+    private static long key(float prob, int id) { return ((long) Float.floatToRawIntBits(prob) << 32) | (0xFFFFFFFFL - id); }
+
+    private static float probOf(long key) { return Float.intBitsToFloat((int) (key >>> 32)); }
+
+    private static int idOf(long key) { return (int) (0xFFFFFFFFL - (key & 0xFFFFFFFFL)); }
+
+    private int argmax(float[] logits, int off) {
+        int best = 0;
+        float bv = logits[off];
+        for (int i = 1; i < vocab; i++) {
+            float v = logits[off + i];
+            if (v > bv) { bv = v; best = i; }
+        }
+        return best;
+    }
+
+    private float max(float[] logits, int off) {
+        float m = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < vocab; i++) m = Math.max(m, logits[off + i]);
+        return m;
+    }
+
+    private float logSumExp(float[] logits, int off, float m) {
+        double s = 0;
+        for (int i = 0; i < vocab; i++) s += Math.exp(logits[off + i] - m);
+        return (float) Math.log(s);
+    }
+
+    /** The n highest logits' ids, best first (lowest id on ties). */
+    private int[] topIds(float[] logits, int off, int n) {
+        int[] ids = new int[n];
+        int size = 0;
+        for (int i = 0; i < vocab; i++) {
+            float v = logits[off + i];
+            if (size == n && (n == 0 || v <= logits[off + ids[n - 1]])) continue;
+            int j = size < n ? size++ : n - 1;
+            while (j > 0 && logits[off + ids[j - 1]] < v) { ids[j] = ids[j - 1]; j--; }
+            ids[j] = i;
+        }
+        return ids;
+    }
+}
