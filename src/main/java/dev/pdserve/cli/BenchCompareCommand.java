@@ -69,7 +69,7 @@ final class BenchCompareCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         PrintStream out = System.out;
-        Path modelDir = (model != null ? model : BenchCommand.Serve.defaultTokenizer()).toAbsolutePath().normalize();
+        Path modelDir = (model != null ? model : Defaults.builtInModel()).toAbsolutePath().normalize();
         if (!Files.isRegularFile(modelDir.resolve("config.json"))) throw new IllegalArgumentException("no model (config.json) in " + modelDir);
         int n = cores != null ? cores : 2;
         boolean pinning = pin && JavaCommand.taskset() != null;

@@ -25,7 +25,7 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        Path modelDir = model != null ? model : BenchCommand.Serve.defaultTokenizer();
+        Path modelDir = model != null ? model : Defaults.builtInModel();
         if (!Files.isRegularFile(modelDir.resolve("config.json"))) {
             System.err.println("demo failed: no model in " + modelDir.toAbsolutePath()
                     + " (run ./pdserve demo from the repository, or pass --model DIR)");
