@@ -100,7 +100,11 @@ final class BenchCompareCommand implements Callable<Integer> {
         out.println();
         out.println(describe(requests));
         Report.compare(results, out);
-        for (BenchmarkResult r : results) Report.failures(r.metrics(), out);
+        for (BenchmarkResult r : results) {
+            if (r.metrics().failed() == 0) continue;
+            out.println(r.label() + ":");
+            Report.failures(r.metrics(), out);
+        }
         if (saveResult) for (BenchmarkResult r : results) out.println("Result saved to " + ResultJson.write(r, resultDir, null));
         if (plot != null) out.println("Plot saved to " + LatencyPlot.write(results, plot));
         return results.stream().allMatch(r -> r.metrics().failed() == 0) ? 0 : 1;
