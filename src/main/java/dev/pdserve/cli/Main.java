@@ -20,10 +20,12 @@ public final class Main implements Runnable {
         // One line per subcommand, in the order `pdserve --help` lists them.
         cl.addSubcommand(new DemoCommand());
         cl.addSubcommand(new GenerateCommand());
+        cl.addSubcommand(new ServeCommand());
         cl.addSubcommand(new ProxyCommand());
         cl.addSubcommand(new BenchCommand());
         cl.addSubcommand(new RanktableCommand());
         cl.addSubcommand(new DoctorCommand());
+        cl.addSubcommand(new RandomModelCommand());
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             cmd.getErr().println("error: " + ex.getMessage());
             if (System.getenv("PDSERVE_DEBUG") != null) ex.printStackTrace(cmd.getErr());

@@ -1,0 +1,178 @@
+package dev.pdserve.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pdserve.engine.Engine;
+import dev.pdserve.engine.EngineConfig;
+import dev.pdserve.engine.InferenceEngine;
+import dev.pdserve.model.CausalLM;
+import dev.pdserve.model.LoadOptions;
+import dev.pdserve.model.ModelConfig;
+import dev.pdserve.model.ModelLoader;
+import dev.pdserve.server.OpenAiServer;
+import dev.pdserve.server.TextCodec;
+import dev.pdserve.tokenizer.Tokenizer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.logging.Logger;
+
+/**
+ * {@code pdserve serve [MODEL_DIR]}: the engine behind the OpenAI API, with vLLM's flags. Flags
+ * that only mean something on a GPU are accepted with one log line each, so vLLM command lines
+ * run unchanged. SIGTERM drains: running requests finish, new ones get 503, then it exits.
+ */
+@Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Serve a model over the OpenAI-compatible HTTP API (vLLM's flags).")
+final class ServeCommand implements Callable<Integer> {
+    private static final Logger LOG = Logger.getLogger("pdserve.serve");
+    /** How long SIGTERM waits for running requests before exiting anyway. */
+    private static final Duration DRAIN_TIMEOUT = Duration.ofMinutes(5);
+    private static final long MAX_REQUEST_BYTES = 16L << 20;
+
+    @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL_DIR",
+            description = "Hugging Face model folder (default: the built-in models/deepseek-v3-tiny).")
+    Path modelArg;
+    @Option(names = "--model", paramLabel = "DIR", description = "Same as MODEL_DIR.") Path modelOption;
+    @Option(names = "--host", defaultValue = "0.0.0.0", description = "Address to listen on (default: ${DEFAULT-VALUE}).") String host;
+    @Option(names = "--port", defaultValue = "8000", description = "Port (default: ${DEFAULT-VALUE}).") int port;
+    @Option(names = "--served-model-name", paramLabel = "NAME", description = "Model name in the API (default: MODEL_DIR as given).") String servedModelName;
+    @Option(names = "--max-model-len", description = "Context length: prompt plus output tokens (default: the model's).") Integer maxModelLen;
+    @Option(names = "--max-num-batched-tokens", defaultValue = "2048", description = "Token budget of one engine step.") int maxNumBatchedTokens;
+    @Option(names = "--max-num-seqs", defaultValue = "256", description = "Most requests running at once.") int maxNumSeqs;
+    @Option(names = "--block-size", defaultValue = "16", description = "Tokens per KV cache block.") int blockSize;
+    @Option(names = "--seed", defaultValue = "0", description = "Seed for sampling.") long seed;
+    @Option(names = "--api-key", description = "Require 'Authorization: Bearer KEY' on /v1 (also $VLLM_API_KEY).") String apiKey;
+    @Option(names = "--kv-cache-memory", paramLabel = "SIZE", description = "KV cache size, e.g. 2GiB or 512MiB (default: --gpu-memory-utilization of free RAM).") String kvCacheMemory;
+    @Option(names = "--gpu-memory-utilization", defaultValue = "0.9", description = "Share of free RAM for the KV cache when --kv-cache-memory is not given.") double gpuMemoryUtilization;
+    @Option(names = "--enable-prefix-caching", negatable = true, defaultValue = "true", fallbackValue = "true", description = "Reuse cached prompt prefixes (default: on).") boolean enablePrefixCaching;
+    @Option(names = "--threads", defaultValue = "0", description = "Kernel worker threads (default: all cores).") int threads;
+    @Option(names = "--quantization", paramLabel = "METHOD", description = "w8a8 (also 'ascend'): int8 weights and activations.") String quantization;
+    @Option(names = "--kv-transfer-config", paramLabel = "JSON", description = "vLLM's KV connector config (kv_role, ...), for PD disaggregation.") String kvTransferConfig;
+    @Option(names = "--tensor-parallel-size", defaultValue = "1", description = "Accepted for vLLM compatibility; pdserve runs one process.") int tensorParallelSize;
+    @Option(names = "--enable-expert-parallel", description = "Accepted for vLLM compatibility.") boolean enableExpertParallel;
+    @Option(names = "--trust-remote-code", description = "Accepted for vLLM compatibility: pdserve runs no model code from the checkpoint.") boolean trustRemoteCode;
+    @Option(names = "--enforce-eager", description = "Accepted for vLLM compatibility: there are no CUDA graphs on a CPU.") boolean enforceEager;
+    @Option(names = "--dtype", description = "Accepted for vLLM compatibility: weights keep their file dtype, math is fp32.") String dtype;
+    @Option(names = "--disable-log-requests", description = "Accepted for vLLM compatibility.") boolean disableLogRequests;
+    @Option(names = "--disable-log-stats", description = "Accepted for vLLM compatibility.") boolean disableLogStats;
+
+    /** The parsed --kv-transfer-config, kept for the KV connector. */
+    JsonNode kvTransfer;
+
+    @Override
+    public Integer call() throws Exception {
+        Path modelDir = modelDir();
+        String name = servedModelName != null ? servedModelName
+                : modelArg != null || modelOption != null ? String.valueOf(modelArg != null ? modelArg : modelOption) : modelDir.getFileName().toString();
+        String key = apiKey != null ? apiKey : System.getenv("VLLM_API_KEY");
+        logCompatibilityFlags();
+        kvTransfer = parseKvTransferConfig(kvTransferConfig);
+
+        ModelConfig modelConfig = ModelConfig.load(modelDir);
+        int contextLen = maxModelLen != null ? maxModelLen : modelConfig.maxPositionEmbeddings();
+        if (contextLen < 1) throw new IllegalArgumentException("--max-model-len must be at least 1, got " + contextLen);
+        EngineConfig config = new EngineConfig(blockSize, kvCacheMemory == null ? 0 : parseSize(kvCacheMemory),
+                gpuMemoryUtilization, maxNumSeqs, maxNumBatchedTokens, contextLen, enablePrefixCaching, seed);
+
+        LOG.info(() -> "loading " + modelDir + " (" + modelConfig.modelType() + ")");
+        CausalLM model = ModelLoader.load(modelDir, new LoadOptions(threads, quantization));
+        Tokenizer tokenizer = Tokenizer.load(modelDir);
+        InferenceEngine engine = startEngine(model, tokenizer, config);
+        OpenAiServer server = new OpenAiServer(engine, TextCodec.of(tokenizer),
+                new OpenAiServer.Options(host, port, name, key, MAX_REQUEST_BYTES, version())).start();
+
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            // JUL may already be shut down in a shutdown hook: write to stderr directly.
+            System.err.println("pdserve: shutting down, draining running requests (new ones get 503) ...");
+            server.drain(DRAIN_TIMEOUT);
+            server.close();
+            engine.close();
+            model.close();
+            tokenizer.close();
+            System.err.println("pdserve: drained, bye");
+            stopped.countDown();
+        }, "pdserve-drain"));
+        System.out.println("INFO:     pdserve serving '" + name + "' on http://" + host + ":" + server.port()
+                + " (max_model_len " + contextLen + ")");
+        System.out.println("INFO:     Application startup complete.");
+        System.out.flush();
+        stopped.await();
+        return 0;
+    }
+
+    /** MODEL_DIR, else the built-in model under $PDSERVE_HOME (the launcher sets it), else the current folder. */
+    private Path modelDir() {
+        Path p = modelArg != null ? modelArg : modelOption;
+        if (p != null) return p.toAbsolutePath().normalize();
+        String home = System.getenv("PDSERVE_HOME");
+        Path builtIn = Path.of(home != null ? home : ".").resolve("models/deepseek-v3-tiny");
+        if (Files.isDirectory(builtIn)) return builtIn.toAbsolutePath().normalize();
+        return Path.of(".").toAbsolutePath().normalize();
+    }
+
+    private void logCompatibilityFlags() {
+        if (tensorParallelSize != 1) LOG.info("--tensor-parallel-size " + tensorParallelSize + ": pdserve runs the model in one process; its kernels use --threads cores");
+        if (enableExpertParallel) LOG.info("--enable-expert-parallel: experts run in one process here; accepted and ignored");
+        if (trustRemoteCode) LOG.info("--trust-remote-code: pdserve runs no code from checkpoints; accepted and ignored");
+        if (enforceEager) LOG.info("--enforce-eager: there are no CUDA graphs on a CPU; accepted and ignored");
+        if (dtype != null) LOG.info("--dtype " + dtype + ": weights keep their file dtype and math runs in fp32; accepted and ignored");
+        if (disableLogRequests) LOG.info("--disable-log-requests: pdserve does not log requests; accepted");
+        if (disableLogStats) LOG.info("--disable-log-stats: accepted; /metrics has the stats");
+        if (kvCacheMemory == null) LOG.info("KV cache: --gpu-memory-utilization " + gpuMemoryUtilization + " of free RAM (set --kv-cache-memory to size it)");
+    }
+
+    static JsonNode parseKvTransferConfig(String json) {
+        if (json == null) return null;
+        JsonNode node;
+        try {
+            node = new ObjectMapper().readTree(json);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("--kv-transfer-config is not valid JSON: " + e.getMessage());
+        }
+        if (node == null || !node.isObject()) throw new IllegalArgumentException("--kv-transfer-config must be a JSON object");
+        LOG.info("--kv-transfer-config: kv_role=" + node.path("kv_role").asText("?") + ", kv_connector="
+                + node.path("kv_connector").asText("?") + " stored; PD KV transfer is wired in by the KV connector (next issue)");
+        return node;
+    }
+
+    /** 2GiB, 512MiB, 1G, 1073741824: binary units, as vLLM reads --kv-cache-memory. */
+    static long parseSize(String text) {
+        String s = text.trim().toLowerCase(Locale.ROOT).replace("_", "");
+        long unit = 1;
+        String[][] units = {{"kib", "1024"}, {"mib", "1048576"}, {"gib", "1073741824"}, {"tib", "1099511627776"},
+                {"kb", "1000"}, {"mb", "1000000"}, {"gb", "1000000000"}, {"k", "1024"}, {"m", "1048576"}, {"g", "1073741824"}, {"b", "1"}};
+        for (String[] u : units) {
+            if (s.endsWith(u[0])) {
+                unit = Long.parseLong(u[1]);
+                s = s.substring(0, s.length() - u[0].length()).trim();
+                break;
+            }
+        }
+        try {
+            double v = Double.parseDouble(s);
+            if (v <= 0) throw new NumberFormatException();
+            return (long) (v * unit);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--kv-cache-memory '" + text + "' is not a size like 2GiB or 512MiB");
+        }
+    }
+
+    private static InferenceEngine startEngine(CausalLM model, Tokenizer tokenizer, EngineConfig config) {
+        return new Engine(model, tokenizer, config);
+    }
+
+    private static String version() {
+        String v = ServeCommand.class.getPackage().getImplementationVersion();
+        return v == null ? "dev" : v;
+    }
+}

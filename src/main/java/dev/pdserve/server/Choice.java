@@ -1,0 +1,57 @@
+package dev.pdserve.server;
+
+import dev.pdserve.engine.FinishReason;
+import dev.pdserve.engine.RequestOutput;
+import dev.pdserve.engine.TokenLogprob;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** One choice of a response (one engine request): what it produced so far and when. */
+final class Choice {
+    final int index;
+    final String requestId;
+    final StringBuilder text = new StringBuilder();
+    final List<TokenLogprob> logprobs = new ArrayList<>();
+    final long arrivalNanos;
+    long lastTokenNanos;
+    boolean finished;
+    FinishReason finishReason;
+    String error;
+    /** vLLM's stop_reason: the stop string or stop token id that ended the choice, else null. */
+    Object stopReason;
+    int promptTokens;
+    int completionTokens;
+    int cachedTokens;
+    /** Characters of the text already streamed, where the next logprobs' text_offset starts. */
+    int streamedTextOffset;
+
+    Choice(int index, String requestId, int promptTokens, long arrivalNanos) {
+        this.index = index;
+        this.requestId = requestId;
+        this.promptTokens = promptTokens;
+        this.arrivalNanos = arrivalNanos;
+    }
+
+    /** Takes one output in; records TTFT, inter-token latency and the finish in {@code metrics}. */
+    void apply(RequestOutput o, VllmMetrics metrics) {
+        long now = System.nanoTime();
+        if (o.newTokenIds() != null && o.newTokenIds().length > 0) {
+            if (lastTokenNanos == 0) metrics.recordFirstToken((now - arrivalNanos) / 1e9);
+            else metrics.recordInterToken((now - lastTokenNanos) / 1e9);
+            lastTokenNanos = now;
+        }
+        if (o.textDelta() != null) text.append(o.textDelta());
+        if (o.logprobs() != null) logprobs.addAll(o.logprobs());
+        promptTokens = o.promptTokens();
+        completionTokens = o.completionTokens();
+        cachedTokens = o.cachedPromptTokens();
+        if (o.finished()) {
+            finished = true;
+            finishReason = o.finishReason() == null ? FinishReason.STOP : o.finishReason();
+            error = o.error();
+            stopReason = o.stopReason();
+            metrics.recordFinished(finishReason, (now - arrivalNanos) / 1e9);
+        }
+    }
+}

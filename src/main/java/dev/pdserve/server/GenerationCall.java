@@ -1,0 +1,212 @@
+package dev.pdserve.server;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.pdserve.engine.EngineException;
+import dev.pdserve.engine.FinishReason;
+import dev.pdserve.engine.GenerationRequest;
+import dev.pdserve.engine.InferenceEngine;
+import dev.pdserve.engine.RequestOutput;
+import dev.pdserve.engine.TokenLogprob;
+import io.helidon.http.HeaderNames;
+import io.helidon.webserver.http.ServerResponse;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.logging.Logger;
+
+/**
+ * One completions or chat request from submit to the last byte: one engine request per prompt
+ * and per n, their outputs handed from the engine thread through a queue to this (virtual)
+ * thread, which answers with one JSON body or an SSE stream. A client that goes away while
+ * streaming aborts its engine requests, which frees their KV blocks at once.
+ */
+final class GenerationCall {
+    private static final Logger LOG = Logger.getLogger(GenerationCall.class.getName());
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
+
+    private final InferenceEngine engine;
+    private final ApiRequest request;
+    private final VllmMetrics metrics;
+    private final ResponseFormat format;
+    private final List<Choice> choices = new ArrayList<>();
+    private final Map<String, Choice> byId = new HashMap<>();
+    private final LinkedBlockingQueue<RequestOutput> outputs = new LinkedBlockingQueue<>();
+
+    /** Thrown when a write to the client fails: it disconnected. */
+    private static final class ClientGone extends RuntimeException {
+        ClientGone(Throwable cause) { super(cause); }
+    }
+
+    GenerationCall(InferenceEngine engine, ApiRequest request, VllmMetrics metrics, ResponseFormat format) {
+        this.engine = engine;
+        this.request = request;
+        this.metrics = metrics;
+        this.format = format;
+    }
+
+    /** Submits one engine request per prompt and per n; on a refusal aborts those already in. */
+    void submit(String idPrefix, int maxModelLen) {
+        long arrival = System.nanoTime();
+        int index = 0;
+        for (int[] prompt : request.prompts()) {
+            for (int i = 0; i < request.n(); i++, index++) {
+                Choice c = new Choice(index, idPrefix + "-" + index, prompt.length, arrival);
+                choices.add(c);
+                byId.put(c.requestId, c);
+            }
+        }
+        index = 0;
+        try {
+            for (int[] prompt : request.prompts()) {
+                for (int i = 0; i < request.n(); i++, index++) {
+                    Choice c = choices.get(index);
+                    engine.submit(new GenerationRequest(c.requestId, prompt, request.samplingFor(prompt.length, maxModelLen)), outputs::add);
+                }
+            }
+        } catch (EngineException e) {
+            for (int i = 0; i < index; i++) engine.abort(choices.get(i).requestId);
+            throw new ApiException(e.status, e.param, e.getMessage());
+        }
+    }
+
+    /** Waits for every choice to finish, then sends one JSON response. */
+    void respondWhole(ServerResponse res) throws InterruptedException {
+        try {
+            int open = choices.size();
+            while (open > 0) {
+                Choice c = take();
+                if (c.finished) open--;
+            }
+        } catch (InterruptedException e) {
+            abortUnfinished();
+            throw e;
+        }
+        for (Choice c : choices) {
+            if (c.finishReason == FinishReason.ERROR) {
+                throw new ApiException(500, null, "generation failed: " + (c.error == null ? "engine error" : c.error));
+            }
+        }
+        send(res, 200, format.full(choices));
+    }
+
+    /** Streams chunks as server-sent events, each flushed at once; ends with {@code data: [DONE]}. */
+    void respondStream(ServerResponse res) throws InterruptedException {
+        res.status(200);
+        res.header(HeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8");
+        res.header(HeaderNames.CACHE_CONTROL, "no-cache");
+        OutputStream out = res.outputStream();
+        try {
+            if (request.kind() == ApiRequest.Kind.CHAT) {
+                for (Choice c : choices) event(out, format.roleChunk(c));
+            }
+            int open = choices.size();
+            String failure = null;
+            while (open > 0) {
+                RequestOutput o = outputs.take();
+                Choice c = byId.get(o.requestId());
+                if (c == null || c.finished) continue;
+                int textStart = c.text.length();
+                int lpStart = c.logprobs.size();
+                c.apply(o, metrics);
+                if (c.finished) open--;
+                if (c.finished && c.finishReason == FinishReason.ERROR) {
+                    failure = c.error == null ? "engine error" : c.error;
+                    break;
+                }
+                String delta = c.text.substring(textStart);
+                List<TokenLogprob> newLps = List.copyOf(c.logprobs.subList(lpStart, c.logprobs.size()));
+                if (delta.isEmpty() && newLps.isEmpty() && !c.finished) continue;
+                event(out, format.deltaChunk(c, delta, newLps, c.finished, choices));
+                c.streamedTextOffset += format.textLength(newLps);
+            }
+            if (failure != null) {
+                abortUnfinished();
+                event(out, ErrorBody.of(500, null, "generation failed: " + failure));
+            } else if (request.includeUsage()) {
+                event(out, format.usageChunk(choices));
+            }
+            write(out, DONE);
+            close(out);
+        } catch (ClientGone e) {
+            int aborted = abortUnfinished();
+            LOG.info(() -> "client went away mid-stream; aborted " + aborted + " request(s) " + choices.get(0).requestId + "..");
+        } catch (InterruptedException e) {
+            abortUnfinished();
+            throw e;
+        }
+    }
+
+    private Choice take() throws InterruptedException {
+        while (true) {
+            RequestOutput o = outputs.take();
+            Choice c = byId.get(o.requestId());
+            if (c == null || c.finished) continue;
+            c.apply(o, metrics);
+            return c;
+        }
+    }
+
+    private int abortUnfinished() {
+        int n = 0;
+        for (Choice c : choices) {
+            if (!c.finished) {
+                engine.abort(c.requestId);
+                c.finished = true;
+                c.finishReason = FinishReason.ABORT;
+                metrics.recordFinished(FinishReason.ABORT, (System.nanoTime() - c.arrivalNanos) / 1e9);
+                n++;
+            }
+        }
+        return n;
+    }
+
+    private static void event(OutputStream out, ObjectNode json) {
+        try {
+            byte[] body = JSON.writeValueAsBytes(json);
+            byte[] frame = new byte[body.length + 8];
+            System.arraycopy("data: ".getBytes(StandardCharsets.US_ASCII), 0, frame, 0, 6);
+            System.arraycopy(body, 0, frame, 6, body.length);
+            frame[frame.length - 2] = '\n';
+            frame[frame.length - 1] = '\n';
+            write(out, frame);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static void write(OutputStream out, byte[] bytes) {
+        try {
+            out.write(bytes);
+            out.flush();
+        } catch (Exception e) {
+            // Helidon reports a closed connection as an IOException or an unchecked socket error.
+            throw new ClientGone(e);
+        }
+    }
+
+    private static void close(OutputStream out) {
+        try {
+            out.close();
+        } catch (Exception e) {
+            throw new ClientGone(e);
+        }
+    }
+
+    static void send(ServerResponse res, int status, ObjectNode body) {
+        try {
+            res.status(status);
+            res.header(HeaderNames.CONTENT_TYPE, "application/json");
+            res.send(JSON.writeValueAsBytes(body));
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

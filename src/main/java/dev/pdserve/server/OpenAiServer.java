@@ -1,0 +1,241 @@
+package dev.pdserve.server;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.pdserve.engine.EngineException;
+import dev.pdserve.engine.InferenceEngine;
+import io.helidon.http.HeaderName;
+import io.helidon.http.HeaderNames;
+import io.helidon.webserver.WebServer;
+import io.helidon.webserver.http.HttpRouting;
+import io.helidon.webserver.http.ServerRequest;
+import io.helidon.webserver.http.ServerResponse;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The OpenAI-compatible HTTP API over an {@link InferenceEngine}, as vLLM serves it:
+ * completions and chat (plain and SSE), models, health, version, metrics, tokenize and
+ * detokenize. Helidon runs every request on its own virtual thread.
+ */
+public final class OpenAiServer implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(OpenAiServer.class.getName());
+    private static final JsonNodeFactory F = JsonNodeFactory.instance;
+    static final HeaderName X_REQUEST_ID = HeaderNames.create("X-Request-Id");
+
+    /** How to listen and what to call the model; {@code apiKey} null leaves /v1 open. */
+    public record Options(String host, int port, String servedModelName, String apiKey, long maxBodyBytes, String version) {
+        public static Options loopback(String servedModelName) {
+            return new Options("127.0.0.1", 0, servedModelName, null, 4L << 20, "dev");
+        }
+    }
+
+    /** A handler that may throw {@link ApiException}; {@code requestId} is X-Request-Id or a fresh one. */
+    private interface Endpoint {
+        void handle(ServerRequest req, ServerResponse res, String requestId) throws Exception;
+    }
+
+    private final InferenceEngine engine;
+    private final TextCodec codec;
+    private final Options options;
+    private final RequestParser parser;
+    private final VllmMetrics metrics;
+    private final int maxModelLen;
+    private final long createdAt = System.currentTimeMillis() / 1000;
+    private final AtomicInteger inFlight = new AtomicInteger();
+    private volatile boolean draining;
+    private WebServer server;
+
+    public OpenAiServer(InferenceEngine engine, TextCodec codec, Options options) {
+        this.engine = engine;
+        this.codec = codec;
+        this.options = options;
+        this.maxModelLen = engine.config().maxModelLen();
+        this.parser = new RequestParser(options.servedModelName(), maxModelLen, codec);
+        this.metrics = new VllmMetrics(options.servedModelName(), engine::stats);
+    }
+
+    public OpenAiServer start() {
+        server = WebServer.builder()
+                .host(options.host())
+                .port(options.port())
+                .shutdownHook(false) // the serve command drains first, then stops the server
+                .routing(this::routes)
+                .build()
+                .start();
+        return this;
+    }
+
+    public int port() { return server.port(); }
+
+    public VllmMetrics metrics() { return metrics; }
+
+    private void routes(HttpRouting.Builder r) {
+        r.post("/v1/completions", (req, res) -> guard(req, res, true, (q, s, id) -> generate(q, s, id, ApiRequest.Kind.COMPLETION)));
+        r.post("/v1/chat/completions", (req, res) -> guard(req, res, true, (q, s, id) -> generate(q, s, id, ApiRequest.Kind.CHAT)));
+        r.get("/v1/models", (req, res) -> guard(req, res, true, (q, s, id) -> GenerationCall.send(s, 200, models())));
+        r.get("/health", (req, res) -> res.status(draining ? 503 : 200).send());
+        r.get("/version", (req, res) -> GenerationCall.send(res, 200, F.objectNode().put("version", options.version())));
+        r.get("/metrics", (req, res) -> {
+            res.header(HeaderNames.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+            res.send(metrics.scrape().getBytes(StandardCharsets.UTF_8));
+        });
+        r.post("/tokenize", (req, res) -> guard(req, res, false, this::tokenize));
+        r.post("/detokenize", (req, res) -> guard(req, res, false, this::detokenize));
+    }
+
+    /** Request id, auth, draining and the error shape, around every API endpoint. */
+    private void guard(ServerRequest req, ServerResponse res, boolean v1, Endpoint endpoint) {
+        String requestId = req.headers().first(X_REQUEST_ID).orElseGet(() -> HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong()));
+        res.header(X_REQUEST_ID, requestId);
+        inFlight.incrementAndGet();
+        try {
+            if (v1 && options.apiKey() != null) checkApiKey(req);
+            if (draining) throw new ApiException(503, null, "The server is shutting down and takes no new requests");
+            endpoint.handle(req, res, requestId);
+        } catch (ApiException e) {
+            fail(res, e);
+        } catch (EngineException e) {
+            fail(res, new ApiException(e.status, e.param, e.getMessage()));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Exception e) {
+            LOG.log(Level.WARNING, "request " + requestId + " failed", e);
+            fail(res, new ApiException(500, null, "internal error: " + e));
+        } finally {
+            inFlight.decrementAndGet();
+        }
+    }
+
+    private static void fail(ServerResponse res, ApiException e) {
+        if (!res.isSent()) GenerationCall.send(res, e.status, ErrorBody.of(e));
+    }
+
+    private void checkApiKey(ServerRequest req) {
+        String auth = req.headers().first(HeaderNames.AUTHORIZATION).orElse("");
+        byte[] given = auth.getBytes(StandardCharsets.UTF_8);
+        byte[] expected = ("Bearer " + options.apiKey()).getBytes(StandardCharsets.UTF_8);
+        if (!MessageDigest.isEqual(given, expected)) throw new ApiException(401, null, "Unauthorized: missing or wrong API key");
+    }
+
+    private void generate(ServerRequest req, ServerResponse res, String requestId, ApiRequest.Kind kind) throws InterruptedException {
+        ObjectNode body = RequestParser.readObject(body(req));
+        ApiRequest request = kind == ApiRequest.Kind.CHAT ? parser.parseChat(body) : parser.parseCompletion(body);
+        String prefix = kind == ApiRequest.Kind.CHAT ? "chatcmpl-" : "cmpl-";
+        ResponseFormat format = new ResponseFormat(request, prefix + requestId, options.servedModelName(), codec);
+        GenerationCall call = new GenerationCall(engine, request, metrics, format);
+        // Engine ids are unique even when clients reuse an X-Request-Id.
+        call.submit(prefix + requestId + "-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt()), maxModelLen);
+        if (request.stream()) call.respondStream(res); else call.respondWhole(res);
+    }
+
+    private ObjectNode models() {
+        ObjectNode root = F.objectNode().put("object", "list");
+        ObjectNode m = root.putArray("data").addObject();
+        m.put("id", options.servedModelName());
+        m.put("object", "model");
+        m.put("created", createdAt);
+        m.put("owned_by", "pdserve");
+        m.put("root", options.servedModelName());
+        m.putNull("parent");
+        m.put("max_model_len", maxModelLen);
+        return root;
+    }
+
+    /** vLLM's /tokenize: a prompt, or chat messages through the template. */
+    private void tokenize(ServerRequest req, ServerResponse res, String requestId) {
+        JsonFields f = new JsonFields(RequestParser.readObject(body(req)));
+        String model = f.string("model", null);
+        if (model != null && !model.equals(options.servedModelName())) {
+            throw new ApiException(404, "model", "The model `" + model + "` does not exist. This server serves `" + options.servedModelName() + "`.");
+        }
+        int[] ids;
+        if (f.has("messages")) {
+            if (!codec.hasChatTemplate()) throw ApiException.badRequest("messages", "The model has no chat template");
+            String text = codec.applyChatTemplate(RequestParser.chatMessages(f.get("messages")), f.bool("add_generation_prompt", true), Map.of());
+            ids = codec.encode(text, f.bool("add_special_tokens", false));
+        } else {
+            String prompt = f.string("prompt", null);
+            if (prompt == null) throw ApiException.badRequest("prompt", "'prompt' or 'messages' is required");
+            ids = codec.encode(prompt, f.bool("add_special_tokens", true));
+        }
+        ObjectNode out = F.objectNode();
+        out.put("count", ids.length);
+        out.put("max_model_len", maxModelLen);
+        ArrayNode tokens = out.putArray("tokens");
+        for (int id : ids) tokens.add(id);
+        if (f.bool("return_token_strs", false)) {
+            ArrayNode strs = out.putArray("token_strs");
+            for (int id : ids) strs.add(codec.tokenText(id));
+        } else {
+            out.putNull("token_strs");
+        }
+        GenerationCall.send(res, 200, out);
+    }
+
+    private void detokenize(ServerRequest req, ServerResponse res, String requestId) {
+        JsonFields f = new JsonFields(RequestParser.readObject(body(req)));
+        if (!f.has("tokens")) throw ApiException.badRequest("tokens", "'tokens' is required");
+        int[] ids = f.ints("tokens");
+        for (int id : ids) {
+            if (id < 0 || id >= codec.vocabSize()) throw ApiException.badRequest("tokens", "Token id " + id + " is out of vocabulary (size " + codec.vocabSize() + ")");
+        }
+        GenerationCall.send(res, 200, F.objectNode().put("prompt", codec.decode(ids, false)));
+    }
+
+    /** The request body, at most {@code maxBodyBytes} (413 beyond). */
+    private byte[] body(ServerRequest req) {
+        long max = options.maxBodyBytes();
+        OptionalLong declared = req.headers().contentLength();
+        if (declared.isPresent() && declared.getAsLong() > max) throw tooLarge(declared.getAsLong());
+        try (InputStream in = req.content().inputStream()) {
+            byte[] bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, max + 1));
+            if (bytes.length > max) throw tooLarge(-1);
+            return bytes;
+        } catch (IOException e) {
+            throw ApiException.badRequest(null, "could not read the request body: " + e.getMessage());
+        }
+    }
+
+    private ApiException tooLarge(long size) {
+        return new ApiException(413, null, "The request body" + (size >= 0 ? " (" + size + " bytes)" : "")
+                + " is over the limit of " + options.maxBodyBytes() + " bytes");
+    }
+
+    /**
+     * Stops taking requests (503 from now on), lets the engine finish what runs, waits for the
+     * last responses to be written, within {@code timeout}.
+     */
+    public void drain(Duration timeout) {
+        draining = true;
+        engine.drain();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (inFlight.get() > 0 && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    public boolean isDraining() { return draining; }
+
+    @Override
+    public void close() {
+        if (server != null) server.stop();
+    }
+}

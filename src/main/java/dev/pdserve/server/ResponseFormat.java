@@ -1,0 +1,143 @@
+package dev.pdserve.server;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.pdserve.engine.TokenLogprob;
+
+import java.util.List;
+
+/**
+ * The JSON of responses and stream chunks for completions ({@code text_completion}) and chat
+ * ({@code chat.completion}, {@code chat.completion.chunk}), field for field as vLLM writes them.
+ */
+final class ResponseFormat {
+    private static final JsonNodeFactory F = JsonNodeFactory.instance;
+
+    private final ApiRequest request;
+    private final String id;
+    private final long created;
+    private final String model;
+    private final LogprobsFormat logprobs;
+
+    ResponseFormat(ApiRequest request, String id, String model, TextCodec codec) {
+        this.request = request;
+        this.id = id;
+        this.created = System.currentTimeMillis() / 1000;
+        this.model = model;
+        this.logprobs = new LogprobsFormat(codec, request.returnTokensAsTokenIds());
+    }
+
+    private boolean chat() { return request.kind() == ApiRequest.Kind.CHAT; }
+
+    private ObjectNode envelope(String object) {
+        ObjectNode o = F.objectNode();
+        o.put("id", id);
+        o.put("object", object);
+        o.put("created", created);
+        o.put("model", model);
+        return o;
+    }
+
+    static ObjectNode usage(List<Choice> choices, int n) {
+        long prompt = 0, completion = 0, cached = 0;
+        for (Choice c : choices) {
+            // A prompt counts once however many choices (n) sample from it, as in vLLM.
+            if (c.index % n == 0) {
+                prompt += c.promptTokens;
+                cached += c.cachedTokens;
+            }
+            completion += c.completionTokens;
+        }
+        ObjectNode u = F.objectNode();
+        u.put("prompt_tokens", prompt);
+        u.put("total_tokens", prompt + completion);
+        u.put("completion_tokens", completion);
+        u.putObject("prompt_tokens_details").put("cached_tokens", cached);
+        return u;
+    }
+
+    /** The whole (non-streaming) response. */
+    ObjectNode full(List<Choice> choices) {
+        ObjectNode o = envelope(chat() ? "chat.completion" : "text_completion");
+        ArrayNode arr = o.putArray("choices");
+        for (Choice c : choices) {
+            ObjectNode ch = arr.addObject();
+            ch.put("index", c.index);
+            if (chat()) {
+                ObjectNode msg = ch.putObject("message");
+                msg.put("role", "assistant");
+                msg.put("content", c.text.toString());
+                msg.putArray("tool_calls");
+                putLogprobs(ch, c.logprobs, 0);
+            } else {
+                ch.put("text", c.text.toString());
+                putLogprobs(ch, c.logprobs, 0);
+            }
+            ch.put("finish_reason", c.finishReason.apiName);
+            putStopReason(ch, c);
+        }
+        o.set("usage", usage(choices, request.n()));
+        // vLLM answers with the params its KV connector produced (never the request's own);
+        // there is no connector yet, so none.
+        o.putNull("kv_transfer_params");
+        return o;
+    }
+
+    /** The first chunk of a chat choice: the assistant role, no content yet (as vLLM and OpenAI send). */
+    ObjectNode roleChunk(Choice c) {
+        ObjectNode o = envelope("chat.completion.chunk");
+        ObjectNode ch = o.putArray("choices").addObject();
+        ch.put("index", c.index);
+        ch.putObject("delta").put("role", "assistant").put("content", "");
+        ch.putNull("logprobs");
+        ch.putNull("finish_reason");
+        return o;
+    }
+
+    /** A chunk with one choice's new text (and logprobs), and its finish reason on the last one. */
+    ObjectNode deltaChunk(Choice c, String textDelta, List<TokenLogprob> newLogprobs, boolean last, List<Choice> all) {
+        ObjectNode o = envelope(chat() ? "chat.completion.chunk" : "text_completion");
+        ObjectNode ch = o.putArray("choices").addObject();
+        ch.put("index", c.index);
+        if (chat()) {
+            ObjectNode delta = ch.putObject("delta");
+            if (!textDelta.isEmpty() || !last) delta.put("content", textDelta);
+        } else {
+            ch.put("text", textDelta);
+        }
+        putLogprobs(ch, newLogprobs, c.streamedTextOffset);
+        if (last) ch.put("finish_reason", c.finishReason.apiName); else ch.putNull("finish_reason");
+        if (last) putStopReason(ch, c); else ch.putNull("stop_reason");
+        if (request.continuousUsage()) o.set("usage", usage(all, request.n()));
+        return o;
+    }
+
+    /** The last chunk when {@code stream_options.include_usage}: no choices, the totals. */
+    ObjectNode usageChunk(List<Choice> choices) {
+        ObjectNode o = envelope(chat() ? "chat.completion.chunk" : "text_completion");
+        o.putArray("choices");
+        o.set("usage", usage(choices, request.n()));
+        return o;
+    }
+
+    private void putLogprobs(ObjectNode choice, List<TokenLogprob> tokens, int textOffset) {
+        if (request.logprobs() == null) {
+            choice.putNull("logprobs");
+        } else if (chat()) {
+            choice.set("logprobs", logprobs.chat(tokens, request.logprobs()));
+        } else {
+            choice.set("logprobs", logprobs.completion(tokens, request.logprobs(), textOffset));
+        }
+    }
+
+    private static void putStopReason(ObjectNode choice, Choice c) {
+        switch (c.stopReason) {
+            case Integer id -> choice.put("stop_reason", id);
+            case String s -> choice.put("stop_reason", s);
+            case null, default -> choice.putNull("stop_reason");
+        }
+    }
+
+    int textLength(List<TokenLogprob> tokens) { return logprobs.textLength(tokens); }
+}

@@ -1,0 +1,35 @@
+package dev.pdserve.server;
+
+import dev.pdserve.tokenizer.Tokenizer;
+
+import java.util.List;
+import java.util.Map;
+
+/** What the API needs from a tokenizer: text to ids and back, one token's text, the chat template. */
+public interface TextCodec {
+    int[] encode(String text, boolean addSpecialTokens);
+
+    String decode(int[] ids, boolean skipSpecialTokens);
+
+    /** One token as text, as logprobs report it. */
+    String tokenText(int id);
+
+    int vocabSize();
+
+    boolean hasChatTemplate();
+
+    String applyChatTemplate(List<Map<String, Object>> messages, boolean addGenerationPrompt, Map<String, Object> extraVars);
+
+    static TextCodec of(Tokenizer t) {
+        return new TextCodec() {
+            @Override public int[] encode(String text, boolean addSpecialTokens) { return t.encode(text, addSpecialTokens); }
+            @Override public String decode(int[] ids, boolean skipSpecialTokens) { return t.decode(ids, skipSpecialTokens); }
+            @Override public String tokenText(int id) { return t.decode(new int[] {id}, false); }
+            @Override public int vocabSize() { return t.vocabSize(); }
+            @Override public boolean hasChatTemplate() { return t.hasChatTemplate(); }
+            @Override public String applyChatTemplate(List<Map<String, Object>> messages, boolean addGenerationPrompt, Map<String, Object> extraVars) {
+                return t.applyChatTemplate(messages, addGenerationPrompt, extraVars);
+            }
+        };
+    }
+}

@@ -1,0 +1,45 @@
+package dev.pdserve.cli;
+
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** A vLLM `serve` command line parses unchanged. */
+class ServeCommandTest {
+    @Test
+    void acceptsVllmFlags() {
+        ServeCommand c = new ServeCommand();
+        new CommandLine(c).parseArgs("models/llama-tiny", "--host", "127.0.0.1", "--port", "9001", "--served-model-name", "m",
+                "--max-model-len", "512", "--max-num-batched-tokens", "1024", "--max-num-seqs", "8", "--block-size", "32",
+                "--seed", "3", "--api-key", "k", "--trust-remote-code", "--enforce-eager", "--gpu-memory-utilization", "0.5",
+                "--tensor-parallel-size", "1", "--kv-cache-memory", "2GiB", "--no-enable-prefix-caching", "--threads", "2",
+                "--kv-transfer-config", "{\"kv_connector\":\"PdConnector\",\"kv_role\":\"kv_producer\"}", "--dtype", "auto");
+        assertThat(c.modelArg).isEqualTo(Path.of("models/llama-tiny"));
+        assertThat(c.port).isEqualTo(9001);
+        assertThat(c.maxModelLen).isEqualTo(512);
+        assertThat(c.blockSize).isEqualTo(32);
+        assertThat(c.enablePrefixCaching).isFalse();
+        assertThat(c.enforceEager).isTrue();
+        assertThat(ServeCommand.parseSize(c.kvCacheMemory)).isEqualTo(2L << 30);
+        assertThat(ServeCommand.parseKvTransferConfig(c.kvTransferConfig).get("kv_role").asText()).isEqualTo("kv_producer");
+
+        ServeCommand defaults = new ServeCommand();
+        new CommandLine(defaults).parseArgs();
+        assertThat(defaults.port).isEqualTo(8000);
+        assertThat(defaults.enablePrefixCaching).isTrue();
+    }
+
+    @Test
+    void sizesAndBadConfig() {
+        assertThat(ServeCommand.parseSize("512MiB")).isEqualTo(512L << 20);
+        assertThat(ServeCommand.parseSize("1.5GiB")).isEqualTo(3L << 29);
+        assertThat(ServeCommand.parseSize("1000")).isEqualTo(1000);
+        assertThatThrownBy(() -> ServeCommand.parseSize("lots")).hasMessageContaining("2GiB");
+        assertThatThrownBy(() -> ServeCommand.parseKvTransferConfig("{kv_role")).hasMessageContaining("not valid JSON");
+        assertThatThrownBy(() -> ServeCommand.parseKvTransferConfig("[1]")).hasMessageContaining("JSON object");
+    }
+}
