@@ -83,9 +83,11 @@ public final class BenchmarkRunner implements AutoCloseable {
                 sleepUntil(start + (long) (offsets[i] * 1e9));
                 SampleRequest req = requests.get(i);
                 String id = idPrefix + i;
+                double arrival = offsets[i]; // the scheduled arrival: queue time counts from it
+                // Waiting for a slot here, not in the task, keeps requests in arrival order (FIFO, as
+                // vLLM's asyncio client does); virtual threads would otherwise race for the semaphore.
+                limit.acquireUninterruptibly();
                 futures.add(threads.submit(() -> {
-                    double arrival = (System.nanoTime() - start) / 1e9;
-                    limit.acquireUninterruptibly();
                     try {
                         RequestOutput o = client.send(req, id, start);
                         return o.withQueueTime(o.startTime() - arrival);

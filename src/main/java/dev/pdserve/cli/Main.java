@@ -20,6 +20,7 @@ public final class Main implements Runnable {
         // One line per subcommand, in the order `pdserve --help` lists them.
         cl.addSubcommand(new DemoCommand());
         cl.addSubcommand(new GenerateCommand());
+        cl.addSubcommand(new QuantizeCommand());
         cl.addSubcommand(new ServeCommand());
         cl.addSubcommand(new ProxyCommand());
         cl.addSubcommand(new BenchCommand());

@@ -51,9 +51,11 @@ public final class Bf16Matrix implements Matrix {
     @Override
     public void multiply(float[] x, int tokens, float[] out, int outStride, int r0, int r1) {
         int r = r0;
-        if (tokens >= 4 && cols % L == 0) {
-            // 4 rows x 4 tokens per pass: 16 accumulators, each widened weight vector used 4 times,
-            // each activation vector 4 times, so loads stay below the FMA count.
+        if (cols % L == 0) {
+            // Rows four at a time: 4 rows x 4 tokens (16 accumulators, each widened weight vector
+            // used 4 times), then row by row for the rest (streaming one row at a time reads memory
+            // faster at batch 1 than interleaving four). Every (row, token) sums its chunks in the
+            // same order on every path, so a token's result does not depend on the batch around it.
             for (; r + 4 <= r1; r += 4) {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4) block4x4(x, t, out, outStride, r);

@@ -85,51 +85,60 @@ public final class Int8Matrix implements Matrix {
 
     @Override
     public void multiplyQuantized(short[] xq, float[] xScale, int[] xSum, int tokens, float[] out, int outStride, int r0, int r1) {
-        int upper = S.loopBound(cols);
         for (int r = r0; r < r1; r++) {
             long row = (long) r * cols;
             float ws = scales[r];
             float off = offsets == null ? 0f : offsets[r];
             int t = 0;
-            for (; t + 4 <= tokens; t += 4) {
-                int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
-                IntVector a0 = IntVector.zero(I), a1 = a0, a2 = a0, a3 = a0;
-                int k = 0;
-                for (; k < upper; k += L) {
-                    ShortVector w = widen(data, row + k);
-                    a0 = addPairs(a0, w.mul(ShortVector.fromArray(S, xq, x0 + k)));
-                    a1 = addPairs(a1, w.mul(ShortVector.fromArray(S, xq, x1 + k)));
-                    a2 = addPairs(a2, w.mul(ShortVector.fromArray(S, xq, x2 + k)));
-                    a3 = addPairs(a3, w.mul(ShortVector.fromArray(S, xq, x3 + k)));
-                }
-                int s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-                int s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
-                for (; k < cols; k++) {
-                    int w = data.get(ValueLayout.JAVA_BYTE, row + k);
-                    s0 += w * xq[x0 + k];
-                    s1 += w * xq[x1 + k];
-                    s2 += w * xq[x2 + k];
-                    s3 += w * xq[x3 + k];
-                }
-                out[t * outStride + r] = scale(r, s0, t, off, ws, xScale, xSum);
-                out[(t + 1) * outStride + r] = scale(r, s1, t + 1, off, ws, xScale, xSum);
-                out[(t + 2) * outStride + r] = scale(r, s2, t + 2, off, ws, xScale, xSum);
-                out[(t + 3) * outStride + r] = scale(r, s3, t + 3, off, ws, xScale, xSum);
-            }
-            for (; t < tokens; t++) {
-                int x0 = t * cols;
-                IntVector a0 = IntVector.zero(I), a1 = a0;
-                int k = 0;
-                for (; k + L < upper; k += 2 * L) {
-                    a0 = addPairs(a0, widen(data, row + k).mul(ShortVector.fromArray(S, xq, x0 + k)));
-                    a1 = addPairs(a1, widen(data, row + k + L).mul(ShortVector.fromArray(S, xq, x0 + k + L)));
-                }
-                for (; k < upper; k += L) a0 = addPairs(a0, widen(data, row + k).mul(ShortVector.fromArray(S, xq, x0 + k)));
-                int s0 = a0.add(a1).reduceLanes(VectorOperators.ADD);
-                for (; k < cols; k++) s0 += data.get(ValueLayout.JAVA_BYTE, row + k) * xq[x0 + k];
-                out[t * outStride + r] = scale(r, s0, t, off, ws, xScale, xSum);
-            }
+            for (; t + 4 <= tokens; t += 4) dot4(row, xq, t * cols, out, t * outStride + r, outStride, r, t, off, ws, xScale, xSum);
+            for (; t < tokens; t++) out[t * outStride + r] = scale(r, dot1(row, xq, t * cols), t, off, ws, xScale, xSum);
         }
+    }
+
+    // The loops live in small methods of their own: C2 then inlines the Vector API calls into
+    // them and emits vector instructions; folded into one large method it gave up inlining
+    // under some call sites and fell back to the (very slow) Java implementation of the API.
+
+    private int dot1(long row, short[] xq, int x0) {
+        int upper = S.loopBound(cols);
+        IntVector a0 = IntVector.zero(I), a1 = a0;
+        int k = 0;
+        for (; k + L < upper; k += 2 * L) {
+            a0 = addPairs(a0, widen(data, row + k).mul(ShortVector.fromArray(S, xq, x0 + k)));
+            a1 = addPairs(a1, widen(data, row + k + L).mul(ShortVector.fromArray(S, xq, x0 + k + L)));
+        }
+        for (; k < upper; k += L) a0 = addPairs(a0, widen(data, row + k).mul(ShortVector.fromArray(S, xq, x0 + k)));
+        int s = a0.add(a1).reduceLanes(VectorOperators.ADD);
+        for (; k < cols; k++) s += data.get(ValueLayout.JAVA_BYTE, row + k) * xq[x0 + k];
+        return s;
+    }
+
+    private void dot4(long row, short[] xq, int x0, float[] out, int o, int outStride, int r, int t, float off, float ws,
+                      float[] xScale, int[] xSum) {
+        int upper = S.loopBound(cols);
+        int x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+        IntVector a0 = IntVector.zero(I), a1 = a0, a2 = a0, a3 = a0;
+        int k = 0;
+        for (; k < upper; k += L) {
+            ShortVector w = widen(data, row + k);
+            a0 = addPairs(a0, w.mul(ShortVector.fromArray(S, xq, x0 + k)));
+            a1 = addPairs(a1, w.mul(ShortVector.fromArray(S, xq, x1 + k)));
+            a2 = addPairs(a2, w.mul(ShortVector.fromArray(S, xq, x2 + k)));
+            a3 = addPairs(a3, w.mul(ShortVector.fromArray(S, xq, x3 + k)));
+        }
+        int s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+        int s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        for (; k < cols; k++) {
+            int w = data.get(ValueLayout.JAVA_BYTE, row + k);
+            s0 += w * xq[x0 + k];
+            s1 += w * xq[x1 + k];
+            s2 += w * xq[x2 + k];
+            s3 += w * xq[x3 + k];
+        }
+        out[o] = scale(r, s0, t, off, ws, xScale, xSum);
+        out[o + outStride] = scale(r, s1, t + 1, off, ws, xScale, xSum);
+        out[o + 2 * outStride] = scale(r, s2, t + 2, off, ws, xScale, xSum);
+        out[o + 3 * outStride] = scale(r, s3, t + 3, off, ws, xScale, xSum);
     }
 
     private float scale(int r, int dot, int t, float off, float ws, float[] xScale, int[] xSum) {

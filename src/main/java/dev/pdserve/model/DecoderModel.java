@@ -60,6 +60,9 @@ abstract class DecoderModel implements CausalLM {
     @Override public int numLayers() { return config.numLayers(); }
     @Override public int vocabSize() { return config.vocabSize(); }
 
+    /** Names of the projections W8A8 quantizes (everything but embeddings, norms, router, lm_head, kv_b_proj). */
+    java.util.Set<String> linearWeightNames() { return weights.linearNames(); }
+
     /** Bytes of weights read by one decode step (every matrix once). */
     public long weightBytes() { return weights.bytes(); }
 

@@ -34,6 +34,25 @@ public final class Quantizer {
 
     public static float e4m3(byte code) { return E4M3[code & 0xFF]; }
 
+    /** The E4M3 code nearest to {@code v} (ties to the even code), saturating at +-448; NaN stays NaN. */
+    public static byte toE4M3(float v) {
+        if (Float.isNaN(v)) return (byte) 0x7F;
+        int sign = v < 0 || (v == 0 && 1 / v < 0) ? 0x80 : 0;
+        float a = Math.min(Math.abs(v), 448f);
+        // Positive codes 0x00..0x7E increase with the code: binary search the nearest.
+        int lo = 0, hi = 0x7E;
+        while (lo < hi) {
+            int mid = (lo + hi + 1) >>> 1;
+            if (E4M3[mid] <= a) lo = mid; else hi = mid - 1;
+        }
+        int code = lo;
+        if (code < 0x7E) {
+            float down = a - E4M3[code], up = E4M3[code + 1] - a;
+            if (up < down || (up == down && (code & 1) == 1)) code++;
+        }
+        return (byte) (sign | code);
+    }
+
     /** Symmetric per-row int8: scale = max|row| / 127, q = round(w / scale). Deterministic, so quantize-on-load equals a written checkpoint. */
     public static Int8Matrix quantizeRows(Matrix m, Arena arena) {
         int rows = m.rows(), cols = m.cols();

@@ -25,6 +25,7 @@ public final class Weights implements AutoCloseable {
     private final QuantDescription description;
     private final int[] fp8Block;
     private long bytes;
+    private final java.util.Set<String> linearNames = new java.util.LinkedHashSet<>();
 
     public Weights(SafeTensors tensors) { this(tensors, false, null, null); }
 
@@ -41,6 +42,9 @@ public final class Weights implements AutoCloseable {
     }
 
     public boolean has(String name) { return tensors.has(name); }
+
+    /** The projections W8A8 quantizes, in load order: what {@code pdserve quantize} writes as int8. */
+    public java.util.Set<String> linearNames() { return java.util.Collections.unmodifiableSet(linearNames); }
 
     /** Bytes of all weights handed out so far (what a decode step reads). */
     public long bytes() { return bytes; }
@@ -66,6 +70,7 @@ public final class Weights implements AutoCloseable {
      */
     public Matrix linear(String name, int rows, int cols) {
         Tensor t = tensors.get(name).expectShape(rows, cols);
+        linearNames.add(name);
         Matrix m;
         if (t.dtype() == DType.I8) {
             m = int8FromCheckpoint(name, t, rows, cols);
