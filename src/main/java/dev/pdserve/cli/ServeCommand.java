@@ -5,6 +5,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.pdserve.engine.Engine;
 import dev.pdserve.engine.EngineConfig;
 import dev.pdserve.engine.InferenceEngine;
+import dev.pdserve.kv.KvPeerInfo;
+import dev.pdserve.kv.KvTransferConfig;
+import dev.pdserve.kv.ModelFingerprint;
+import dev.pdserve.kv.PdTcpConnector;
 import dev.pdserve.model.CausalLM;
 import dev.pdserve.model.LoadOptions;
 import dev.pdserve.model.ModelConfig;
@@ -23,6 +27,7 @@ import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Logger;
 
 /**
@@ -76,6 +81,7 @@ final class ServeCommand implements Callable<Integer> {
         String key = apiKey != null ? apiKey : System.getenv("VLLM_API_KEY");
         logCompatibilityFlags();
         kvTransfer = parseKvTransferConfig(kvTransferConfig);
+        KvTransferConfig kvConfig = kvTransfer == null ? null : KvTransferConfig.parse(kvTransferConfig);
 
         ModelConfig modelConfig = ModelConfig.load(modelDir);
         int contextLen = maxModelLen != null ? maxModelLen : modelConfig.maxPositionEmbeddings();
@@ -86,7 +92,12 @@ final class ServeCommand implements Callable<Integer> {
         LOG.info(() -> "loading " + modelDir + " (" + modelConfig.modelType() + ")");
         CausalLM model = ModelLoader.load(modelDir, new LoadOptions(threads, quantization));
         Tokenizer tokenizer = Tokenizer.load(modelDir);
-        InferenceEngine engine = startEngine(model, tokenizer, config);
+        AtomicReference<PdTcpConnector> connector = new AtomicReference<>();
+        InferenceEngine engine = kvConfig == null ? new Engine(model, tokenizer, config) : new Engine(model, tokenizer, config, cache -> {
+            KvPeerInfo me = KvPeerInfo.of(kvConfig.engineId(), model, blockSize, ModelFingerprint.of(modelDir));
+            connector.set(new PdTcpConnector(kvConfig, me, cache, host));
+            return connector.get();
+        });
         OpenAiServer server = new OpenAiServer(engine, TextCodec.of(tokenizer),
                 new OpenAiServer.Options(host, port, name, key, MAX_REQUEST_BYTES, version())).start();
 
@@ -104,6 +115,10 @@ final class ServeCommand implements Callable<Integer> {
         }, "pdserve-drain"));
         System.out.println("INFO:     pdserve serving '" + name + "' on http://" + host + ":" + server.port()
                 + " (max_model_len " + contextLen + ")");
+        if (connector.get() != null) {
+            System.out.println("INFO:     KV transfer: " + kvConfig.role().wireName
+                    + (connector.get().producerPort() > 0 ? " serving KV on port " + connector.get().producerPort() : " pulling KV from prefill instances"));
+        }
         System.out.println("INFO:     Application startup complete.");
         System.out.flush();
         stopped.await();
@@ -141,7 +156,7 @@ final class ServeCommand implements Callable<Integer> {
         }
         if (node == null || !node.isObject()) throw new IllegalArgumentException("--kv-transfer-config must be a JSON object");
         LOG.info("--kv-transfer-config: kv_role=" + node.path("kv_role").asText("?") + ", kv_connector="
-                + node.path("kv_connector").asText("?") + " stored; PD KV transfer is wired in by the KV connector (next issue)");
+                + node.path("kv_connector").asText("?"));
         return node;
     }
 
@@ -165,10 +180,6 @@ final class ServeCommand implements Callable<Integer> {
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("--kv-cache-memory '" + text + "' is not a size like 2GiB or 512MiB");
         }
-    }
-
-    private static InferenceEngine startEngine(CausalLM model, Tokenizer tokenizer, EngineConfig config) {
-        return new Engine(model, tokenizer, config);
     }
 
     private static String version() {

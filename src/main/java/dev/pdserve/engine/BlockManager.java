@@ -129,6 +129,14 @@ final class BlockManager {
         r.numRegisteredBlocks = Math.max(r.numRegisteredBlocks, full);
     }
 
+    /** Takes one more reference on blocks already in use (a KV lease holding a finished prompt's blocks). */
+    void retain(int[] blocks) {
+        for (int b : blocks) {
+            if (refCount[b] <= 0) throw new IllegalStateException("block " + b + " is not in use");
+            refCount[b]++;
+        }
+    }
+
     /** Lets go of all the request's blocks (finish, abort, preemption). */
     void free(Request r) {
         free(r.blockTable, r.numBlocks);

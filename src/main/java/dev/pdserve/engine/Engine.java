@@ -1,9 +1,15 @@
 package dev.pdserve.engine;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.pdserve.model.CausalLM;
+import dev.pdserve.model.KvCache;
 import dev.pdserve.tokenizer.Tokenizer;
 
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.function.Function;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
@@ -30,6 +36,11 @@ public final class Engine implements InferenceEngine {
     private final ModelRunner runner;
     private final Sampler sampler;
     private final int vocab;
+    /** PD disaggregation's KV connector, or null (colocated). */
+    private final KvConnector connector;
+    /** Remote-prefill requests waiting for blocks to pull into, and those whose pull runs. */
+    private final ArrayDeque<Request> pendingLoads = new ArrayDeque<>();
+    private final ArrayList<Request> loading = new ArrayList<>();
 
     private final ConcurrentLinkedQueue<Object> inbox = new ConcurrentLinkedQueue<>();
     private final ConcurrentHashMap<String, Boolean> liveIds = new ConcurrentHashMap<>();
@@ -46,12 +57,27 @@ public final class Engine implements InferenceEngine {
 
     private record Abort(String requestId) {}
 
+    /** A KV lease ended (released, expired, aborted): its blocks go back to the pool. */
+    private record FreeBlocks(int[] blockIds) {}
+
+    /** A remote prefill's pull ended; {@code error} null on success. */
+    private record PullDone(Request request, String error) {}
+
     public Engine(CausalLM model, Tokenizer tokenizer, EngineConfig config) {
-        this(model, tokenizer, config, TokenDecoder.of(tokenizer));
+        this(model, tokenizer, config, TokenDecoder.of(tokenizer), null);
+    }
+
+    /** With a KV connector for PD disaggregation, built over the engine's KV cache. */
+    public Engine(CausalLM model, Tokenizer tokenizer, EngineConfig config, Function<KvCache, KvConnector> connector) {
+        this(model, tokenizer, config, TokenDecoder.of(tokenizer), connector);
+    }
+
+    Engine(CausalLM model, Tokenizer tokenizer, EngineConfig config, TokenDecoder.Factory decoders) {
+        this(model, tokenizer, config, decoders, null);
     }
 
     /** With a custom detokenizer (tests drive the engine with models that have no tokenizer). */
-    Engine(CausalLM model, Tokenizer tokenizer, EngineConfig config, TokenDecoder.Factory decoders) {
+    Engine(CausalLM model, Tokenizer tokenizer, EngineConfig config, TokenDecoder.Factory decoders, Function<KvCache, KvConnector> connector) {
         if (config.blockSize() < 1 || config.maxNumSeqs() < 1 || config.maxNumBatchedTokens() < 1 || config.maxModelLen() < 1) {
             throw new IllegalArgumentException("block size, max-num-seqs, max-num-batched-tokens and max-model-len must be positive: " + config);
         }
@@ -70,6 +96,7 @@ public final class Engine implements InferenceEngine {
         this.scheduler = new Scheduler(blocks, config.maxNumSeqs(), config.maxNumBatchedTokens());
         this.runner = new ModelRunner(model, cache);
         this.sampler = new Sampler(vocab, model.config().eosTokenIds());
+        this.connector = connector == null ? null : connector.apply(cache);
         this.loop = new Thread(this::runLoop, "pdserve-engine");
         loop.setDaemon(true);
         loop.start();
@@ -82,7 +109,9 @@ public final class Engine implements InferenceEngine {
         SamplingParams p = request.sampling();
         long seed = p.seed() != null ? p.seed() ^ 0x2545F4914F6CDD1DL : config.seed() * 0x9E3779B97F4A7C15L + seedCounter.incrementAndGet();
         OutputText text = new OutputText(decoders.create(request.promptIds(), p.skipSpecialTokens()), p.stop(), p.includeStopStrInOutput());
+        KvConnector.Plan plan = connector == null ? KvConnector.NONE : connector.plan(request.kvTransferParams(), request.promptIds().length);
         Request r = new Request(request.requestId(), request.promptIds(), p, sink, config.blockSize(), seed, text);
+        r.kvPlan = plan;
         if (liveIds.putIfAbsent(r.id, Boolean.TRUE) != null) {
             throw new EngineException(400, "request_id", "request id '" + r.id + "' is already running");
         }
@@ -152,6 +181,8 @@ public final class Engine implements InferenceEngine {
 
     @Override public EngineConfig config() { return config; }
 
+    @Override public KvConnector.Stats kvStats() { return connector == null ? null : connector.stats(); }
+
     @Override public CausalLM model() { return model; }
 
     @Override public Tokenizer tokenizer() { return tokenizer; }
@@ -184,6 +215,7 @@ public final class Engine implements InferenceEngine {
                 interrupted = true;
             }
         }
+        if (connector != null) connector.close();
         cache.close();
         if (interrupted) Thread.currentThread().interrupt();
     }
@@ -193,6 +225,7 @@ public final class Engine implements InferenceEngine {
     private void runLoop() {
         while (!closed) {
             takeInbox();
+            startLoads();
             publish();
             if (!scheduler.hasWork()) {
                 if (inbox.isEmpty()) LockSupport.park(this);
@@ -208,18 +241,32 @@ public final class Engine implements InferenceEngine {
         // Closing: whatever is still queued or running ends as aborted.
         takeInbox();
         for (Request r : scheduler.all()) abort(r);
+        for (Request r : List.copyOf(pendingLoads)) abortLoad(r);
+        for (Request r : List.copyOf(loading)) if (!r.abortedWhileLoading) abortLoad(r);
         publish();
-        if (closedFromSink) cache.close();
+        if (closedFromSink) {
+            if (connector != null) connector.close();
+            cache.close();
+        }
     }
 
     private void takeInbox() {
         Object m;
         while ((m = inbox.poll()) != null) {
             if (m instanceof Request r) {
-                scheduler.add(r);
+                if (r.kvPlan.kind() == KvConnector.Kind.REMOTE_PREFILL) pendingLoads.addLast(r); else scheduler.add(r);
             } else if (m instanceof Abort(String id)) {
                 Request r = scheduler.find(id);
-                if (r != null) abort(r);
+                if (r != null) abort(r); else abortLoad(id);
+            } else if (m instanceof FreeBlocks(int[] ids)) {
+                try {
+                    blocks.free(ids, ids.length);
+                } catch (IllegalStateException e) {
+                    // A bug, but one that must not stop the step loop every other request depends on.
+                    LOG.log(Level.SEVERE, "freeing leased KV blocks " + Arrays.toString(ids) + " failed", e);
+                }
+            } else if (m instanceof PullDone(Request r, String error)) {
+                pullDone(r, error);
             }
         }
     }
@@ -230,6 +277,65 @@ public final class Engine implements InferenceEngine {
         publish();
         emit(r, new RequestOutput(r.id, new int[0], "", null, true, FinishReason.ABORT,
                 r.numPromptTokens, r.numOutputTokens(), r.cachedPromptTokens, null));
+    }
+
+    /**
+     * Gives remote-prefill requests their prompt's blocks (in arrival order, as blocks allow) and
+     * starts their pulls; the connector pulls off this thread and reports back through the inbox.
+     */
+    private void startLoads() {
+        while (!pendingLoads.isEmpty()) {
+            Request r = pendingLoads.peekFirst();
+            if (!blocks.allocate(r, 0, r.numPromptTokens)) return;
+            pendingLoads.pollFirst();
+            loading.add(r);
+            int[] local = Arrays.copyOf(r.blockTable, r.numBlocks);
+            connector.pull(r.kvPlan, local, error -> {
+                inbox.add(new PullDone(r, error));
+                LockSupport.unpark(loop);
+            });
+        }
+    }
+
+    /**
+     * The prompt's KV is here: all but the last prompt token count as computed, so the first
+     * step feeds that one token and samples from its logits (what colocated prefill computes
+     * for it, bit for bit). On failure the policy decides: fail the request, or prefill locally.
+     */
+    private void pullDone(Request r, String error) {
+        loading.remove(r);
+        if (r.abortedWhileLoading) {
+            blocks.free(r);
+            return;
+        }
+        if (error == null) {
+            r.numComputed = r.numPromptTokens - 1;
+            scheduler.add(r);
+        } else if (connector.recomputeOnFailure()) {
+            LOG.warning("request " + r.id + ": " + error + "; kv_load_failure_policy=recompute, prefilling locally");
+            r.numComputed = 0;
+            scheduler.add(r);
+        } else {
+            blocks.free(r);
+            liveIds.remove(r.id);
+            emit(r, new RequestOutput(r.id, new int[0], "", null, true, FinishReason.ERROR, r.numPromptTokens, 0, 0,
+                    error + " (kv_load_failure_policy=fail)", null, null, 502));
+        }
+    }
+
+    /** Aborts a remote-prefill request that is not scheduled yet; false when there is none with that id. */
+    private boolean abortLoad(String id) {
+        for (Request r : pendingLoads) if (r.id.equals(id)) return abortLoad(r);
+        for (Request r : loading) if (r.id.equals(id) && !r.abortedWhileLoading) return abortLoad(r);
+        return false;
+    }
+
+    private boolean abortLoad(Request r) {
+        // A running pull writes into the request's blocks: they are freed when it ends (pullDone).
+        if (!pendingLoads.remove(r)) r.abortedWhileLoading = true;
+        liveIds.remove(r.id);
+        emit(r, new RequestOutput(r.id, new int[0], "", null, true, FinishReason.ABORT, r.numPromptTokens, 0, 0, null));
+        return true;
     }
 
     private void step() {
@@ -276,21 +382,43 @@ public final class Engine implements InferenceEngine {
         } else if (out >= p.maxTokens() || r.numTokens >= config.maxModelLen()) {
             finish = FinishReason.LENGTH;
         }
-        if (finish != null) finish(r);
+        JsonNode kvParams = finish != null ? finish(r, true) : null;
         emit(r, new RequestOutput(r.id, new int[] {token}, r.text.takeDelta(finish != null),
                 logprob == null ? null : List.of(logprob), finish != null, finish,
-                r.numPromptTokens, out, r.cachedPromptTokens, null, stopReason));
+                r.numPromptTokens, out, r.cachedPromptTokens, null, stopReason, kvParams, 0));
     }
 
     /**
-     * A request is done: its blocks go back to the pool. Issue 4's KV producer will instead keep
-     * them under a lease here (copy {@code r.blockTable[0..numBlocks)} and free it later with
-     * {@link BlockManager#free(int[], int)}).
+     * A request is done: its blocks go back to the pool. A prefill for a remote decode
+     * ({@code do_remote_decode}) that ended normally first leases its prompt's blocks to the KV
+     * connector and returns the {@code kv_transfer_params} that point at them.
      */
-    private void finish(Request r) {
+    private JsonNode finish(Request r, boolean normalEnd) {
+        JsonNode kv = null;
+        if (normalEnd && connector != null && r.kvPlan.kind() == KvConnector.Kind.REMOTE_DECODE) kv = leasePrompt(r);
         scheduler.remove(r);
         liveIds.remove(r.id);
         publish();
+        return kv;
+    }
+
+    /**
+     * The lease takes its own reference on each prompt block, so a prefix block shared with other
+     * requests stays valid while leased and the request's own references are dropped as usual.
+     */
+    private JsonNode leasePrompt(Request r) {
+        int[] ids = Arrays.copyOf(r.blockTable, Math.min(blocks.blocksFor(r.numPromptTokens), r.numBlocks));
+        blocks.retain(ids);
+        try {
+            return connector.lease(r.id, ids, r.numPromptTokens, () -> {
+                inbox.add(new FreeBlocks(ids));
+                LockSupport.unpark(loop);
+            });
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "cannot lease the KV of request " + r.id + "; freeing it", e);
+            blocks.free(ids, ids.length);
+            return null;
+        }
     }
 
     private void failScheduled(Throwable e) {
@@ -298,7 +426,7 @@ public final class Engine implements InferenceEngine {
         for (int i = 0; i < scheduler.numScheduled; i++) {
             Request r = scheduler.scheduled[i];
             if (!liveIds.containsKey(r.id)) continue;
-            finish(r);
+            finish(r, false);
             emit(r, new RequestOutput(r.id, new int[0], "", null, true, FinishReason.ERROR,
                     r.numPromptTokens, r.numOutputTokens(), r.cachedPromptTokens, msg));
         }
@@ -315,7 +443,7 @@ public final class Engine implements InferenceEngine {
 
     private void publish() {
         numRunning = scheduler.numRunning();
-        numWaiting = scheduler.numWaiting();
+        numWaiting = scheduler.numWaiting() + pendingLoads.size() + loading.size();
         numUsedBlocks = blocks.numUsedBlocks();
         prefixQueries = blocks.prefixQueries();
         prefixHits = blocks.prefixHits();

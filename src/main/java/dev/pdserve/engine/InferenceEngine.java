@@ -19,6 +19,9 @@ public interface InferenceEngine extends AutoCloseable {
 
     EngineStats stats();
 
+    /** The KV connector's counters (PD disaggregation), or null without one. */
+    default KvConnector.Stats kvStats() { return null; }
+
     EngineConfig config();
 
     CausalLM model();

@@ -34,6 +34,11 @@ final class Request {
 
     final OutputText text;
 
+    /** What the request's kv_transfer_params ask for (PD disaggregation); {@link KvConnector#NONE} when nothing. */
+    KvConnector.Plan kvPlan = KvConnector.NONE;
+    /** Aborted while its KV was being pulled: its blocks are freed when the pull ends. */
+    boolean abortedWhileLoading;
+
     Request(String id, int[] promptIds, SamplingParams sampling, OutputSink sink, int blockSize, long seed, OutputText text) {
         this.id = id;
         this.sampling = sampling;

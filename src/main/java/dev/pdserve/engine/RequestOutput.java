@@ -1,5 +1,7 @@
 package dev.pdserve.engine;
 
+import com.fasterxml.jackson.databind.JsonNode;
+
 import java.util.List;
 
 /**
@@ -7,7 +9,9 @@ import java.util.List;
  * (never a broken UTF-8 character; stop strings never included unless asked), and, on the last
  * output, why it finished. Counts are totals so far. {@code stopReason} is vLLM's {@code stop_reason}:
  * the stop string (String) or stop token id (Integer) that ended the request, null otherwise
- * (EOS, length, abort).
+ * (EOS, length, abort). {@code kvTransferParams}: on a prefill instance's last output, where its
+ * KV is leased (vLLM's response field). {@code errorStatus}: the HTTP status an ERROR maps to
+ * (500 engine failure, 502 the KV could not be loaded from the prefill instance).
  */
 public record RequestOutput(
         String requestId,
@@ -20,7 +24,16 @@ public record RequestOutput(
         int completionTokens,
         int cachedPromptTokens,
         String error,
-        Object stopReason) {
+        Object stopReason,
+        JsonNode kvTransferParams,
+        int errorStatus) {
+
+    /** Without KV transfer params (the shape before PD disaggregation). */
+    public RequestOutput(String requestId, int[] newTokenIds, String textDelta, List<TokenLogprob> logprobs, boolean finished,
+                         FinishReason finishReason, int promptTokens, int completionTokens, int cachedPromptTokens, String error, Object stopReason) {
+        this(requestId, newTokenIds, textDelta, logprobs, finished, finishReason, promptTokens, completionTokens, cachedPromptTokens, error, stopReason, null,
+                error == null ? 0 : 500);
+    }
 
     /** Without a stop reason (the shape before {@code stopReason} was added). */
     public RequestOutput(String requestId, int[] newTokenIds, String textDelta, List<TokenLogprob> logprobs, boolean finished,

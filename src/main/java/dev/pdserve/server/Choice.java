@@ -1,5 +1,6 @@
 package dev.pdserve.server;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.pdserve.engine.FinishReason;
 import dev.pdserve.engine.RequestOutput;
 import dev.pdserve.engine.TokenLogprob;
@@ -25,6 +26,10 @@ final class Choice {
     int cachedTokens;
     /** Characters of the text already streamed, where the next logprobs' text_offset starts. */
     int streamedTextOffset;
+    /** The engine's kv_transfer_params on the last output (a prefill instance's lease), else null. */
+    JsonNode kvTransferParams;
+    /** HTTP status of an ERROR finish: 500 engine failure, 502 KV transfer failure. */
+    int errorStatus = 500;
 
     Choice(int index, String requestId, int promptTokens, long arrivalNanos) {
         this.index = index;
@@ -51,6 +56,8 @@ final class Choice {
             finishReason = o.finishReason() == null ? FinishReason.STOP : o.finishReason();
             error = o.error();
             stopReason = o.stopReason();
+            kvTransferParams = o.kvTransferParams();
+            if (o.errorStatus() > 0) errorStatus = o.errorStatus();
             metrics.recordFinished(finishReason, (now - arrivalNanos) / 1e9);
         }
     }

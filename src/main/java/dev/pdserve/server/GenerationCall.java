@@ -63,18 +63,27 @@ final class GenerationCall {
                 byId.put(c.requestId, c);
             }
         }
+        if (choices.size() > 1 && asksForKvTransfer(request.kvTransferParams())) {
+            throw new ApiException(400, "kv_transfer_params", "kv_transfer_params (do_remote_decode / do_remote_prefill) needs exactly one prompt and n=1, got "
+                    + choices.size() + " sequences");
+        }
         index = 0;
         try {
             for (int[] prompt : request.prompts()) {
                 for (int i = 0; i < request.n(); i++, index++) {
                     Choice c = choices.get(index);
-                    engine.submit(new GenerationRequest(c.requestId, prompt, request.samplingFor(prompt.length, maxModelLen)), outputs::add);
+                    engine.submit(new GenerationRequest(c.requestId, prompt, request.samplingFor(prompt.length, maxModelLen), request.kvTransferParams()),
+                            outputs::add);
                 }
             }
         } catch (EngineException e) {
             for (int i = 0; i < index; i++) engine.abort(choices.get(i).requestId);
             throw new ApiException(e.status, e.param, e.getMessage());
         }
+    }
+
+    private static boolean asksForKvTransfer(ObjectNode kv) {
+        return kv != null && (kv.path("do_remote_decode").asBoolean(false) || kv.path("do_remote_prefill").asBoolean(false));
     }
 
     /** Waits for every choice to finish, then sends one JSON response. */
@@ -91,7 +100,7 @@ final class GenerationCall {
         }
         for (Choice c : choices) {
             if (c.finishReason == FinishReason.ERROR) {
-                throw new ApiException(500, null, "generation failed: " + (c.error == null ? "engine error" : c.error));
+                throw new ApiException(c.errorStatus, null, "generation failed: " + (c.error == null ? "engine error" : c.error));
             }
         }
         send(res, 200, format.full(choices));
@@ -109,6 +118,7 @@ final class GenerationCall {
             }
             int open = choices.size();
             String failure = null;
+            int failureStatus = 500;
             while (open > 0) {
                 RequestOutput o = outputs.take();
                 Choice c = byId.get(o.requestId());
@@ -119,6 +129,7 @@ final class GenerationCall {
                 if (c.finished) open--;
                 if (c.finished && c.finishReason == FinishReason.ERROR) {
                     failure = c.error == null ? "engine error" : c.error;
+                    failureStatus = c.errorStatus;
                     break;
                 }
                 String delta = c.text.substring(textStart);
@@ -129,7 +140,7 @@ final class GenerationCall {
             }
             if (failure != null) {
                 abortUnfinished();
-                event(out, ErrorBody.of(500, null, "generation failed: " + failure));
+                event(out, ErrorBody.of(failureStatus, null, "generation failed: " + failure));
             } else if (request.includeUsage()) {
                 event(out, format.usageChunk(choices));
             }

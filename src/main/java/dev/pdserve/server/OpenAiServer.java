@@ -64,7 +64,7 @@ public final class OpenAiServer implements AutoCloseable {
         this.options = options;
         this.maxModelLen = engine.config().maxModelLen();
         this.parser = new RequestParser(options.servedModelName(), maxModelLen, codec);
-        this.metrics = new VllmMetrics(options.servedModelName(), engine::stats);
+        this.metrics = new VllmMetrics(options.servedModelName(), engine::stats, engine::kvStats);
     }
 
     public OpenAiServer start() {

@@ -78,9 +78,7 @@ final class ResponseFormat {
             putStopReason(ch, c);
         }
         o.set("usage", usage(choices, request.n()));
-        // vLLM answers with the params its KV connector produced (never the request's own);
-        // there is no connector yet, so none.
-        o.putNull("kv_transfer_params");
+        putKvTransferParams(o, choices);
         return o;
     }
 
@@ -110,6 +108,8 @@ final class ResponseFormat {
         if (last) ch.put("finish_reason", c.finishReason.apiName); else ch.putNull("finish_reason");
         if (last) putStopReason(ch, c); else ch.putNull("stop_reason");
         if (request.continuousUsage()) o.set("usage", usage(all, request.n()));
+        // The final chunk carries what the KV connector produced, as in the whole response.
+        if (last) putKvTransferParams(o, List.of(c));
         return o;
     }
 
@@ -129,6 +129,17 @@ final class ResponseFormat {
         } else {
             choice.set("logprobs", logprobs.completion(tokens, request.logprobs(), textOffset));
         }
+    }
+
+    /** vLLM answers with the params its KV connector produced (never the request's own), else null. */
+    private static void putKvTransferParams(ObjectNode o, List<Choice> choices) {
+        for (Choice c : choices) {
+            if (c.kvTransferParams != null) {
+                o.set("kv_transfer_params", c.kvTransferParams);
+                return;
+            }
+        }
+        o.putNull("kv_transfer_params");
     }
 
     private static void putStopReason(ObjectNode choice, Choice c) {

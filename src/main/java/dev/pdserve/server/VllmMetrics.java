@@ -2,6 +2,7 @@ package dev.pdserve.server;
 
 import dev.pdserve.engine.EngineStats;
 import dev.pdserve.engine.FinishReason;
+import dev.pdserve.engine.KvConnector;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -34,6 +35,7 @@ public final class VllmMetrics {
     private final String model;
     private final String labels;
     private final Supplier<EngineStats> stats;
+    private final Supplier<KvConnector.Stats> kvStats;
     private final MeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final DistributionSummary ttft;
     private final DistributionSummary itl;
@@ -41,6 +43,12 @@ public final class VllmMetrics {
     private final Map<FinishReason, Counter> success = new EnumMap<>(FinishReason.class);
 
     public VllmMetrics(String modelName, Supplier<EngineStats> stats) {
+        this(modelName, stats, () -> null);
+    }
+
+    /** With PD disaggregation's KV transfer counters ({@code kvStats} gives null without a connector). */
+    public VllmMetrics(String modelName, Supplier<EngineStats> stats, Supplier<KvConnector.Stats> kvStats) {
+        this.kvStats = kvStats;
         this.model = "model_name=\"" + escape(modelName) + "\"";
         this.labels = ENGINE + "," + model;
         this.stats = stats;
@@ -85,12 +93,32 @@ public final class VllmMetrics {
         histogram(out, "vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", ttft);
         histogram(out, "vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", itl);
         histogram(out, "vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", e2e);
+        KvConnector.Stats kv = kvStats.get();
+        if (kv != null) kvTransfer(out, kv);
         return out.toString();
+    }
+
+    /** pdserve's KV transfer metrics (only on an instance with --kv-transfer-config). */
+    private void kvTransfer(StringBuilder out, KvConnector.Stats kv) {
+        header(out, "pdserve:kv_transfer_bytes_total", "KV cache payload bytes moved between prefill and decode instances.", "counter");
+        out.append("pdserve:kv_transfer_bytes_total{direction=\"received\",").append(labels).append("} ").append(number(kv.bytesReceived())).append('\n');
+        out.append("pdserve:kv_transfer_bytes_total{direction=\"sent\",").append(labels).append("} ").append(number(kv.bytesSent())).append('\n');
+        header(out, "pdserve:kv_transfer_seconds", "Time spent moving KV cache blocks, over completed transfers.", "summary");
+        out.append("pdserve:kv_transfer_seconds_count{").append(labels).append("} ").append(number(kv.transfers())).append('\n');
+        out.append("pdserve:kv_transfer_seconds_sum{").append(labels).append("} ").append(number(kv.transferSeconds())).append('\n');
+        gauge(out, "pdserve:kv_blocks_leased", "KV blocks a prefill instance holds for decode instances to pull.", kv.blocksLeased());
+        header(out, "pdserve:kv_lease_expired_total", "KV leases freed because no decode instance pulled them in time.", "counter");
+        out.append("pdserve:kv_lease_expired_total{").append(labels).append("} ").append(number(kv.leasesExpired())).append('\n');
     }
 
     private void gauge(StringBuilder out, String name, String help, EngineStats s, ToDoubleFunction<EngineStats> value) {
         header(out, name, help, "gauge");
         out.append(name).append('{').append(labels).append("} ").append(number(value.applyAsDouble(s))).append('\n');
+    }
+
+    private void gauge(StringBuilder out, String name, String help, double value) {
+        header(out, name, help, "gauge");
+        out.append(name).append('{').append(labels).append("} ").append(number(value)).append('\n');
     }
 
     private void counter(StringBuilder out, String name, String help, double value) {
