@@ -26,8 +26,8 @@ import java.util.UUID;
 import java.util.concurrent.Callable;
 
 /** {@code pdserve bench serve ...}: vLLM's {@code vllm bench serve}, same flags, same report, same JSON. */
-@Command(name = "bench", mixinStandardHelpOptions = true, subcommands = BenchCommand.Serve.class,
-        description = "Benchmark tools (see `pdserve bench serve --help`).")
+@Command(name = "bench", mixinStandardHelpOptions = true, subcommands = {BenchCommand.Serve.class, BenchCompareCommand.class},
+        description = "Benchmark tools (see `pdserve bench serve --help`, `pdserve bench compare --help`).")
 final class BenchCommand implements Runnable {
     @Override
     public void run() {

@@ -18,6 +18,7 @@ public final class Main implements Runnable {
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
         // One line per subcommand, in the order `pdserve --help` lists them.
+        cl.addSubcommand(new DemoCommand());
         cl.addSubcommand(new GenerateCommand());
         cl.addSubcommand(new QuantizeCommand());
         cl.addSubcommand(new ServeCommand());
