@@ -2,6 +2,7 @@ package dev.pdserve.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pdserve.cluster.ClusterSpec;
 import dev.pdserve.engine.Engine;
 import dev.pdserve.engine.EngineConfig;
 import dev.pdserve.engine.InferenceEngine;
@@ -17,11 +18,12 @@ import dev.pdserve.server.OpenAiServer;
 import dev.pdserve.server.TextCodec;
 import dev.pdserve.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
@@ -62,6 +64,8 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "Kernel worker threads (default: all cores).") int threads;
     @Option(names = "--quantization", paramLabel = "METHOD", description = "w8a8 (also 'ascend'): int8 weights and activations.") String quantization;
     @Option(names = "--kv-transfer-config", paramLabel = "JSON", description = "vLLM's KV connector config (kv_role, ...), for PD disaggregation.") String kvTransferConfig;
+    @Option(names = "--cluster", paramLabel = "FILE", description = "cluster.json (pdserve ranktable): with --instance, take this instance's role, ports, kv-transfer-config and threads from it.") Path cluster;
+    @Option(names = "--instance", paramLabel = "ID", description = "This instance's id in --cluster, e.g. prefill-0.") String instance;
     @Option(names = "--tensor-parallel-size", defaultValue = "1", description = "Accepted for vLLM compatibility; pdserve runs one process.") int tensorParallelSize;
     @Option(names = "--enable-expert-parallel", description = "Accepted for vLLM compatibility.") boolean enableExpertParallel;
     @Option(names = "--trust-remote-code", description = "Accepted for vLLM compatibility: pdserve runs no model code from the checkpoint.") boolean trustRemoteCode;
@@ -73,8 +77,11 @@ final class ServeCommand implements Callable<Integer> {
     /** The parsed --kv-transfer-config, kept for the KV connector. */
     JsonNode kvTransfer;
 
+    @Spec CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
+        applyCluster();
         Path modelDir = modelDir();
         String name = servedModelName != null ? servedModelName
                 : modelArg != null || modelOption != null ? String.valueOf(modelArg != null ? modelArg : modelOption) : modelDir.getFileName().toString();
@@ -125,14 +132,32 @@ final class ServeCommand implements Callable<Integer> {
         return 0;
     }
 
+    /**
+     * --cluster/--instance: the instance's ports, KV config, threads and (when MODEL_DIR is not
+     * given) model come from cluster.json; flags given on the command line still win. The
+     * instance's core_set is for the launcher (taskset); here it is only logged.
+     */
+    void applyCluster() {
+        if (cluster == null && instance == null) return;
+        if (cluster == null || instance == null) throw new IllegalArgumentException("--cluster and --instance go together");
+        ClusterSpec spec = ClusterSpec.load(cluster);
+        ClusterSpec.Instance me = spec.instance(instance);
+        if (!given("--port")) port = me.httpPort();
+        if (kvTransferConfig == null) kvTransferConfig = spec.kvTransferConfigJson(instance);
+        if (!given("--threads") && me.threads().isPresent()) threads = me.threads().getAsInt();
+        if (modelArg == null && modelOption == null && spec.model().isPresent()) modelOption = Path.of(spec.model().get());
+        me.coreSet().ifPresent(cores -> LOG.info("cluster instance " + instance + " is meant for cores " + cores + " (pin with taskset -c " + cores + ")"));
+        LOG.info("cluster instance " + instance + ": " + me.role() + ", http port " + port + ", kv " + me.kvAddress());
+    }
+
+    private boolean given(String option) {
+        return spec != null && spec.commandLine().getParseResult() != null && spec.commandLine().getParseResult().hasMatchedOption(option);
+    }
+
     /** MODEL_DIR, else the built-in model under $PDSERVE_HOME (the launcher sets it), else the current folder. */
-    private Path modelDir() {
+    Path modelDir() {
         Path p = modelArg != null ? modelArg : modelOption;
-        if (p != null) return p.toAbsolutePath().normalize();
-        String home = System.getenv("PDSERVE_HOME");
-        Path builtIn = Path.of(home != null ? home : ".").resolve("models/deepseek-v3-tiny");
-        if (Files.isDirectory(builtIn)) return builtIn.toAbsolutePath().normalize();
-        return Path.of(".").toAbsolutePath().normalize();
+        return (p != null ? p : Defaults.builtInModel()).toAbsolutePath().normalize();
     }
 
     private void logCompatibilityFlags() {

@@ -143,8 +143,9 @@ public record KvTransferConfig(
         for (Map.Entry<String, JsonNode> e : root.properties()) {
             if (!known.contains(e.getKey()) && !IGNORED_VLLM_FIELDS.contains(e.getKey())) notes.add("unknown field '" + e.getKey() + "' ignored");
         }
+        // instance_id: written by cluster.json tooling so logs name the instance; nothing to configure.
         Set<String> knownExtra = Set.of("lease_seconds", "cluster_token", "cluster_token_file", "kv_load_failure_policy",
-                "connect_timeout_ms", "read_timeout_ms", "transfer_timeout_ms");
+                "connect_timeout_ms", "read_timeout_ms", "transfer_timeout_ms", "instance_id");
         for (Map.Entry<String, JsonNode> e : extra.properties()) {
             if (!knownExtra.contains(e.getKey())) notes.add("unknown field 'kv_connector_extra_config." + e.getKey() + "' ignored");
         }

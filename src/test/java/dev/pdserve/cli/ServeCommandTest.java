@@ -42,4 +42,32 @@ class ServeCommandTest {
         assertThatThrownBy(() -> ServeCommand.parseKvTransferConfig("{kv_role")).hasMessageContaining("not valid JSON");
         assertThatThrownBy(() -> ServeCommand.parseKvTransferConfig("[1]")).hasMessageContaining("JSON object");
     }
+
+    @Test
+    void clusterFileGivesTheInstancesPortsKvConfigThreadsAndModel() {
+        String cluster = dev.pdserve.TestModels.repo().resolve("examples/two-nodes/cluster.json").toString();
+        ServeCommand c = new ServeCommand();
+        new CommandLine(c).parseArgs("--cluster", cluster, "--instance", "prefill-0");
+        c.applyCluster();
+        org.assertj.core.api.Assertions.assertThat(c.port).isEqualTo(8100);
+        org.assertj.core.api.Assertions.assertThat(c.threads).isEqualTo(16);
+        org.assertj.core.api.Assertions.assertThat(c.modelDir().toString()).endsWith("models/deepseek-v3-tiny");
+        dev.pdserve.kv.KvTransferConfig kv = dev.pdserve.kv.KvTransferConfig.parse(c.kvTransferConfig);
+        org.assertj.core.api.Assertions.assertThat(kv.role().wireName).isEqualTo("kv_producer");
+        org.assertj.core.api.Assertions.assertThat(kv.notes()).isEmpty();
+
+        ServeCommand overridden = new ServeCommand();
+        new CommandLine(overridden).parseArgs("--cluster", cluster, "--instance", "decode-0", "--port", "9100", "--threads", "1");
+        overridden.applyCluster();
+        org.assertj.core.api.Assertions.assertThat(overridden.port).isEqualTo(9100);
+        org.assertj.core.api.Assertions.assertThat(overridden.threads).isEqualTo(1);
+        org.assertj.core.api.Assertions.assertThat(dev.pdserve.kv.KvTransferConfig.parse(overridden.kvTransferConfig).role().wireName).isEqualTo("kv_consumer");
+
+        ServeCommand alone = new ServeCommand();
+        new CommandLine(alone).parseArgs("--instance", "decode-0");
+        org.assertj.core.api.Assertions.assertThatThrownBy(alone::applyCluster).hasMessageContaining("--cluster and --instance go together");
+        ServeCommand unknown = new ServeCommand();
+        new CommandLine(unknown).parseArgs("--cluster", cluster, "--instance", "decode-7");
+        org.assertj.core.api.Assertions.assertThatThrownBy(unknown::applyCluster).hasMessageContaining("decode-7");
+    }
 }
