@@ -36,6 +36,7 @@ public final class BatchDecodeBench {
         }
         if (model == null) throw new IllegalArgumentException("--model DIR is required");
         try (CausalLM lm = ModelLoader.load(model, new LoadOptions(threads, quantization))) {
+            System.out.printf("weights: %.3f GB in memory (quantization %s)%n", lm.weightBytes() / 1e9, quantization == null ? "none" : quantization);
             int maxBatch = Math.max(4, java.util.Arrays.stream(batches).max().orElse(1)); // 4: the warm-up batch
             int blocksPerSeq = (prompt + steps + 1 + BLOCK - 1) / BLOCK + 1;
             try (OffHeapKvCache cache = new OffHeapKvCache(lm.numLayers(), maxBatch * blocksPerSeq, BLOCK, lm.kvEntryFloats())) {

@@ -23,6 +23,9 @@ public interface CausalLM extends AutoCloseable {
      */
     void forward(ForwardBatch batch, KvCache cache, float[] logits);
 
+    /** Bytes of weights held in memory (after any load-time quantization). */
+    long weightBytes();
+
     @Override
     void close();
 }

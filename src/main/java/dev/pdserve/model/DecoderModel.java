@@ -64,6 +64,7 @@ abstract class DecoderModel implements CausalLM {
     java.util.Set<String> linearWeightNames() { return weights.linearNames(); }
 
     /** Bytes of weights read by one decode step (every matrix once). */
+    @Override
     public long weightBytes() { return weights.bytes(); }
 
     /** Attention of layer {@code l} over {@code normed} into {@code attnOut} (tokens x hidden); writes the KV cache. */

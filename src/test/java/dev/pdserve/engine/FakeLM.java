@@ -30,6 +30,7 @@ final class FakeLM implements CausalLM {
     @Override public int vocabSize() { return vocab; }
     @Override public int kvEntryFloats() { return 1; }
     @Override public String kvLayout() { return "fake-1"; }
+    @Override public long weightBytes() { return 0; }
 
     @Override
     public void forward(ForwardBatch b, KvCache cache, float[] logits) {
