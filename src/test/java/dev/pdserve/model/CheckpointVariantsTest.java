@@ -15,7 +15,10 @@ import java.util.Arrays;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** Checkpoint shapes the golden folders do not have: F32 and F16 weights, shards, DeepSeek without q_lora. */
+/**
+ * Checkpoint shapes the golden folders do not have: F32 and F16 weights, shards, DeepSeek without
+ * q_lora, and the Llama-graph variants Qwen2 (q/k/v bias) and Mistral (sliding window).
+ */
 class CheckpointVariantsTest {
     @TempDir Path tmp;
 
@@ -94,6 +97,96 @@ class CheckpointVariantsTest {
                 assertThat(s.feed(ids[7])).containsExactly(whole);
             }
             for (float v : whole) assertThat(Float.isFinite(v)).isTrue();
+        }
+    }
+
+    /** llama-tiny's weights under another {@code model_type}, with extra config fields and extra (F32) tensors. */
+    private Path variant(String name, String modelType, String extraConfig, java.util.Map<String, float[]> extraTensors) throws IOException {
+        Path out = tmp.resolve(name);
+        Files.createDirectories(out);
+        for (String f : new String[] {"tokenizer.json", "tokenizer_config.json", "model.safetensors"}) {
+            Files.copy(TestModels.llama().resolve(f), out.resolve(f));
+        }
+        String config = Files.readString(TestModels.llama().resolve("config.json"))
+                .replace("\"model_type\": \"llama\"", "\"model_type\": \"" + modelType + "\"" + extraConfig);
+        assertThat(config).contains("\"" + modelType + "\"");
+        Files.writeString(out.resolve("config.json"), config);
+        if (!extraTensors.isEmpty()) {
+            try (Arena arena = Arena.ofShared()) {
+                SafetensorsWriter w = new SafetensorsWriter();
+                for (var e : extraTensors.entrySet()) {
+                    MemorySegment seg = arena.allocate(4L * e.getValue().length);
+                    for (int i = 0; i < e.getValue().length; i++) seg.set(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 4L * i, e.getValue()[i]);
+                    w.add(e.getKey(), DType.F32, new long[] {e.getValue().length}, seg);
+                }
+                w.write(out.resolve("bias.safetensors"));
+            }
+            // Two files: an index maps every tensor to its file, as sharded checkpoints do.
+            Files.move(out.resolve("model.safetensors"), out.resolve("weights.safetensors"));
+            StringBuilder map = new StringBuilder("{\"weight_map\": {");
+            try (SafeTensors st = SafeTensors.open(TestModels.llama())) {
+                for (String n : st.names()) map.append('"').append(n).append("\": \"weights.safetensors\", ");
+            }
+            for (String n : extraTensors.keySet()) map.append('"').append(n).append("\": \"bias.safetensors\", ");
+            map.setLength(map.length() - 2);
+            Files.writeString(out.resolve("model.safetensors.index.json"), map.append("}}").toString());
+        }
+        return out;
+    }
+
+    private static int[] prompt(int n) {
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) ids[i] = i == 0 ? 0 : 3 + (i * 37) % 900;
+        return ids;
+    }
+
+    @Test
+    void qwen2WithZeroBiasIsLlamaAndItsBiasIsApplied() throws IOException {
+        ModelConfig c = ModelConfig.load(TestModels.llama());
+        int q = c.numHeads() * c.headDim(), kv = c.numKvHeads() * c.headDim();
+        java.util.Map<String, float[]> zero = new java.util.LinkedHashMap<>(), some = new java.util.LinkedHashMap<>();
+        java.util.Random rnd = new java.util.Random(5);
+        for (int l = 0; l < c.numLayers(); l++) {
+            String a = "model.layers." + l + ".self_attn.";
+            zero.put(a + "q_proj.bias", new float[q]); zero.put(a + "k_proj.bias", new float[kv]); zero.put(a + "v_proj.bias", new float[kv]);
+            for (String t : new String[] {"q_proj", "k_proj", "v_proj"}) {
+                float[] b = new float[t.equals("q_proj") ? q : kv];
+                for (int i = 0; i < b.length; i++) b[i] = (float) rnd.nextGaussian() * 0.5f;
+                some.put(a + t + ".bias", b);
+            }
+        }
+        int[] ids = prompt(24);
+        float[] llama = lastLogits(TestModels.llama(), ids);
+        assertThat(lastLogits(variant("qwen2-zero", "qwen2", "", zero), ids)).containsExactly(llama);
+        Path biased = variant("qwen2-bias", "qwen2", "", some);
+        float[] whole = lastLogits(biased, ids);
+        assertThat(SingleSequence.maxAbsDiff(whole, llama)).isGreaterThan(1e-2f);
+        try (CausalLM m = ModelLoader.load(biased, LoadOptions.defaults()); SingleSequence s = new SingleSequence(m, ids.length)) {
+            s.feed(Arrays.copyOf(ids, 20));
+            for (int i = 20; i < ids.length - 1; i++) s.feed(ids[i]);
+            assertThat(s.feed(ids[ids.length - 1])).containsExactly(whole);
+        }
+    }
+
+    @Test
+    void mistralSlidingWindowLimitsWhatEachTokenSees() throws IOException {
+        int[] ids = prompt(40);
+        float[] llama = lastLogits(TestModels.llama(), ids);
+        // A window longer than the prompt changes nothing.
+        assertThat(lastLogits(variant("mistral-64", "mistral", ", \"sliding_window\": 64", java.util.Map.of()), ids)).containsExactly(llama);
+        // A window of 1: every token attends only to itself in every layer (one key, weight exactly 1,
+        // and RoPE cancels for q and k at the same position), so the last logits are those of the
+        // last token alone at position 0, whatever came before it.
+        Path one = variant("mistral-1", "mistral", ", \"sliding_window\": 1", java.util.Map.of());
+        assertThat(lastLogits(one, ids)).containsExactly(lastLogits(one, new int[] {ids[ids.length - 1]}));
+        // A window of 8: different from full attention, and the same whether the prompt comes at once or token by token.
+        Path eight = variant("mistral-8", "mistral", ", \"sliding_window\": 8", java.util.Map.of());
+        float[] whole = lastLogits(eight, ids);
+        assertThat(SingleSequence.maxAbsDiff(whole, llama)).isGreaterThan(1e-3f);
+        try (CausalLM m = ModelLoader.load(eight, LoadOptions.defaults()); SingleSequence s = new SingleSequence(m, ids.length)) {
+            s.feed(Arrays.copyOf(ids, 5));
+            for (int i = 5; i < ids.length - 1; i++) s.feed(ids[i]);
+            assertThat(s.feed(ids[ids.length - 1])).containsExactly(whole);
         }
     }
 }
