@@ -19,18 +19,22 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 /**
  * One completions or chat request from submit to the last byte: one engine request per prompt
  * and per n, their outputs handed from the engine thread through a queue to this (virtual)
- * thread, which answers with one JSON body or an SSE stream. A client that goes away while
- * streaming aborts its engine requests, which frees their KV blocks at once.
+ * thread, which answers with one JSON body or an SSE stream. A client that goes away aborts its
+ * engine requests, which frees their KV blocks at once: while streaming, the failed write tells;
+ * while a whole answer is computed nothing is written, so the kernel is asked every
+ * {@value #CHECK_MILLIS} ms whether the client closed the connection ({@link TcpPeer}).
  */
 final class GenerationCall {
     private static final Logger LOG = Logger.getLogger(GenerationCall.class.getName());
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
+    static final long CHECK_MILLIS = 100;
 
     private final InferenceEngine engine;
     private final ApiRequest request;
@@ -39,6 +43,7 @@ final class GenerationCall {
     private final List<Choice> choices = new ArrayList<>();
     private final Map<String, Choice> byId = new HashMap<>();
     private final LinkedBlockingQueue<RequestOutput> outputs = new LinkedBlockingQueue<>();
+    private long nextCheck = System.nanoTime();
 
     /** Thrown when a write to the client fails: it disconnected. */
     private static final class ClientGone extends RuntimeException {
@@ -86,12 +91,26 @@ final class GenerationCall {
         return kv != null && (kv.path("do_remote_decode").asBoolean(false) || kv.path("do_remote_prefill").asBoolean(false));
     }
 
-    /** Waits for every choice to finish, then sends one JSON response. */
-    void respondWhole(ServerResponse res) throws InterruptedException {
+    /**
+     * Waits for every choice to finish, then sends one JSON response; if the client closes the
+     * connection first, aborts and answers 499 to no one (or to a client that only shut down its
+     * output).
+     */
+    void respondWhole(ServerResponse res, TcpPeer client) throws InterruptedException {
         try {
             int open = choices.size();
             while (open > 0) {
-                Choice c = take();
+                Choice c = take(client);
+                if (c == null) {
+                    int aborted = abortUnfinished();
+                    LOG.info(() -> "client closed the connection; aborted " + aborted + " request(s) " + choices.get(0).requestId + "..");
+                    try {
+                        send(res, 499, ErrorBody.of(499, null, "The client closed the connection; the request was aborted"));
+                    } catch (RuntimeException ignored) {
+                        // nobody is listening
+                    }
+                    return;
+                }
                 if (c.finished) open--;
             }
         } catch (InterruptedException e) {
@@ -155,9 +174,16 @@ final class GenerationCall {
         }
     }
 
-    private Choice take() throws InterruptedException {
+    /** The choice the next output belongs to, after applying it; null when the client closed the connection. */
+    private Choice take(TcpPeer client) throws InterruptedException {
         while (true) {
-            RequestOutput o = outputs.take();
+            long wait = nextCheck - System.nanoTime();
+            RequestOutput o = wait > 0 ? outputs.poll(wait, TimeUnit.NANOSECONDS) : null;
+            if (o == null) { // checked by the clock, so a steady flow of outputs does not put it off
+                if (client.closed()) return null;
+                nextCheck = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CHECK_MILLIS);
+                continue;
+            }
             Choice c = byId.get(o.requestId());
             if (c == null || c.finished) continue;
             c.apply(o, metrics);

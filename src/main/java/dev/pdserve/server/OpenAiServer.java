@@ -136,9 +136,11 @@ public final class OpenAiServer implements AutoCloseable {
         String prefix = kind == ApiRequest.Kind.CHAT ? "chatcmpl-" : "cmpl-";
         ResponseFormat format = new ResponseFormat(request, prefix + requestId, options.servedModelName(), codec);
         GenerationCall call = new GenerationCall(engine, request, metrics, format);
+        // Found before the work starts: a connection already reset could not be told from one not found.
+        TcpPeer client = request.stream() ? TcpPeer.UNWATCHED : TcpPeer.of(req.localPeer().address(), req.remotePeer().address());
         // Engine ids are unique even when clients reuse an X-Request-Id.
         call.submit(prefix + requestId + "-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt()), maxModelLen);
-        if (request.stream()) call.respondStream(res); else call.respondWhole(res);
+        if (request.stream()) call.respondStream(res); else call.respondWhole(res, client);
     }
 
     private ObjectNode models() {
