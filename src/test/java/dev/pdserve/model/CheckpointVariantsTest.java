@@ -134,6 +134,15 @@ class CheckpointVariantsTest {
         return out;
     }
 
+    /** The last logits after a prefill of {@code prefill} tokens and then the rest one token per forward (the decode path). */
+    private static float[] prefillThenOneByOne(Path dir, int[] ids, int prefill) {
+        try (CausalLM m = ModelLoader.load(dir, LoadOptions.defaults()); SingleSequence s = new SingleSequence(m, ids.length)) {
+            float[] last = s.feed(Arrays.copyOf(ids, prefill));
+            for (int i = prefill; i < ids.length; i++) last = s.feed(ids[i]);
+            return last.clone();
+        }
+    }
+
     private static int[] prompt(int n) {
         int[] ids = new int[n];
         for (int i = 0; i < n; i++) ids[i] = i == 0 ? 0 : 3 + (i * 37) % 900;
@@ -161,11 +170,7 @@ class CheckpointVariantsTest {
         Path biased = variant("qwen2-bias", "qwen2", "", some);
         float[] whole = lastLogits(biased, ids);
         assertThat(SingleSequence.maxAbsDiff(whole, llama)).isGreaterThan(1e-2f);
-        try (CausalLM m = ModelLoader.load(biased, LoadOptions.defaults()); SingleSequence s = new SingleSequence(m, ids.length)) {
-            s.feed(Arrays.copyOf(ids, 20));
-            for (int i = 20; i < ids.length - 1; i++) s.feed(ids[i]);
-            assertThat(s.feed(ids[ids.length - 1])).containsExactly(whole);
-        }
+        assertThat(prefillThenOneByOne(biased, ids, 20)).containsExactly(whole);
     }
 
     @Test
@@ -183,10 +188,6 @@ class CheckpointVariantsTest {
         Path eight = variant("mistral-8", "mistral", ", \"sliding_window\": 8", java.util.Map.of());
         float[] whole = lastLogits(eight, ids);
         assertThat(SingleSequence.maxAbsDiff(whole, llama)).isGreaterThan(1e-3f);
-        try (CausalLM m = ModelLoader.load(eight, LoadOptions.defaults()); SingleSequence s = new SingleSequence(m, ids.length)) {
-            s.feed(Arrays.copyOf(ids, 5));
-            for (int i = 5; i < ids.length - 1; i++) s.feed(ids[i]);
-            assertThat(s.feed(ids[ids.length - 1])).containsExactly(whole);
-        }
+        assertThat(prefillThenOneByOne(eight, ids, 5)).containsExactly(whole);
     }
 }
