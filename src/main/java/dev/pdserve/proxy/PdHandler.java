@@ -3,6 +3,7 @@ package dev.pdserve.proxy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.pdserve.net.TcpPeer;
 import dev.pdserve.proxy.InstancePool.Lease;
 import dev.pdserve.proxy.ProxyMetrics.Outcome;
 import io.helidon.http.HeaderNames;
@@ -21,7 +22,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * One client request to {@code /v1/completions} or {@code /v1/chat/completions}: (1) the prompt with
  * {@code max_tokens=1} to a prefill instance, which answers {@code kv_transfer_params}; (2) the original
  * request plus those params to a decode instance, whose bytes go straight to the client. Failures are
- * retried on another instance, but only before the first byte reached the client.
+ * retried on another instance, but only before the first byte reached the client. A client that closes its
+ * connection while an instance computes cancels that call, and the instance aborts.
  */
 final class PdHandler {
     private static final System.Logger LOG = System.getLogger("dev.pdserve.proxy");
@@ -54,12 +56,20 @@ final class PdHandler {
             String auth = req.headers().first(HeaderNames.AUTHORIZATION)
                     .orElse(config.upstreamApiKey == null ? null : "Bearer " + config.upstreamApiKey);
             Upstream.Forward fwd = new Upstream.Forward(requestId, auth);
+            // Looked up before the work starts: a connection already reset could not be told from one not found.
+            TcpPeer client = TcpPeer.of(req.localPeer().address(), req.remotePeer().address());
             try {
                 ObjectNode body = parse(req);
-                JsonNode kv = prefill(path, body, fwd);
+                JsonNode kv = prefill(path, body, fwd, client);
                 byte[] decodeBody = json.writeValueAsBytes(PdRequests.decodeBody(body, kv));
-                if (body.path("stream").asBoolean(false)) decodeStreaming(path, decodeBody, fwd, res);
-                else decodeBuffered(path, decodeBody, fwd, res);
+                if (body.path("stream").asBoolean(false)) decodeStreaming(path, decodeBody, fwd, client, res);
+                else decodeBuffered(path, decodeBody, fwd, client, res);
+            } catch (Upstream.ClientClosed e) {
+                metrics.request(Outcome.CLIENT_DISCONNECT);
+                LOG.log(System.Logger.Level.INFO, "request " + requestId + ": " + e.getMessage());
+                // Heard only by a client that shut down just its sending side: TCP cannot tell it from a close.
+                sendQuietly(res, 499, "application/json", OpenAiError.body(json,
+                        "The client closed the connection; the request was aborted", "BadRequestError", 499));
             } catch (OpenAiError e) {
                 metrics.request(switch (e.status) {
                     case 400 -> Outcome.BAD_REQUEST;
@@ -103,11 +113,12 @@ final class PdHandler {
         return (ObjectNode) node;
     }
 
-    private JsonNode prefill(String path, ObjectNode body, Upstream.Forward fwd) throws IOException, InterruptedException {
+    private JsonNode prefill(String path, ObjectNode body, Upstream.Forward fwd, TcpPeer client)
+            throws IOException, InterruptedException {
         byte[] prefillBody = json.writeValueAsBytes(PdRequests.prefillBody(body));
         return retries.run(Role.PREFILL, PdRequests.promptTokens(body), lease -> {
             long t0 = System.nanoTime();
-            HttpResponse<byte[]> r = upstream.postBuffered(lease.instance.address, path, prefillBody, fwd, config.requestTimeout);
+            HttpResponse<byte[]> r = upstream.postBuffered(lease.instance.address, path, prefillBody, fwd, config.requestTimeout, client);
             metrics.latency(Role.PREFILL, System.nanoTime() - t0);
             byte[] answer = checkStatus(lease, r.statusCode(), r.body(), contentType(r));
             JsonNode parsed = parseAnswer(answer);
@@ -121,11 +132,11 @@ final class PdHandler {
     }
 
     /** Non-streaming decode: buffered, so that a failure can still become a retry or a JSON error. */
-    private void decodeBuffered(String path, byte[] body, Upstream.Forward fwd, ServerResponse res)
+    private void decodeBuffered(String path, byte[] body, Upstream.Forward fwd, TcpPeer client, ServerResponse res)
             throws InterruptedException {
         HttpResponse<byte[]> r = retries.run(Role.DECODE, 0, lease -> {
             long t0 = System.nanoTime();
-            HttpResponse<byte[]> resp = upstream.postBuffered(lease.instance.address, path, body, fwd, config.requestTimeout);
+            HttpResponse<byte[]> resp = upstream.postBuffered(lease.instance.address, path, body, fwd, config.requestTimeout, client);
             metrics.latency(Role.DECODE, System.nanoTime() - t0);
             parseAnswer(checkStatus(lease, resp.statusCode(), resp.body(), contentType(resp)));
             lease.success();
@@ -135,11 +146,11 @@ final class PdHandler {
     }
 
     /** Streaming decode: the first chunk is awaited before anything is sent, then every chunk is relayed as it comes. */
-    private void decodeStreaming(String path, byte[] body, Upstream.Forward fwd, ServerResponse res)
+    private void decodeStreaming(String path, byte[] body, Upstream.Forward fwd, TcpPeer client, ServerResponse res)
             throws InterruptedException {
         retries.run(Role.DECODE, 0, lease -> {
             long t0 = System.nanoTime();
-            HttpResponse<InputStream> r = upstream.postStreaming(lease.instance.address, path, body, fwd, config.requestTimeout);
+            HttpResponse<InputStream> r = upstream.postStreaming(lease.instance.address, path, body, fwd, config.requestTimeout, client);
             try (InputStream in = r.body()) { // closing it closes the connection: the decode instance aborts
                 if (r.statusCode() >= 400) checkStatus(lease, r.statusCode(), in.readNBytes(64 * 1024), contentType(r));
                 if (r.statusCode() != 200) throw new Retries.RetryableFailure("answered HTTP " + r.statusCode());

@@ -1,5 +1,7 @@
 package dev.pdserve.proxy;
 
+import dev.pdserve.net.TcpPeer;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.http.HttpClient;
@@ -16,9 +18,13 @@ import java.util.concurrent.TimeoutException;
 
 /**
  * HTTP/1.1 calls to the instances (JDK HttpClient). A call that is given up, by timeout or because the
- * client went away, closes its connection: the instance takes a closed connection as an abort.
+ * client went away, closes its connection: the instance takes a closed connection as an abort. While a
+ * call is awaited nothing has been written to the client, so a closed client is only seen by asking the
+ * kernel ({@link TcpPeer}), every {@value #CHECK_MILLIS} ms.
  */
 final class Upstream implements AutoCloseable {
+    static final long CHECK_MILLIS = 100;
+
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     private final HttpClient client;
 
@@ -29,6 +35,16 @@ final class Upstream implements AutoCloseable {
 
     /** Headers forwarded to every instance: the request id and the caller's credentials. */
     record Forward(String requestId, String authorization) {}
+
+    /**
+     * The client closed its connection while a call was awaited; the call was cancelled. Unchecked, not an
+     * IOException: {@link Retries} must not take it for an instance failure and try again.
+     */
+    static final class ClientClosed extends RuntimeException {
+        ClientClosed(InstanceAddress to) {
+            super("the client closed the connection; the call to " + to + " was cancelled", null, false, false);
+        }
+    }
 
     private static HttpRequest.Builder request(InstanceAddress to, String path, Forward fwd) {
         HttpRequest.Builder b = HttpRequest.newBuilder(to.uri(path));
@@ -42,34 +58,47 @@ final class Upstream implements AutoCloseable {
                 .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build();
     }
 
-    /** POST and read the whole answer within {@code timeout}. */
-    HttpResponse<byte[]> postBuffered(InstanceAddress to, String path, byte[] body, Forward fwd, Duration timeout)
-            throws IOException, InterruptedException {
-        return await(client.sendAsync(post(to, path, body, fwd), HttpResponse.BodyHandlers.ofByteArray()), timeout, to);
+    /** POST and read the whole answer within {@code timeout}; {@link ClientClosed} if {@code caller} closes first. */
+    HttpResponse<byte[]> postBuffered(InstanceAddress to, String path, byte[] body, Forward fwd, Duration timeout,
+            TcpPeer caller) throws IOException, InterruptedException {
+        return await(client.sendAsync(post(to, path, body, fwd), HttpResponse.BodyHandlers.ofByteArray()), timeout, to, caller);
     }
 
     /**
      * POST and return once the headers are in (within {@code timeout}); reading the body then fails when no
-     * byte comes for {@code timeout}. Closing the body stream cancels the call.
+     * byte comes for {@code timeout}. Closing the body stream cancels the call. {@link ClientClosed} if
+     * {@code caller} closes before the headers are in.
      */
-    HttpResponse<InputStream> postStreaming(InstanceAddress to, String path, byte[] body, Forward fwd, Duration timeout)
-            throws IOException, InterruptedException {
-        return await(client.sendAsync(post(to, path, body, fwd), RelayBody.handler(timeout.toNanos())), timeout, to);
+    HttpResponse<InputStream> postStreaming(InstanceAddress to, String path, byte[] body, Forward fwd, Duration timeout,
+            TcpPeer caller) throws IOException, InterruptedException {
+        return await(client.sendAsync(post(to, path, body, fwd), RelayBody.handler(timeout.toNanos())), timeout, to, caller);
     }
 
     HttpResponse<byte[]> get(InstanceAddress to, String path, Forward fwd, Duration timeout)
             throws IOException, InterruptedException {
         return await(client.sendAsync(request(to, path, fwd).GET().build(), HttpResponse.BodyHandlers.ofByteArray()),
-                timeout, to);
+                timeout, to, TcpPeer.UNWATCHED);
     }
 
-    private static <T> HttpResponse<T> await(CompletableFuture<HttpResponse<T>> call, Duration timeout, InstanceAddress to)
-            throws IOException, InterruptedException {
+    private static <T> HttpResponse<T> await(CompletableFuture<HttpResponse<T>> call, Duration timeout, InstanceAddress to,
+            TcpPeer caller) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
         try {
-            return call.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
-        } catch (TimeoutException e) {
-            call.cancel(true);
-            throw new HttpTimeoutException("no answer from " + to + " within " + timeout.toMillis() + " ms");
+            while (true) {
+                try {
+                    long wait = Math.min(deadline - System.nanoTime(), TimeUnit.MILLISECONDS.toNanos(CHECK_MILLIS));
+                    return call.get(wait, TimeUnit.NANOSECONDS);
+                } catch (TimeoutException e) {
+                    if (deadline - System.nanoTime() <= 0) {
+                        call.cancel(true);
+                        throw new HttpTimeoutException("no answer from " + to + " within " + timeout.toMillis() + " ms");
+                    }
+                    if (caller.closed()) {
+                        call.cancel(true);
+                        throw new ClientClosed(to);
+                    }
+                }
+            }
         } catch (InterruptedException e) {
             call.cancel(true);
             throw e;

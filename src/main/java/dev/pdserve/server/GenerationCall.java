@@ -8,6 +8,7 @@ import dev.pdserve.engine.GenerationRequest;
 import dev.pdserve.engine.InferenceEngine;
 import dev.pdserve.engine.RequestOutput;
 import dev.pdserve.engine.TokenLogprob;
+import dev.pdserve.net.TcpPeer;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.http.ServerResponse;
 

@@ -1,5 +1,8 @@
 package dev.pdserve.server;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.pdserve.engine.EngineConfig;
 import dev.pdserve.engine.EngineException;
 import dev.pdserve.engine.EngineStats;
@@ -24,7 +27,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code stepMillis}) each running request gets one token: the letter
  * {@code 'a' + (lastPromptId + i) % 26} for its i-th token, with made-up logprobs. It honours
  * max_tokens, stop_token_ids and min_tokens, counts blocks of 16 tokens as KV usage, and records
- * aborts, so tests can see that a client that leaves frees its blocks.
+ * aborts, so tests can see that a client that leaves frees its blocks. Asked to
+ * {@code do_remote_decode}, it ends with made-up {@code kv_transfer_params}, as a prefill instance
+ * does, so a proxy can be put in front of two of them.
  */
 final class ScriptedEngine implements InferenceEngine {
     static final int BLOCK = 16, TOTAL_BLOCKS = 1000;
@@ -116,7 +121,18 @@ final class ScriptedEngine implements InferenceEngine {
         if (finished) running.remove(r.request.requestId());
         r.sink.accept(new RequestOutput(r.request.requestId(), new int[] {tok}, text, lps, finished,
                 finished ? (stopToken ? FinishReason.STOP : FinishReason.LENGTH) : null,
-                r.request.promptIds().length, r.generated, 0, null, stopToken ? (Object) tok : null));
+                r.request.promptIds().length, r.generated, 0, null, stopToken ? (Object) tok : null,
+                finished ? lease(r.request) : null, 0));
+    }
+
+    /** A prefill's answer to {@code do_remote_decode}: where a decode instance would pull the KV from. */
+    private static JsonNode lease(GenerationRequest r) {
+        if (r.kvTransferParams() == null || !r.kvTransferParams().path("do_remote_decode").asBoolean(false)) return null;
+        ObjectNode kv = JsonNodeFactory.instance.objectNode();
+        kv.put("do_remote_prefill", true).put("do_remote_decode", false).put("remote_engine_id", "scripted");
+        kv.putArray("remote_block_ids").add(0);
+        kv.put("remote_host", "127.0.0.1").put("remote_port", 1).put("remote_request_id", r.requestId());
+        return kv;
     }
 
     private static boolean contains(int[] ids, int id) {

@@ -1,4 +1,4 @@
-package dev.pdserve.server;
+package dev.pdserve.net;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -23,8 +23,9 @@ import java.util.logging.Logger;
  * into CLOSE_WAIT; a reset removes it. A client that only shut down its output also sent a FIN
  * and counts as closed: TCP cannot tell the two apart before the server writes. Off Linux, or
  * when the lookup does not find the connection at the start, {@link #closed()} is always false.
+ * The OpenAI server and the PD proxy both use it while they compute a whole answer.
  */
-final class TcpPeer {
+public final class TcpPeer {
     private static final Logger LOG = Logger.getLogger(TcpPeer.class.getName());
     private static final int AF_INET = 2, AF_INET6 = 10, AF_NETLINK = 16, SOCK_DGRAM = 2, NETLINK_SOCK_DIAG = 4;
     private static final short SOCK_DIAG_BY_FAMILY = 20, NLM_F_REQUEST = 1, NLMSG_ERROR = 2;
@@ -33,7 +34,8 @@ final class TcpPeer {
     private static final int REQUEST_BYTES = 72; // nlmsghdr (16) + inet_diag_req_v2 (56)
     private static final ValueLayout.OfShort BE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
 
-    static final TcpPeer UNWATCHED = new TcpPeer(0, null, null);
+    /** Never closed: a connection that is not watched. */
+    public static final TcpPeer UNWATCHED = new TcpPeer(0, null, null);
 
     // One netlink socket for all queries, a query and its reply under the lock.
     private static final Object LOCK = new Object();
@@ -53,7 +55,7 @@ final class TcpPeer {
      * The connection from {@code remote} to {@code local}, if the kernel finds it. An IPv4 client
      * of a dual-stack listener is an IPv6 socket with mapped addresses, so both families are tried.
      */
-    static TcpPeer of(SocketAddress local, SocketAddress remote) {
+    public static TcpPeer of(SocketAddress local, SocketAddress remote) {
         if (SEND == null || !(local instanceof InetSocketAddress l) || !(remote instanceof InetSocketAddress r)
                 || l.getAddress() == null || r.getAddress() == null) {
             return UNWATCHED;
@@ -68,7 +70,7 @@ final class TcpPeer {
     }
 
     /** True once the client closed or reset the connection. */
-    boolean closed() {
+    public boolean closed() {
         if (local == null) return false;
         int state = state(family, local, remote);
         return state == NOT_FOUND || (state > 0 && state != ESTABLISHED);

@@ -1,4 +1,4 @@
-package dev.pdserve.server;
+package dev.pdserve.net;
 
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -14,8 +14,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** The kernel's view of a client connection, on loopback sockets of both address families. */
-class TcpPeerTest {
-    static final boolean LINUX = System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux");
+public class TcpPeerTest {
+    public static final boolean LINUX = System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux");
 
     @BeforeEach
     void linuxOnly() {
