@@ -37,6 +37,9 @@ public final class TcpPeer {
     /** Never closed: a connection that is not watched. */
     public static final TcpPeer UNWATCHED = new TcpPeer(0, null, null);
 
+    /** How often a caller waiting on a silent connection asks {@link #closed()}: a client that left is noticed this soon. */
+    public static final long CHECK_MILLIS = 100;
+
     // One netlink socket for all queries, a query and its reply under the lock.
     private static final Object LOCK = new Object();
     private static int netlink = -1, seq;

@@ -20,11 +20,9 @@ import java.util.concurrent.TimeoutException;
  * HTTP/1.1 calls to the instances (JDK HttpClient). A call that is given up, by timeout or because the
  * client went away, closes its connection: the instance takes a closed connection as an abort. While a
  * call is awaited nothing has been written to the client, so a closed client is only seen by asking the
- * kernel ({@link TcpPeer}), every {@value #CHECK_MILLIS} ms.
+ * kernel ({@link TcpPeer}), every {@value TcpPeer#CHECK_MILLIS} ms.
  */
 final class Upstream implements AutoCloseable {
-    static final long CHECK_MILLIS = 100;
-
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     private final HttpClient client;
 
@@ -86,7 +84,7 @@ final class Upstream implements AutoCloseable {
         try {
             while (true) {
                 try {
-                    long wait = Math.min(deadline - System.nanoTime(), TimeUnit.MILLISECONDS.toNanos(CHECK_MILLIS));
+                    long wait = Math.min(deadline - System.nanoTime(), TimeUnit.MILLISECONDS.toNanos(TcpPeer.CHECK_MILLIS));
                     return call.get(wait, TimeUnit.NANOSECONDS);
                 } catch (TimeoutException e) {
                     if (deadline - System.nanoTime() <= 0) {

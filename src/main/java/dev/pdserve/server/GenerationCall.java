@@ -29,13 +29,12 @@ import java.util.logging.Logger;
  * thread, which answers with one JSON body or an SSE stream. A client that goes away aborts its
  * engine requests, which frees their KV blocks at once: while streaming, the failed write tells;
  * while a whole answer is computed nothing is written, so the kernel is asked every
- * {@value #CHECK_MILLIS} ms whether the client closed the connection ({@link TcpPeer}).
+ * {@value TcpPeer#CHECK_MILLIS} ms whether the client closed the connection ({@link TcpPeer}).
  */
 final class GenerationCall {
     private static final Logger LOG = Logger.getLogger(GenerationCall.class.getName());
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
-    static final long CHECK_MILLIS = 100;
 
     private final InferenceEngine engine;
     private final ApiRequest request;
@@ -182,7 +181,7 @@ final class GenerationCall {
             RequestOutput o = wait > 0 ? outputs.poll(wait, TimeUnit.NANOSECONDS) : null;
             if (o == null) { // checked by the clock, so a steady flow of outputs does not put it off
                 if (client.closed()) return null;
-                nextCheck = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CHECK_MILLIS);
+                nextCheck = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(TcpPeer.CHECK_MILLIS);
                 continue;
             }
             Choice c = byId.get(o.requestId());
