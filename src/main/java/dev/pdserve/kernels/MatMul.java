@@ -13,6 +13,7 @@ public final class MatMul implements WorkerPool.Job {
     private int tokens;
     private int outStride;
     private boolean quantized;
+    private int align = 1;
     private short[] xq = new short[0];
     private float[] xScale = new float[0];
     private int[] xSum = new int[0];
@@ -38,8 +39,9 @@ public final class MatMul implements WorkerPool.Job {
             w.quantizeInput(x, tokens, xq, xScale, xSum);
         }
         // Enough rows per chunk that a chunk is worth a dispatch (~32K multiply-adds).
-        int grain = Math.max(1, (32 * 1024) / Math.max(1, w.cols() * tokens));
-        pool.run(this, w.rows(), grain);
+        align = w.rowAlign();
+        int grain = Math.max(1, (32 * 1024) / Math.max(1, w.cols() * tokens * align));
+        pool.run(this, (w.rows() + align - 1) / align, grain);
         this.w = null;
         this.x = null;
         this.out = null;
@@ -47,7 +49,8 @@ public final class MatMul implements WorkerPool.Job {
 
     @Override
     public void run(int from, int to, int worker) {
-        if (quantized) w.multiplyQuantized(xq, xScale, xSum, tokens, out, outStride, from, to);
-        else w.multiply(x, tokens, out, outStride, from, to);
+        int r0 = from * align, r1 = Math.min(w.rows(), to * align); // the pool splits blocks of rowAlign rows
+        if (quantized) w.multiplyQuantized(xq, xScale, xSum, tokens, out, outStride, r0, r1);
+        else w.multiply(x, tokens, out, outStride, r0, r1);
     }
 }

@@ -18,6 +18,9 @@ public interface Matrix {
      */
     void multiply(float[] x, int tokens, float[] out, int outStride, int r0, int r1);
 
+    /** Row ranges given to {@link #multiply} start on a multiple of this (a kernel's row block). */
+    default int rowAlign() { return 1; }
+
     /** {@code row(r) . x[xOff .. xOff+cols)}. */
     float dotRow(int r, float[] x, int xOff);
 

@@ -57,7 +57,7 @@ public final class CheckpointQuantizer {
                     continue;
                 }
                 int rows = (int) t.shape()[0], cols = (int) t.shape()[1];
-                Matrix m = reader.matrix(name, rows, cols);
+                Matrix m = reader.rowMatrix(name, rows, cols);
                 String base = name.substring(0, name.length() - ".weight".length());
                 if (method.equals("fp8")) {
                     addFp8(out, name, m, arena);

@@ -42,7 +42,7 @@ abstract class DecoderModel implements CausalLM {
         this.matmul = new MatMul(pool);
         this.hidden = config.hiddenSize();
         int v = config.vocabSize();
-        this.embed = weights.matrix("model.embed_tokens.weight", v, hidden);
+        this.embed = weights.rowMatrix("model.embed_tokens.weight", v, hidden);
         this.lmHead = config.tieWordEmbeddings() && !weights.has("lm_head.weight") ? embed : weights.matrix("lm_head.weight", v, hidden);
         this.finalNorm = weights.vector("model.norm.weight", hidden);
         int n = config.numLayers();

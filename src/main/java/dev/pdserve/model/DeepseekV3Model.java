@@ -76,7 +76,7 @@ final class DeepseekV3Model extends DecoderModel {
             }
             kvA[l] = w.linear(a + "kv_a_proj_with_mqa.weight", rank + ropeDim, hidden);
             kvANorm[l] = w.vector(a + "kv_a_layernorm.weight", rank);
-            kvB[l] = w.matrix(a + "kv_b_proj.weight", heads * (nope + vDim), rank);
+            kvB[l] = w.rowMatrix(a + "kv_b_proj.weight", heads * (nope + vDim), rank);
             o[l] = w.linear(a + "o_proj.weight", hidden, heads * vDim);
             String m = layer(l) + "mlp.";
             if (moe.isMoeLayer(l)) {

@@ -4,6 +4,7 @@ import dev.pdserve.kernels.Bf16Matrix;
 import dev.pdserve.kernels.F32Matrix;
 import dev.pdserve.kernels.Int8Matrix;
 import dev.pdserve.kernels.Matrix;
+import dev.pdserve.kernels.PanelBf16Matrix;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -12,7 +13,8 @@ import java.nio.ByteOrder;
 
 /**
  * Turns checkpoint tensors into what the model code computes with, checking each shape against
- * config.json. bf16 and f32 matrices stay in the mapped file; f16 is widened once at load.
+ * config.json. Multiplied bf16 matrices are repacked into panels at load, row-read ones and f32
+ * stay in the mapped file; f16 is widened once at load.
  * Small vectors (norms, biases) are copied to fp32 arrays.
  */
 public final class Weights implements AutoCloseable {
@@ -49,11 +51,27 @@ public final class Weights implements AutoCloseable {
     /** Bytes of all weights handed out so far (what a decode step reads). */
     public long bytes() { return bytes; }
 
+    /**
+     * A matrix the model multiplies activations by. bf16 is repacked into panels
+     * ({@link PanelBf16Matrix}), the layout the batched kernel reads fastest.
+     */
     public Matrix matrix(String name, int rows, int cols) {
+        return load(name, rows, cols, true);
+    }
+
+    /**
+     * A matrix read a row at a time (embeddings, MLA's kv_b_proj, quantization input): bf16 stays
+     * row-major in the mapped file.
+     */
+    public Matrix rowMatrix(String name, int rows, int cols) {
+        return load(name, rows, cols, false);
+    }
+
+    private Matrix load(String name, int rows, int cols, boolean panels) {
         Tensor t = tensors.get(name).expectShape(rows, cols);
         if (t.dtype() == DType.F8_E4M3 || t.dtype() == DType.I8) return linear(name, rows, cols);
         Matrix m = switch (t.dtype()) {
-            case BF16 -> new Bf16Matrix(t.data(), rows, cols);
+            case BF16 -> panels ? PanelBf16Matrix.pack(t.data(), rows, cols, converted) : new Bf16Matrix(t.data(), rows, cols);
             case F32 -> new F32Matrix(t.data(), rows, cols);
             case F16 -> new F32Matrix(widenF16(t), rows, cols);
             default -> throw new ModelLoadException("tensor '" + name + "' in " + t.file() + " is " + t.dtype()
@@ -79,7 +97,7 @@ public final class Weights implements AutoCloseable {
             Matrix bf16 = Quantizer.dequantizeFp8(t, toFloats(tensors.get(name + "_scale_inv")), block[0], block[1], converted);
             m = quantizeToInt8 ? Quantizer.quantizeRows(bf16, converted) : bf16;
         } else if (quantizeToInt8) {
-            m = Quantizer.quantizeRows(matrix(name, rows, cols), converted);
+            m = Quantizer.quantizeRows(rowMatrix(name, rows, cols), converted);
             bytes -= matrixBytes(t);
         } else {
             return matrix(name, rows, cols);

@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 /**
  * Checkpoint shapes the golden folders do not have: F32 and F16 weights, shards, DeepSeek without
@@ -57,14 +58,16 @@ class CheckpointVariantsTest {
     void f32AndShardedCheckpointsGiveTheBf16Logits() throws IOException {
         GoldenReference.Prompt p = GoldenReference.load(TestModels.llama()).prompts().get(3);
         float[] bf16 = lastLogits(TestModels.llama(), p.inputIds());
-        // bf16 values widen exactly to f32, so the logits are the same bit for bit.
-        assertThat(lastLogits(rewrite(DType.F32, 0), p.inputIds())).containsExactly(bf16);
+        // bf16 values widen exactly to f32, so only the kernels' summation orders differ (f32 is
+        // row-major, bf16 in panels): the logits agree to rounding.
+        float[] f32 = lastLogits(rewrite(DType.F32, 0), p.inputIds());
+        assertThat(f32).containsExactly(bf16, within(1e-4f));
         Path sharded = rewrite(DType.F32, 4 << 20);
         assertThat(sharded.resolve("model.safetensors.index.json")).exists();
         try (var files = Files.list(sharded)) {
             assertThat(files.filter(f -> f.getFileName().toString().startsWith("model-000")).count()).isGreaterThan(2);
         }
-        assertThat(lastLogits(sharded, p.inputIds())).containsExactly(bf16);
+        assertThat(lastLogits(sharded, p.inputIds())).containsExactly(f32); // same kernels: bit for bit
     }
 
     @Test

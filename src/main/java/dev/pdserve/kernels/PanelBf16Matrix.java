@@ -1,0 +1,188 @@
+package dev.pdserve.kernels;
+
+import jdk.incubator.vector.FloatVector;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.stream.IntStream;
+
+/**
+ * A bf16 matrix repacked at load for batched multiplies. Rows are grouped in panels of
+ * {@link #PANEL} (two vectors: 32 rows with AVX-512), and a panel is stored column by column: for
+ * each k its {@code PANEL} weights side by side, one cache line. The kernel keeps, per token, two
+ * vectors of running sums (one per half-panel) and adds {@code w[rows][k] * x_t[k]} for k = 0, 1, ...:
+ * one widened weight vector serves up to 8 tokens, and there are no horizontal sums.
+ *
+ * <p>Every (row, token) result is one fp32 fma chain over k in column order, on every path
+ * (8-, 4- and 1-token blocks, column passes, {@link #dotRow}), so a token's bits do not depend on
+ * the batch around it: batch invariance holds by construction.
+ */
+public final class PanelBf16Matrix implements Matrix {
+    private static final int L = Bf16Matrix.L;
+    /** Rows per panel; row ranges handed to {@link #multiply} start on a panel. */
+    public static final int PANEL = 2 * L;
+    private static final ValueLayout.OfShort BF16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private final MemorySegment data;
+    private final int rows;
+    private final int cols;
+
+    private PanelBf16Matrix(MemorySegment data, int rows, int cols) {
+        this.data = data;
+        this.rows = rows;
+        this.cols = cols;
+    }
+
+    /** Repacks a row-major bf16 matrix ({@code rows x cols}, little-endian) into panels allocated in {@code arena}. */
+    public static PanelBf16Matrix pack(MemorySegment rowMajor, int rows, int cols, Arena arena) {
+        if (rowMajor.byteSize() != 2L * rows * cols) {
+            throw new IllegalArgumentException("bf16 matrix " + rows + "x" + cols + " needs " + 2L * rows * cols + " bytes, got " + rowMajor.byteSize());
+        }
+        int panels = (rows + PANEL - 1) / PANEL;
+        MemorySegment packed = arena.allocate(2L * panels * PANEL * cols, 64); // zeroed: padding rows give 0
+        IntStream.range(0, panels).parallel().forEach(p -> {
+            long panelBase = 2L * p * PANEL * cols;
+            for (int j = 0; j < PANEL && p * PANEL + j < rows; j++) {
+                long src = 2L * (p * PANEL + j) * cols;
+                for (int k = 0; k < cols; k++) {
+                    packed.set(BF16, panelBase + 2L * ((long) k * PANEL + j), rowMajor.get(BF16, src + 2L * k));
+                }
+            }
+        });
+        return new PanelBf16Matrix(packed, rows, cols);
+    }
+
+    @Override public int rows() { return rows; }
+    @Override public int cols() { return cols; }
+    /** Bytes read by one pass: the padded panels. */
+    @Override public long bytes() { return data.byteSize(); }
+    @Override public int rowAlign() { return PANEL; }
+
+    @Override
+    public void multiply(float[] x, int tokens, float[] out, int outStride, int r0, int r1) {
+        if (r0 % PANEL != 0) throw new IllegalArgumentException("row range must start on a panel of " + PANEL + ", got " + r0);
+        for (int r = r0; r < r1; r += PANEL) {
+            if (r + PANEL <= rows) {
+                panel(x, tokens, out, outStride, r, r);
+            } else {
+                // The last, partial panel: computed whole into scratch, then its real rows copied out.
+                float[] scratch = SCRATCH.get();
+                if (scratch.length < tokens * PANEL) SCRATCH.set(scratch = new float[tokens * PANEL]);
+                panel(x, tokens, scratch, PANEL, 0, r);
+                for (int t = 0; t < tokens; t++) System.arraycopy(scratch, t * PANEL, out, t * outStride + r, rows - r);
+            }
+        }
+    }
+
+    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
+
+    /**
+     * Rows [r, r+PANEL) for all tokens into {@code out[t*outStride + col ..+PANEL]}. Each block runs over
+     * all columns: passes over column slices measured no faster, as a panel (32 x cols bf16) and the
+     * tokens' x stay in L2 anyway.
+     */
+    private void panel(float[] x, int tokens, float[] out, int outStride, int col, int r) {
+        long panel = 2L * r * cols;
+        int t = 0;
+        for (; t + 8 <= tokens; t += 8) block8(x, t, out, outStride, col, panel);
+        for (; t + 4 <= tokens; t += 4) block4(x, t, out, outStride, col, panel);
+        for (; t < tokens; t++) block1(x, t, out, outStride, col, panel);
+    }
+
+    private static FloatVector at(float[] x, int i) { return FloatVector.broadcast(Bf16Matrix.F, x[i]); }
+
+    private void block8(float[] x, int t, float[] out, int outStride, int col, long panel) {
+        FloatVector z = FloatVector.zero(Bf16Matrix.F);
+        int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols, x4 = x3 + cols, x5 = x4 + cols, x6 = x5 + cols, x7 = x6 + cols;
+        int o0 = t * outStride + col, o1 = o0 + outStride, o2 = o1 + outStride, o3 = o2 + outStride;
+        int o4 = o3 + outStride, o5 = o4 + outStride, o6 = o5 + outStride, o7 = o6 + outStride;
+        FloatVector a0 = z, b0 = z, a1 = z, b1 = z;
+        FloatVector a2 = z, b2 = z, a3 = z, b3 = z;
+        FloatVector a4 = z, b4 = z, a5 = z, b5 = z;
+        FloatVector a6 = z, b6 = z, a7 = z, b7 = z;
+        for (int k = 0; k < cols; k++) {
+            long w = panel + 2L * PANEL * k;
+            FloatVector wa = Bf16Matrix.widen(data, w), wb = Bf16Matrix.widen(data, w + 2L * L);
+            FloatVector v = at(x, x0 + k);
+            a0 = wa.fma(v, a0); b0 = wb.fma(v, b0);
+            v = at(x, x1 + k);
+            a1 = wa.fma(v, a1); b1 = wb.fma(v, b1);
+            v = at(x, x2 + k);
+            a2 = wa.fma(v, a2); b2 = wb.fma(v, b2);
+            v = at(x, x3 + k);
+            a3 = wa.fma(v, a3); b3 = wb.fma(v, b3);
+            v = at(x, x4 + k);
+            a4 = wa.fma(v, a4); b4 = wb.fma(v, b4);
+            v = at(x, x5 + k);
+            a5 = wa.fma(v, a5); b5 = wb.fma(v, b5);
+            v = at(x, x6 + k);
+            a6 = wa.fma(v, a6); b6 = wb.fma(v, b6);
+            v = at(x, x7 + k);
+            a7 = wa.fma(v, a7); b7 = wb.fma(v, b7);
+        }
+        a0.intoArray(out, o0); b0.intoArray(out, o0 + L); a1.intoArray(out, o1); b1.intoArray(out, o1 + L);
+        a2.intoArray(out, o2); b2.intoArray(out, o2 + L); a3.intoArray(out, o3); b3.intoArray(out, o3 + L);
+        a4.intoArray(out, o4); b4.intoArray(out, o4 + L); a5.intoArray(out, o5); b5.intoArray(out, o5 + L);
+        a6.intoArray(out, o6); b6.intoArray(out, o6 + L); a7.intoArray(out, o7); b7.intoArray(out, o7 + L);
+    }
+
+    private void block4(float[] x, int t, float[] out, int outStride, int col, long panel) {
+        FloatVector z = FloatVector.zero(Bf16Matrix.F);
+        int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+        int o0 = t * outStride + col, o1 = o0 + outStride, o2 = o1 + outStride, o3 = o2 + outStride;
+        FloatVector a0 = z, b0 = z, a1 = z, b1 = z;
+        FloatVector a2 = z, b2 = z, a3 = z, b3 = z;
+        for (int k = 0; k < cols; k++) {
+            long w = panel + 2L * PANEL * k;
+            FloatVector wa = Bf16Matrix.widen(data, w), wb = Bf16Matrix.widen(data, w + 2L * L);
+            FloatVector v = at(x, x0 + k);
+            a0 = wa.fma(v, a0); b0 = wb.fma(v, b0);
+            v = at(x, x1 + k);
+            a1 = wa.fma(v, a1); b1 = wb.fma(v, b1);
+            v = at(x, x2 + k);
+            a2 = wa.fma(v, a2); b2 = wb.fma(v, b2);
+            v = at(x, x3 + k);
+            a3 = wa.fma(v, a3); b3 = wb.fma(v, b3);
+        }
+        a0.intoArray(out, o0); b0.intoArray(out, o0 + L); a1.intoArray(out, o1); b1.intoArray(out, o1 + L);
+        a2.intoArray(out, o2); b2.intoArray(out, o2 + L); a3.intoArray(out, o3); b3.intoArray(out, o3 + L);
+    }
+
+    private void block1(float[] x, int t, float[] out, int outStride, int col, long panel) {
+        FloatVector z = FloatVector.zero(Bf16Matrix.F);
+        int x0 = t * cols, o0 = t * outStride + col;
+        FloatVector a0 = z, b0 = z;
+        for (int k = 0; k < cols; k++) {
+            long w = panel + 2L * PANEL * k;
+            FloatVector v = at(x, x0 + k);
+            a0 = Bf16Matrix.widen(data, w).fma(v, a0);
+            b0 = Bf16Matrix.widen(data, w + 2L * L).fma(v, b0);
+        }
+        a0.intoArray(out, o0); b0.intoArray(out, o0 + L);
+    }
+
+    private float weight(int r, int k) {
+        long off = 2L * ((long) (r / PANEL) * PANEL * cols + (long) k * PANEL + r % PANEL);
+        return Float.intBitsToFloat(data.get(BF16, off) << 16);
+    }
+
+    /** The same fma chain over k as {@link #multiply}, so the bits agree; strided, so slow: for checks, not hot paths. */
+    @Override
+    public float dotRow(int r, float[] x, int xOff) {
+        float s = 0f;
+        for (int k = 0; k < cols; k++) s = Math.fma(weight(r, k), x[xOff + k], s);
+        return s;
+    }
+
+    @Override
+    public void addScaledRow(int r, float a, float[] acc, int accOff) {
+        for (int k = 0; k < cols; k++) acc[accOff + k] = Math.fma(weight(r, k), a, acc[accOff + k]);
+    }
+
+    @Override
+    public void copyRow(int r, float[] dst, int off) {
+        for (int k = 0; k < cols; k++) dst[off + k] = weight(r, k);
+    }
+}
