@@ -1,6 +1,8 @@
 package dev.pdserve.kernels;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -33,13 +35,60 @@ public final class Ops {
         for (; k < n; k++) out[outOff + k] = x[xOff + k] * scale * weight[k];
     }
 
-    /** {@code gate[i] = silu(gate[i]) * up[i]} over n values (SwiGLU). */
+    /**
+     * {@code gate[i] = silu(gate[i]) * up[i]} over n values (SwiGLU). Vectorised with {@link #exp}:
+     * at batch 32, {@code Math.exp} one value at a time took a tenth of a 1B model's decode step.
+     * The last partial vector runs the same lane arithmetic under a mask, so every value gets the
+     * same bits wherever it falls (batch invariance when callers split the range).
+     */
     public static void siluMul(float[] gate, int gOff, float[] up, int uOff, int n) {
-        for (int i = 0; i < n; i++) {
-            float g = gate[gOff + i];
-            gate[gOff + i] = g / (1f + (float) Math.exp(-g)) * up[uOff + i];
+        int upper = F.loopBound(n);
+        int k = 0;
+        for (; k < upper; k += L) {
+            FloatVector g = FloatVector.fromArray(F, gate, gOff + k);
+            silu(g).mul(FloatVector.fromArray(F, up, uOff + k)).intoArray(gate, gOff + k);
+        }
+        if (k < n) {
+            VectorMask<Float> m = F.indexInRange(k, n);
+            FloatVector g = FloatVector.fromArray(F, gate, gOff + k, m);
+            silu(g).mul(FloatVector.fromArray(F, up, uOff + k, m)).intoArray(gate, gOff + k, m);
         }
     }
+
+    private static FloatVector silu(FloatVector g) {
+        return g.div(exp(g.neg()).add(1f));
+    }
+
+    private static final float LOG2E = 1.44269504088896341f;
+    private static final float LN2_HI = 0.693359375f;
+    private static final float LN2_LO = -2.12194440e-4f;
+    /** 1.5 * 2^23: adding it rounds a float below 2^22 to an integer, kept in the low mantissa bits. */
+    private static final float ROUND = 12582912f;
+
+    /**
+     * e^x per lane within 2 ulp (Cephes' expf: x = n ln2 + r, a degree-5 polynomial in r, times
+     * 2^n). Plain vector arithmetic rather than {@code VectorOperators.EXP}, whose compiled (SVML)
+     * and interpreted (Math.exp) forms differ in the last bit: this gives the same bits in both.
+     * Inputs are clamped to [-87.3, 88.3], where e^x is a normal float.
+     */
+    static FloatVector exp(FloatVector x) {
+        x = x.max(-87.3f).min(88.3f);
+        FloatVector shifted = x.fma(LOG2E, ROUND);
+        FloatVector n = shifted.sub(ROUND);
+        FloatVector r = n.fma(c(-LN2_HI), x);
+        r = n.fma(c(-LN2_LO), r);
+        FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
+        p = p.fma(r, c(8.3334519073e-3f));
+        p = p.fma(r, c(4.1665795894e-2f));
+        p = p.fma(r, c(1.6666665459e-1f));
+        p = p.fma(r, c(5.0000001201e-1f));
+        p = p.fma(r.mul(r), r).add(1f);
+        // 2^n: n + 127 into the exponent field; n is in shifted's low mantissa bits.
+        IntVector bits = shifted.reinterpretAsInts().sub(Float.floatToRawIntBits(ROUND) - 127).lanewise(VectorOperators.LSHL, 23);
+        return p.mul(bits.reinterpretAsFloats());
+    }
+
+    private static FloatVector c(float v) { return FloatVector.broadcast(F, v); }
 
     /** {@code acc[a..a+n) += x[b..b+n)}. */
     public static void add(float[] acc, int aOff, float[] x, int xOff, int n) {

@@ -3,6 +3,7 @@ package dev.pdserve.model;
 import dev.pdserve.kernels.MatMul;
 import dev.pdserve.kernels.Matrix;
 import dev.pdserve.kernels.Ops;
+import dev.pdserve.kernels.SiluMul;
 import dev.pdserve.kernels.WorkerPool;
 
 import java.lang.foreign.MemorySegment;
@@ -19,6 +20,7 @@ abstract class DecoderModel implements CausalLM {
     protected final WorkerPool pool;
     protected final boolean ownsPool;
     protected final MatMul matmul;
+    protected final SiluMul siluMul;
     protected final int hidden;
     private final Matrix embed;
     private final Matrix lmHead;
@@ -40,6 +42,7 @@ abstract class DecoderModel implements CausalLM {
         this.pool = pool;
         this.ownsPool = ownsPool;
         this.matmul = new MatMul(pool);
+        this.siluMul = new SiluMul(pool);
         this.hidden = config.hiddenSize();
         int v = config.vocabSize();
         this.embed = weights.rowMatrix("model.embed_tokens.weight", v, hidden);
@@ -156,10 +159,10 @@ abstract class DecoderModel implements CausalLM {
 
         int intermediate() { return gate.rows(); }
 
-        void run(MatMul mm, float[] x, int tokens, float[] gateBuf, float[] upBuf, float[] out) {
+        void run(MatMul mm, SiluMul silu, float[] x, int tokens, float[] gateBuf, float[] upBuf, float[] out) {
             mm.run(gate, x, tokens, gateBuf);
             mm.run(up, x, tokens, upBuf);
-            Ops.siluMul(gateBuf, 0, upBuf, 0, tokens * gate.rows());
+            silu.run(gateBuf, upBuf, tokens * gate.rows());
             mm.run(down, gateBuf, tokens, out);
         }
     }

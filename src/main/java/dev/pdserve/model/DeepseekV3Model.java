@@ -145,7 +145,7 @@ final class DeepseekV3Model extends DecoderModel {
     @Override
     protected void mlp(int l, int tokens) {
         if (dense[l] != null) {
-            dense[l].run(matmul, normed, tokens, gateBuf, upBuf, mlpOut);
+            dense[l].run(matmul, siluMul, normed, tokens, gateBuf, upBuf, mlpOut);
             return;
         }
         route(l, tokens);
@@ -161,14 +161,14 @@ final class DeepseekV3Model extends DecoderModel {
                 }
             }
             if (count == 0) continue;
-            experts[l][e].run(matmul, expertIn, count, gateBuf, upBuf, expertOut);
+            experts[l][e].run(matmul, siluMul, expertIn, count, gateBuf, upBuf, expertOut);
             for (int c = 0; c < count; c++) {
                 int i = expertTokens[c];
                 Ops.addScaled(mlpOut, (i / k) * hidden, expertOut, c * hidden, chosenWeight[i], hidden);
             }
         }
         if (shared[l] != null) {
-            shared[l].run(matmul, normed, tokens, gateBuf, upBuf, expertOut);
+            shared[l].run(matmul, siluMul, normed, tokens, gateBuf, upBuf, expertOut);
             Ops.add(mlpOut, 0, expertOut, 0, tokens * hidden);
         }
     }

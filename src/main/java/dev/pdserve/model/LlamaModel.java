@@ -86,7 +86,7 @@ final class LlamaModel extends DecoderModel {
 
     @Override
     protected void mlp(int l, int tokens) {
-        mlp[l].run(matmul, normed, tokens, gateBuf, upBuf, mlpOut);
+        mlp[l].run(matmul, siluMul, normed, tokens, gateBuf, upBuf, mlpOut);
     }
 
     /** One (token, head) pair per index: softmax(q . K) . V over the sequence's cached positions. */

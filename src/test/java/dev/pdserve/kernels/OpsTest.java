@@ -1,0 +1,60 @@
+package dev.pdserve.kernels;
+
+import jdk.incubator.vector.FloatVector;
+import org.junit.jupiter.api.Test;
+
+import java.util.Arrays;
+import java.util.Random;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class OpsTest {
+    private static final int L = FloatVector.SPECIES_PREFERRED.length();
+
+    @Test
+    void vectorExpIsWithinTwoUlpOfMathExpOverTheWholeNormalRange() {
+        float[] x = new float[L];
+        float[] y = new float[L];
+        double worst = 0;
+        for (float v = -87f; v < 88f; ) {
+            for (int i = 0; i < L; i++, v += 0.00731f) x[i] = v;
+            Ops.exp(FloatVector.fromArray(FloatVector.SPECIES_PREFERRED, x, 0)).intoArray(y, 0);
+            for (int i = 0; i < L; i++) {
+                double exact = Math.exp(x[i]);
+                worst = Math.max(worst, Math.abs(y[i] - exact) / Math.ulp((float) exact));
+            }
+        }
+        assertThat(worst).isLessThanOrEqualTo(2.0);
+        Ops.exp(FloatVector.zero(FloatVector.SPECIES_PREFERRED)).intoArray(y, 0);
+        assertThat(y[0]).isEqualTo(1f);
+    }
+
+    @Test
+    void siluMulMatchesTheDefinitionAndGivesEachValueTheSameBitsHoweverTheRangeIsSplit() {
+        Random rnd = new Random(9);
+        int n = 5 * L + 7; // full vectors and a masked tail
+        float[] gate = new float[n], up = new float[n];
+        for (int i = 0; i < n; i++) {
+            gate[i] = (float) (rnd.nextGaussian() * 4);
+            up[i] = (float) rnd.nextGaussian();
+        }
+        float[] whole = gate.clone();
+        Ops.siluMul(whole, 0, up, 0, n);
+        for (int i = 0; i < n; i++) {
+            double g = gate[i], expected = g / (1 + Math.exp(-g)) * up[i];
+            assertThat((double) whole[i]).as("index %d", i).isCloseTo(expected, org.assertj.core.data.Offset.offset(1e-6 * Math.max(1, Math.abs(expected))));
+        }
+        float[] pieces = gate.clone();
+        int[] cuts = {0, 3, L + 1, 3 * L - 2, n};
+        for (int c = 0; c + 1 < cuts.length; c++) Ops.siluMul(pieces, cuts[c], up, cuts[c], cuts[c + 1] - cuts[c]);
+        assertThat(Arrays.equals(pieces, whole)).isTrue();
+        float[] extremes = {-200f, -90f, 0f, 90f, 200f};
+        float[] ones = {1f, 1f, 1f, 1f, 1f};
+        Ops.siluMul(extremes, 0, ones, 0, extremes.length);
+        // e^x is clamped below overflow, so very negative gates give about -1e-36 where the exact
+        // value underflows to -0: no infinity or NaN either way.
+        assertThat(extremes[0]).isBetween(-1e-35f, 0f);
+        assertThat(extremes[1]).isBetween(-1e-35f, 0f);
+        assertThat(Arrays.copyOfRange(extremes, 2, 5)).containsExactly(0f, 90f, 200f);
+    }
+}
