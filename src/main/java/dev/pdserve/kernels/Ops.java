@@ -147,17 +147,64 @@ public final class Ops {
         for (; k < n; k++) acc[aOff + k] += s * seg.get(KvLayouts.F32, byteOff + 4L * k);
     }
 
-    /** In-place softmax of {@code x[off..off+n)}; returns nothing, max-subtracted for stability. */
+    /**
+     * {@code out[o..o+n) = sum over j of w[j] * seg[rows[j] ..+4n)} (fp32 rows, in j order): cached
+     * values weighted by attention probabilities. Four vectors of the output stay in registers
+     * across all rows instead of a load and store per row.
+     */
+    public static void weightedRows(float[] out, int outOff, float[] w, long[] rows, int count, MemorySegment seg, int n) {
+        int k = 0;
+        for (; k + 4 * L <= n; k += 4 * L) {
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            for (int j = 0; j < count; j++) {
+                FloatVector p = FloatVector.broadcast(F, w[j]);
+                long b = rows[j] + 4L * k;
+                a0 = FloatVector.fromMemorySegment(F, seg, b, ByteOrder.LITTLE_ENDIAN).fma(p, a0);
+                a1 = FloatVector.fromMemorySegment(F, seg, b + 4L * L, ByteOrder.LITTLE_ENDIAN).fma(p, a1);
+                a2 = FloatVector.fromMemorySegment(F, seg, b + 8L * L, ByteOrder.LITTLE_ENDIAN).fma(p, a2);
+                a3 = FloatVector.fromMemorySegment(F, seg, b + 12L * L, ByteOrder.LITTLE_ENDIAN).fma(p, a3);
+            }
+            a0.intoArray(out, outOff + k);
+            a1.intoArray(out, outOff + k + L);
+            a2.intoArray(out, outOff + k + 2 * L);
+            a3.intoArray(out, outOff + k + 3 * L);
+        }
+        for (; k + L <= n; k += L) {
+            FloatVector a = FloatVector.zero(F);
+            for (int j = 0; j < count; j++) a = FloatVector.fromMemorySegment(F, seg, rows[j] + 4L * k, ByteOrder.LITTLE_ENDIAN).fma(FloatVector.broadcast(F, w[j]), a);
+            a.intoArray(out, outOff + k);
+        }
+        for (; k < n; k++) {
+            float a = 0f;
+            for (int j = 0; j < count; j++) a = Math.fma(seg.get(KvLayouts.F32, rows[j] + 4L * k), w[j], a);
+            out[outOff + k] = a;
+        }
+    }
+
+    /**
+     * In-place softmax of {@code x[off..off+n)}, max-subtracted for stability. Vectorised with
+     * {@link #exp} (attention runs one per token, head and layer); the sum is a fixed-order vector
+     * sum with the tail masked in, so the bits depend only on the values.
+     */
     public static void softmax(float[] x, int off, int n) {
         float max = Float.NEGATIVE_INFINITY;
         for (int i = 0; i < n; i++) max = Math.max(max, x[off + i]);
-        float sum = 0;
-        for (int i = 0; i < n; i++) {
-            float e = (float) Math.exp(x[off + i] - max);
-            x[off + i] = e;
-            sum += e;
+        FloatVector acc = FloatVector.zero(F);
+        int upper = F.loopBound(n);
+        int k = 0;
+        for (; k < upper; k += L) {
+            FloatVector e = exp(FloatVector.fromArray(F, x, off + k).sub(max));
+            e.intoArray(x, off + k);
+            acc = acc.add(e);
         }
-        float inv = 1f / sum;
-        for (int i = 0; i < n; i++) x[off + i] *= inv;
+        if (k < n) {
+            VectorMask<Float> m = F.indexInRange(k, n);
+            FloatVector e = exp(FloatVector.fromArray(F, x, off + k, m).sub(max));
+            e.intoArray(x, off + k, m);
+            acc = acc.add(e, m);
+        }
+        float inv = 1f / Lanes.sum(acc);
+        for (k = 0; k < upper; k += L) FloatVector.fromArray(F, x, off + k).mul(inv).intoArray(x, off + k);
+        for (; k < n; k++) x[off + k] *= inv;
     }
 }

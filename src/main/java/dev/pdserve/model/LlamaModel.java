@@ -92,10 +92,12 @@ final class LlamaModel extends DecoderModel {
     /** One (token, head) pair per index: softmax(q . K) . V over the sequence's cached positions. */
     private final class GroupedAttention extends AttentionJob {
         private final float[][] scores = new float[pool.threads()][];
+        private final long[][] rows = new long[pool.threads()][];
 
         @Override
         public void run(int from, int to, int worker) {
             float[] sc = scratch(worker, batch.positions.length == 0 ? 1 : maxContext());
+            long[] valueRows = rows[worker];
             int qw = heads * headDim, kw = kvHeads * headDim, group = heads / kvHeads;
             long entryBytes = 4L * 2 * kw;
             for (int idx = from; idx < to; idx++) {
@@ -105,16 +107,12 @@ final class LlamaModel extends DecoderModel {
                 int start = slidingWindow > 0 ? Math.max(0, ctx - slidingWindow) : 0;
                 int qOff = i * qw + h * headDim;
                 for (int j = start; j < ctx; j++) {
-                    long slot = slot(table, j);
-                    sc[j - start] = Ops.dot(qBuf, qOff, kv, slot * entryBytes + 4L * kvh * headDim, headDim) * scale;
+                    long entry = slot(table, j) * entryBytes;
+                    sc[j - start] = Ops.dot(qBuf, qOff, kv, entry + 4L * kvh * headDim, headDim) * scale;
+                    valueRows[j - start] = entry + 4L * (kw + kvh * headDim);
                 }
                 Ops.softmax(sc, 0, ctx - start);
-                int outOff = i * qw + h * headDim;
-                java.util.Arrays.fill(attnOut, outOff, outOff + headDim, 0f);
-                for (int j = start; j < ctx; j++) {
-                    long slot = slot(table, j);
-                    Ops.addScaled(attnOut, outOff, kv, slot * entryBytes + 4L * (kw + kvh * headDim), sc[j - start], headDim);
-                }
+                Ops.weightedRows(attnOut, i * qw + h * headDim, sc, valueRows, ctx - start, kv, headDim);
             }
         }
 
@@ -126,7 +124,10 @@ final class LlamaModel extends DecoderModel {
 
         private float[] scratch(int worker, int n) {
             float[] s = scores[worker];
-            if (s == null || s.length < n) scores[worker] = s = new float[Math.max(n, 256)];
+            if (s == null || s.length < n) {
+                scores[worker] = s = new float[Math.max(n, 256)];
+                rows[worker] = new long[s.length];
+            }
             return s;
         }
     }

@@ -57,4 +57,53 @@ class OpsTest {
         assertThat(extremes[1]).isBetween(-1e-35f, 0f);
         assertThat(Arrays.copyOfRange(extremes, 2, 5)).containsExactly(0f, 90f, 200f);
     }
+
+    @Test
+    void softmaxSumsToOneAndMatchesTheDefinition() {
+        Random rnd = new Random(4);
+        for (int n : new int[] {1, 7, L, 3 * L + 5}) {
+            float[] x = new float[n + 2];
+            for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextGaussian() * 8);
+            double max = Double.NEGATIVE_INFINITY, sum = 0;
+            for (int i = 1; i <= n; i++) max = Math.max(max, x[i]);
+            for (int i = 1; i <= n; i++) sum += Math.exp(x[i] - max);
+            float[] expected = new float[n];
+            for (int i = 0; i < n; i++) expected[i] = (float) (Math.exp(x[i + 1] - max) / sum);
+            float before = x[0], after = x[n + 1];
+            Ops.softmax(x, 1, n);
+            double total = 0;
+            for (int i = 0; i < n; i++) {
+                assertThat(x[i + 1]).as("n %d index %d", n, i).isCloseTo(expected[i], org.assertj.core.data.Offset.offset(1e-6f));
+                total += x[i + 1];
+            }
+            assertThat(total).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-5));
+            assertThat(x[0]).isEqualTo(before); // neighbours untouched
+            assertThat(x[n + 1]).isEqualTo(after);
+        }
+    }
+
+    @Test
+    void weightedRowsIsTheInOrderFmaSumOfTheChosenRows() {
+        Random rnd = new Random(6);
+        int n = 5 * L + 3, count = 9; // a block of four vectors, one vector, a scalar tail
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment seg = arena.allocate(4L * n * 20);
+            for (long i = 0; i < n * 20L; i++) seg.set(KvLayouts.F32, 4 * i, (float) rnd.nextGaussian());
+            long[] rows = new long[count];
+            float[] w = new float[count];
+            for (int j = 0; j < count; j++) {
+                rows[j] = 4L * n * rnd.nextInt(20);
+                w[j] = rnd.nextFloat();
+            }
+            float[] out = new float[n + 2];
+            Ops.weightedRows(out, 1, w, rows, count, seg, n);
+            for (int k = 0; k < n; k++) {
+                float expected = 0f;
+                for (int j = 0; j < count; j++) expected = Math.fma(seg.get(KvLayouts.F32, rows[j] + 4L * k), w[j], expected);
+                assertThat(out[1 + k]).as("element %d", k).isEqualTo(expected);
+            }
+            assertThat(out[0]).isZero();
+            assertThat(out[n + 1]).isZero();
+        }
+    }
 }
