@@ -13,7 +13,9 @@ import java.nio.file.Path;
  * then steps that feed one token of every sequence in a single forward, so each weight is read
  * once per step whatever B is. Prints one markdown row per batch size.
  *
- * <pre>BatchDecodeBench --model DIR [--batches 1,8,32,64] [--prompt 32] [--steps 16] [--threads N] [--quantization w8a8]</pre>
+ * <pre>BatchDecodeBench --model DIR [--batches 1,8,32,64] [--prompt 32] [--steps 16] [--repeat 1] [--threads N] [--quantization w8a8]</pre>
+ * {@code --repeat R} measures every batch size R times, in rounds over the list so that slow and
+ * fast phases of a shared machine fall on all sizes alike, and reports the median step time.
  */
 public final class BatchDecodeBench {
     private static final int BLOCK = 16;
@@ -21,7 +23,7 @@ public final class BatchDecodeBench {
     public static void main(String[] argv) {
         Path model = null;
         int[] batches = {1, 8, 32, 64};
-        int prompt = 32, steps = 16, threads = Runtime.getRuntime().availableProcessors();
+        int prompt = 32, steps = 16, repeat = 1, threads = Runtime.getRuntime().availableProcessors();
         String quantization = null;
         for (int i = 0; i < argv.length; i++) {
             switch (argv[i]) {
@@ -29,6 +31,7 @@ public final class BatchDecodeBench {
                 case "--batches" -> batches = java.util.Arrays.stream(argv[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 case "--prompt" -> prompt = Integer.parseInt(argv[++i]);
                 case "--steps" -> steps = Integer.parseInt(argv[++i]);
+                case "--repeat" -> repeat = Integer.parseInt(argv[++i]);
                 case "--threads" -> threads = Integer.parseInt(argv[++i]);
                 case "--quantization" -> quantization = argv[++i];
                 default -> throw new IllegalArgumentException("unknown argument " + argv[i]);
@@ -41,14 +44,20 @@ public final class BatchDecodeBench {
             int blocksPerSeq = (prompt + steps + 1 + BLOCK - 1) / BLOCK + 1;
             try (OffHeapKvCache cache = new OffHeapKvCache(lm.numLayers(), maxBatch * blocksPerSeq, BLOCK, lm.kvEntryFloats())) {
                 run(lm, cache, 4, prompt, 4, blocksPerSeq); // JIT warm-up
-                System.out.println("| batch | step ms | aggregate decode tok/s | vs batch 1 |");
+                double[][] seconds = new double[batches.length][repeat];
+                for (int round = 0; round < repeat; round++) {
+                    for (int i = 0; i < batches.length; i++) seconds[i][round] = run(lm, cache, batches[i], prompt, steps, blocksPerSeq) / steps;
+                }
+                System.out.println(repeat == 1 ? "| batch | step ms | aggregate decode tok/s | vs batch 1 |" : "| batch | median step ms (of " + repeat + ") | aggregate decode tok/s | vs batch 1 |");
                 System.out.println("|---:|---:|---:|---:|");
                 double base = 0;
-                for (int b : batches) {
-                    double seconds = run(lm, cache, b, prompt, steps, blocksPerSeq);
-                    double tps = (double) b * steps / seconds;
+                for (int i = 0; i < batches.length; i++) {
+                    double[] s = seconds[i].clone();
+                    java.util.Arrays.sort(s);
+                    double step = repeat % 2 == 1 ? s[repeat / 2] : (s[repeat / 2 - 1] + s[repeat / 2]) / 2;
+                    double tps = batches[i] / step;
                     if (base == 0) base = tps;
-                    System.out.printf("| %d | %.1f | %.1f | %.1fx |%n", b, seconds * 1000 / steps, tps, tps / base);
+                    System.out.printf("| %d | %.1f | %.1f | %.1fx |%n", batches[i], step * 1000, tps, tps / base);
                 }
             }
         }

@@ -36,27 +36,17 @@ public final class Ops {
     }
 
     /**
-     * {@code gate[i] = silu(gate[i]) * up[i]} over n values (SwiGLU). Vectorised with {@link #exp}:
+     * {@code gate[i] = silu(gate[i]) * up[i]} over n values (SwiGLU), vectorised with {@link #exp}:
      * at batch 32, {@code Math.exp} one value at a time took a tenth of a 1B model's decode step.
-     * The last partial vector runs the same lane arithmetic under a mask, so every value gets the
-     * same bits wherever it falls (batch invariance when callers split the range).
+     * One loop with masked edges, so a value gets the same bits wherever it falls in a range a
+     * caller splits.
      */
     public static void siluMul(float[] gate, int gOff, float[] up, int uOff, int n) {
-        int upper = F.loopBound(n);
-        int k = 0;
-        for (; k < upper; k += L) {
-            FloatVector g = FloatVector.fromArray(F, gate, gOff + k);
-            silu(g).mul(FloatVector.fromArray(F, up, uOff + k)).intoArray(gate, gOff + k);
-        }
-        if (k < n) {
+        for (int k = 0; k < n; k += L) {
             VectorMask<Float> m = F.indexInRange(k, n);
             FloatVector g = FloatVector.fromArray(F, gate, gOff + k, m);
-            silu(g).mul(FloatVector.fromArray(F, up, uOff + k, m)).intoArray(gate, gOff + k, m);
+            g.div(exp(g.neg()).add(1f)).mul(FloatVector.fromArray(F, up, uOff + k, m)).intoArray(gate, gOff + k, m);
         }
-    }
-
-    private static FloatVector silu(FloatVector g) {
-        return g.div(exp(g.neg()).add(1f));
     }
 
     private static final float LOG2E = 1.44269504088896341f;
@@ -66,26 +56,44 @@ public final class Ops {
     private static final float ROUND = 12582912f;
 
     /**
-     * e^x per lane within 2 ulp (Cephes' expf: x = n ln2 + r, a degree-5 polynomial in r, times
-     * 2^n). Plain vector arithmetic rather than {@code VectorOperators.EXP}, whose compiled (SVML)
-     * and interpreted (Math.exp) forms differ in the last bit: this gives the same bits in both.
-     * Inputs are clamped to [-87.3, 88.3], where e^x is a normal float.
+     * e^x per lane within 2 ulp: Cephes' expf (x = n ln2 + r, a degree-5 polynomial in r, times 2^n)
+     * in plain vector arithmetic, not {@code VectorOperators.EXP}, whose compiled (SVML) and
+     * interpreted (Math.exp) forms differ in the last bit; this gives the same bits in both.
+     * Inputs are clamped to [-87.3, 88.3], where e^x is a normal float. Written as methods of under
+     * 35 bytecodes, which C2 always inlines: a vector passed across a call that is not inlined is
+     * boxed, and the whole expf in one method was too large to be inlined at every call site.
      */
     static FloatVector exp(FloatVector x) {
-        x = x.max(-87.3f).min(88.3f);
+        return expOfClamped(x.max(-87.3f).min(88.3f));
+    }
+
+    private static FloatVector expOfClamped(FloatVector x) {
         FloatVector shifted = x.fma(LOG2E, ROUND);
+        return expPolynomial(expRemainder(x, shifted)).mul(powerOfTwo(shifted));
+    }
+
+    /** r = x - n ln2, with n = shifted - ROUND, in two steps (ln2 split in a high and a low part). */
+    private static FloatVector expRemainder(FloatVector x, FloatVector shifted) {
         FloatVector n = shifted.sub(ROUND);
-        FloatVector r = n.fma(c(-LN2_HI), x);
-        r = n.fma(c(-LN2_LO), r);
-        FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
-        p = p.fma(r, c(8.3334519073e-3f));
-        p = p.fma(r, c(4.1665795894e-2f));
-        p = p.fma(r, c(1.6666665459e-1f));
-        p = p.fma(r, c(5.0000001201e-1f));
-        p = p.fma(r.mul(r), r).add(1f);
-        // 2^n: n + 127 into the exponent field; n is in shifted's low mantissa bits.
-        IntVector bits = shifted.reinterpretAsInts().sub(Float.floatToRawIntBits(ROUND) - 127).lanewise(VectorOperators.LSHL, 23);
-        return p.mul(bits.reinterpretAsFloats());
+        return n.fma(c(-LN2_LO), n.fma(c(-LN2_HI), x));
+    }
+
+    /** 1 + r + r^2 (1/2 + r/6 + ...), Horner's rule in three pieces. */
+    private static FloatVector expPolynomial(FloatVector r) {
+        return expSeriesTail(r).fma(r, c(5.0000001201e-1f)).fma(r.mul(r), r).add(1f);
+    }
+
+    private static FloatVector expSeriesTail(FloatVector r) {
+        return expSeriesTop(r).fma(r, c(4.1665795894e-2f)).fma(r, c(1.6666665459e-1f));
+    }
+
+    private static FloatVector expSeriesTop(FloatVector r) {
+        return r.fma(c(1.9875691500e-4f), c(1.3981999507e-3f)).fma(r, c(8.3334519073e-3f));
+    }
+
+    /** 2^n from shifted = ROUND + n: n + 127 into the exponent field. */
+    private static FloatVector powerOfTwo(FloatVector shifted) {
+        return shifted.reinterpretAsInts().sub(Float.floatToRawIntBits(ROUND) - 127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
     }
 
     private static FloatVector c(float v) { return FloatVector.broadcast(F, v); }
@@ -189,22 +197,16 @@ public final class Ops {
     public static void softmax(float[] x, int off, int n) {
         float max = Float.NEGATIVE_INFINITY;
         for (int i = 0; i < n; i++) max = Math.max(max, x[off + i]);
-        FloatVector acc = FloatVector.zero(F);
-        int upper = F.loopBound(n);
-        int k = 0;
-        for (; k < upper; k += L) {
-            FloatVector e = exp(FloatVector.fromArray(F, x, off + k).sub(max));
-            e.intoArray(x, off + k);
-            acc = acc.add(e);
-        }
-        if (k < n) {
+        FloatVector sum = FloatVector.zero(F);
+        for (int k = 0; k < n; k += L) { // masked edges: bits independent of where a value falls
             VectorMask<Float> m = F.indexInRange(k, n);
             FloatVector e = exp(FloatVector.fromArray(F, x, off + k, m).sub(max));
             e.intoArray(x, off + k, m);
-            acc = acc.add(e, m);
+            sum = sum.add(e, m);
         }
-        float inv = 1f / Lanes.sum(acc);
-        for (k = 0; k < upper; k += L) FloatVector.fromArray(F, x, off + k).mul(inv).intoArray(x, off + k);
+        float inv = 1f / Lanes.sum(sum);
+        int upper = F.loopBound(n), k = 0;
+        for (; k < upper; k += L) FloatVector.fromArray(F, x, off + k).mul(inv).intoArray(x, off + k);
         for (; k < n; k++) x[off + k] *= inv;
     }
 }

@@ -58,13 +58,17 @@ public final class PanelBf16Matrix implements Matrix {
     @Override public int cols() { return cols; }
     /** Bytes read by one pass: the padded panels. */
     @Override public long bytes() { return data.byteSize(); }
-    @Override public int rowAlign() { return PANEL; }
+    /** Two panels: the pool then hands out pairs, which batch-1 multiplies walk together. */
+    @Override public int rowAlign() { return 2 * PANEL; }
 
     @Override
     public void multiply(float[] x, int tokens, float[] out, int outStride, int r0, int r1) {
         if (r0 % PANEL != 0) throw new IllegalArgumentException("row range must start on a panel of " + PANEL + ", got " + r0);
         for (int r = r0; r < r1; r += PANEL) {
-            if (r + PANEL <= rows) {
+            if (r + 2 * PANEL <= Math.min(r1, rows)) {
+                twoPanels(x, tokens, out, outStride, r);
+                r += PANEL;
+            } else if (r + PANEL <= rows) {
                 panel(x, tokens, out, outStride, r, r);
             } else {
                 // The last, partial panel: computed whole into scratch, then its real rows copied out.
@@ -89,6 +93,38 @@ public final class PanelBf16Matrix implements Matrix {
         for (; t + 8 <= tokens; t += 8) block8(x, t, out, outStride, col, panel);
         for (; t + 4 <= tokens; t += 4) block4(x, t, out, outStride, col, panel);
         for (; t < tokens; t++) block1(x, t, out, outStride, col, panel);
+    }
+
+    /**
+     * Rows [r, r+2*PANEL): token blocks panel by panel, then the tokens left over (all of them at
+     * batch 1) over both panels at once: four independent fma chains instead of two, so one
+     * chain's latency does not hold back the weight stream.
+     */
+    private void twoPanels(float[] x, int tokens, float[] out, int outStride, int r) {
+        int blocked = tokens & ~3;
+        long first = 2L * r * cols, second = first + 2L * PANEL * cols;
+        for (long panel : new long[] {first, second}) {
+            int col = r + (panel == first ? 0 : PANEL);
+            int t = 0;
+            for (; t + 8 <= blocked; t += 8) block8(x, t, out, outStride, col, panel);
+            for (; t + 4 <= blocked; t += 4) block4(x, t, out, outStride, col, panel);
+        }
+        for (int t = blocked; t < tokens; t++) block1x2(x, t, out, outStride, r, first, second);
+    }
+
+    private void block1x2(float[] x, int t, float[] out, int outStride, int col, long first, long second) {
+        FloatVector z = FloatVector.zero(Bf16Matrix.F);
+        int x0 = t * cols, o0 = t * outStride + col;
+        FloatVector a0 = z, b0 = z, c0 = z, d0 = z;
+        for (int k = 0; k < cols; k++) {
+            long w = 2L * PANEL * k;
+            FloatVector v = at(x, x0 + k);
+            a0 = Bf16Matrix.widen(data, first + w).fma(v, a0);
+            b0 = Bf16Matrix.widen(data, first + w + 2L * L).fma(v, b0);
+            c0 = Bf16Matrix.widen(data, second + w).fma(v, c0);
+            d0 = Bf16Matrix.widen(data, second + w + 2L * L).fma(v, d0);
+        }
+        a0.intoArray(out, o0); b0.intoArray(out, o0 + L); c0.intoArray(out, o0 + PANEL); d0.intoArray(out, o0 + PANEL + L);
     }
 
     private static FloatVector at(float[] x, int i) { return FloatVector.broadcast(Bf16Matrix.F, x[i]); }
