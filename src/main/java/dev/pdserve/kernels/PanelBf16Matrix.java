@@ -41,7 +41,7 @@ public final class PanelBf16Matrix implements Matrix {
             throw new IllegalArgumentException("bf16 matrix " + rows + "x" + cols + " needs " + 2L * rows * cols + " bytes, got " + rowMajor.byteSize());
         }
         int panels = (rows + PANEL - 1) / PANEL;
-        MemorySegment packed = arena.allocate(2L * panels * PANEL * cols, 64); // zeroed: padding rows give 0
+        MemorySegment packed = HugePages.allocate(arena, 2L * panels * PANEL * cols); // zeroed: padding rows give 0
         IntStream.range(0, panels).parallel().forEach(p -> {
             long panelBase = 2L * p * PANEL * cols;
             for (int j = 0; j < PANEL && p * PANEL + j < rows; j++) {
@@ -51,6 +51,7 @@ public final class PanelBf16Matrix implements Matrix {
                 }
             }
         });
+        HugePages.collapse(packed);
         return new PanelBf16Matrix(packed, rows, cols);
     }
 
