@@ -90,10 +90,9 @@ public final class PanelBf16Matrix implements Matrix {
      */
     private void panel(float[] x, int tokens, float[] out, int outStride, int col, int r) {
         long panel = 2L * r * cols;
-        int t = 0;
-        for (; t + 8 <= tokens; t += 8) block8(x, t, out, outStride, col, panel);
-        for (; t + 4 <= tokens; t += 4) block4(x, t, out, outStride, col, panel);
-        for (; t < tokens; t++) block1(x, t, out, outStride, col, panel);
+        int blocked = tokens & ~3;
+        blocks(x, blocked, out, outStride, col, panel);
+        for (int t = blocked; t < tokens; t++) block1(x, t, out, outStride, col, panel);
     }
 
     /**
@@ -104,13 +103,16 @@ public final class PanelBf16Matrix implements Matrix {
     private void twoPanels(float[] x, int tokens, float[] out, int outStride, int r) {
         int blocked = tokens & ~3;
         long first = 2L * r * cols, second = first + 2L * PANEL * cols;
-        for (long panel : new long[] {first, second}) {
-            int col = r + (panel == first ? 0 : PANEL);
-            int t = 0;
-            for (; t + 8 <= blocked; t += 8) block8(x, t, out, outStride, col, panel);
-            for (; t + 4 <= blocked; t += 4) block4(x, t, out, outStride, col, panel);
-        }
+        blocks(x, blocked, out, outStride, r, first);
+        blocks(x, blocked, out, outStride, r + PANEL, second);
         for (int t = blocked; t < tokens; t++) block1x2(x, t, out, outStride, r, first, second);
+    }
+
+    /** The 8- and 4-token blocks of one panel over tokens [0, blocked), blocked a multiple of 4. */
+    private void blocks(float[] x, int blocked, float[] out, int outStride, int col, long panel) {
+        int t = 0;
+        for (; t + 8 <= blocked; t += 8) block8(x, t, out, outStride, col, panel);
+        for (; t + 4 <= blocked; t += 4) block4(x, t, out, outStride, col, panel);
     }
 
     private void block1x2(float[] x, int t, float[] out, int outStride, int col, long first, long second) {
