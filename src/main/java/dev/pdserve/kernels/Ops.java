@@ -143,18 +143,6 @@ public final class Ops {
         return s;
     }
 
-    /** {@code acc[aOff..+n) += s * seg[byteOff..+4n)} (weighted sum of cached values). */
-    public static void addScaled(float[] acc, int aOff, MemorySegment seg, long byteOff, float s, int n) {
-        int upper = F.loopBound(n);
-        FloatVector sv = FloatVector.broadcast(F, s);
-        int k = 0;
-        for (; k < upper; k += L) {
-            FloatVector.fromMemorySegment(F, seg, byteOff + 4L * k, ByteOrder.LITTLE_ENDIAN)
-                    .fma(sv, FloatVector.fromArray(F, acc, aOff + k)).intoArray(acc, aOff + k);
-        }
-        for (; k < n; k++) acc[aOff + k] += s * seg.get(KvLayouts.F32, byteOff + 4L * k);
-    }
-
     /**
      * {@code out[o..o+n) = sum over j of w[j] * seg[rows[j] ..+4n)} (fp32 rows, in j order): cached
      * values weighted by attention probabilities. Four vectors of the output stay in registers

@@ -230,14 +230,19 @@ final class DeepseekV3Model extends DecoderModel {
         private final float[][] scores = new float[pool.threads()][];
         private final float[][] qLat = new float[pool.threads()][];
         private final float[][] oLat = new float[pool.threads()][];
+        private final long[][] rows = new long[pool.threads()][];
 
         @Override
         public void run(int from, int to, int worker) {
             int maxCtx = 1;
             for (int s = 0; s < batch.numSeqs; s++) maxCtx = Math.max(maxCtx, batch.contextLen[s]);
-            if (scores[worker] == null || scores[worker].length < maxCtx) scores[worker] = new float[Math.max(maxCtx, 256)];
+            if (scores[worker] == null || scores[worker].length < maxCtx) {
+                scores[worker] = new float[Math.max(maxCtx, 256)];
+                rows[worker] = new long[scores[worker].length];
+            }
             if (qLat[worker] == null) { qLat[worker] = new float[rank]; oLat[worker] = new float[rank]; }
             float[] sc = scores[worker], ql = qLat[worker], ol = oLat[worker];
+            long[] latentRows = rows[worker];
             long entryBytes = 4L * (rank + ropeDim);
             for (int idx = from; idx < to; idx++) {
                 int i = idx / heads, h = idx % heads;
@@ -250,13 +255,10 @@ final class DeepseekV3Model extends DecoderModel {
                 for (int j = 0; j < ctx; j++) {
                     long at = slot(table, j) * entryBytes;
                     sc[j] = (Ops.dot(ql, 0, kv, at, rank) + Ops.dot(qBuf, qOff + nope, kv, at + 4L * rank, ropeDim)) * scale;
+                    latentRows[j] = at;
                 }
                 Ops.softmax(sc, 0, ctx);
-                Arrays.fill(ol, 0f);
-                for (int j = 0; j < ctx; j++) {
-                    long at = slot(table, j) * entryBytes;
-                    Ops.addScaled(ol, 0, kv, at, sc[j], rank);
-                }
+                Ops.weightedRows(ol, 0, sc, latentRows, ctx, kv, rank);
                 int outOff = i * heads * vDim + h * vDim;
                 for (int d = 0; d < vDim; d++) attnOut[outOff + d] = kvB.dotRow(kRow + nope + d, ol, 0);
             }
