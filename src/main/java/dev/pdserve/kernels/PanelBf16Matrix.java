@@ -16,8 +16,8 @@ import java.util.stream.IntStream;
  * one widened weight vector serves up to 8 tokens, and there are no horizontal sums.
  *
  * <p>Every (row, token) result is one fp32 fma chain over k in column order, on every path
- * (8-, 4- and 1-token blocks, column passes, {@link #dotRow}), so a token's bits do not depend on
- * the batch around it: batch invariance holds by construction.
+ * (8-, 4- and 1-token blocks, the two-panel batch-1 walk, {@link #dotRow}), so a token's bits do not
+ * depend on the batch around it: batch invariance holds by construction.
  */
 public final class PanelBf16Matrix implements Matrix {
     private static final int L = Bf16Matrix.L;
@@ -43,12 +43,9 @@ public final class PanelBf16Matrix implements Matrix {
         int panels = (rows + PANEL - 1) / PANEL;
         MemorySegment packed = HugePages.allocate(arena, 2L * panels * PANEL * cols); // zeroed: padding rows give 0
         IntStream.range(0, panels).parallel().forEach(p -> {
-            long panelBase = 2L * p * PANEL * cols;
-            for (int j = 0; j < PANEL && p * PANEL + j < rows; j++) {
-                long src = 2L * (p * PANEL + j) * cols;
-                for (int k = 0; k < cols; k++) {
-                    packed.set(BF16, panelBase + 2L * ((long) k * PANEL + j), rowMajor.get(BF16, src + 2L * k));
-                }
+            for (int r = p * PANEL; r < Math.min(rows, (p + 1) * PANEL); r++) {
+                long src = 2L * r * cols;
+                for (int k = 0; k < cols; k++) packed.set(BF16, offset(r, k, cols), rowMajor.get(BF16, src + 2L * k));
             }
         });
         HugePages.collapse(packed);
@@ -202,9 +199,13 @@ public final class PanelBf16Matrix implements Matrix {
         a0.intoArray(out, o0); b0.intoArray(out, o0 + L);
     }
 
+    /** Byte offset of weight (r, k): its panel's start ({@code 2 * r0 * cols}, as the kernels use), then column k's line. */
+    private static long offset(int r, int k, int cols) {
+        return 2L * ((long) (r - r % PANEL) * cols + (long) k * PANEL + r % PANEL);
+    }
+
     private float weight(int r, int k) {
-        long off = 2L * ((long) (r / PANEL) * PANEL * cols + (long) k * PANEL + r % PANEL);
-        return Float.intBitsToFloat(data.get(BF16, off) << 16);
+        return Float.intBitsToFloat(data.get(BF16, offset(r, k, cols)) << 16);
     }
 
     /** The same fma chain over k as {@link #multiply}, so the bits agree; strided, so slow: for checks, not hot paths. */
