@@ -234,8 +234,19 @@ class EngineTest {
         assertThatThrownBy(() -> submit(e, "a", new int[] {V}, greedy(1))).isInstanceOf(EngineException.class).hasMessageContaining("vocabulary");
         // 16 blocks of 16 tokens hold 256 tokens: a request that may need 300 can never run.
         assertThatThrownBy(() -> submit(e, "a", prompt(1, 200), greedy(100))).isInstanceOf(EngineException.class).hasMessageContaining("KV");
-        Collector running = submit(e, "dup", prompt(1, 10), greedy(50));
+        // The first output holds the engine until the duplicate has been tried, so "dup" cannot finish first.
+        java.util.concurrent.CountDownLatch tried = new java.util.concurrent.CountDownLatch(1);
+        Collector running = new Collector();
+        e.submit(new GenerationRequest("dup", prompt(1, 10), greedy(50)), o -> {
+            running.accept(o);
+            try {
+                tried.await();
+            } catch (InterruptedException x) {
+                Thread.currentThread().interrupt();
+            }
+        });
         assertThatThrownBy(() -> submit(e, "dup", prompt(1, 10), greedy(5))).isInstanceOf(EngineException.class).hasMessageContaining("dup");
+        tried.countDown();
         e.drain();
         assertThat(running.await().finished()).isTrue();
         assertThatThrownBy(() -> submit(e, "late", prompt(1, 10), greedy(5)))
