@@ -71,6 +71,9 @@ final class BenchCompareCommand implements Callable<Integer> {
         PrintStream out = System.out;
         Path modelDir = (model != null ? model : Defaults.builtInModel()).toAbsolutePath().normalize();
         if (!Files.isRegularFile(modelDir.resolve("config.json"))) throw new IllegalArgumentException("no model (config.json) in " + modelDir);
+        // Flags that do not depend on this machine first, so their errors read the same everywhere.
+        List<SampleRequest> requests = workload(modelDir);
+        double rate = BenchCommand.Serve.parseRate(requestRate);
         int n = cores != null ? cores : 2;
         boolean pinning = pin && JavaCommand.taskset() != null;
         if (pin && !pinning) out.println("taskset not found: instances get --threads only, not pinned to cores");
@@ -79,10 +82,9 @@ final class BenchCompareCommand implements Callable<Integer> {
                     + " cores (use --cores " + Runtime.getRuntime().availableProcessors() + ", or --no-pin)");
         }
         List<Comparison.Setup> setups = Comparison.sameCores(n, pinning);
-        List<SampleRequest> requests = workload(modelDir);
 
         BenchmarkConfig config = new BenchmarkConfig(null, Backend.OPENAI, "http://127.0.0.1", null, MODEL_NAME, modelDir.toString(),
-                BenchCommand.Serve.parseRate(requestRate), burstiness, maxConcurrency, true, numWarmups, seed,
+                rate, burstiness, maxConcurrency, true, numWarmups, seed,
                 Arrays.asList(percentileMetrics.split(",")), BenchCommand.Serve.parsePercentiles(metricPercentiles),
                 Goodput.parse(goodput), Map.of(), Map.of(), "compare-", false);
         Path logs = logDir != null ? logDir : Files.createTempDirectory("pdserve-compare-");
