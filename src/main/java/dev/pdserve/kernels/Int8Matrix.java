@@ -1,66 +1,89 @@
 package dev.pdserve.kernels;
 
 import jdk.incubator.vector.ByteVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.stream.IntStream;
 
 /**
- * W8A8: int8 weights with one fp32 scale per output row (symmetric, or with a zero point), run
- * against activations quantized per token to int8. Products of two int8 fit a short, pairs of
- * them are summed in int32, and the total is scaled once per (row, token):
- * {@code out = (sum w_q * x_q - offset * sum x_q) * wScale[r] * xScale[t]}. Quantized activations
- * are kept widened to shorts, so each is widened once per call, not once per weight row.
+ * W8A8: int8 weights run against activations quantized per token (or with a static scale), in the
+ * panel layout of {@link PanelBf16Matrix}: panels of {@link #PANEL} rows stored column by column, one
+ * 64-byte line per column (with 32-byte columns the weights streamed from memory at a third of the
+ * bf16 rate at batch 8: a line per two iterations kept too few loads in flight). The kernel widens the int8 weights and the int8-valued activations to fp32 and
+ * sums their products in fp32: a product is at most 127 * 128, so the sums are exact integers while
+ * they stay below 2^24 (in practice always; beyond, one rounding). The Vector API reaches no int8
+ * dot-product instruction, and widening to fp32 fma does 16 multiply-adds per instruction where
+ * int16 products summed in int32 needed six instructions per 32. Each row's scales are applied
+ * once at the end: {@code out = (acc + rowAdd[r] + rowZero[r] * xSum[t]) * rowMul[r] * xScale[t]}.
  */
 public final class Int8Matrix implements Matrix {
-    static final VectorSpecies<Short> S = ShortVector.SPECIES_PREFERRED;
-    static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(S.vectorBitSize() / 2));
-    static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
-    static final int L = S.length();
-
-    /**
-     * Static W8A8 (msmodelslim "W8A8"): activations quantized with one calibrated scale and zero
-     * point, {@code xq = clamp(round(x / inputScale) + inputOffset)}, and
-     * {@code out = (w_q . x_q + quantBias) * deqScale} per output row.
-     */
-    public record StaticInput(float inputScale, float inputOffset, int[] quantBias, float[] deqScale) {}
+    private static final VectorSpecies<Float> F = Bf16Matrix.F;
+    private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(F.vectorBitSize() / 4));
+    private static final int L = F.length();
+    /** Rows per panel: four vectors, so one column of a panel is one 64-byte line, as in the bf16 panels. */
+    public static final int PANEL = 4 * L;
 
     private final MemorySegment data;
-    private final float[] scales;
-    private final float[] offsets;
-    private final StaticInput staticInput;
     private final int rows;
     private final int cols;
+    private final Int8Rows.StaticInput staticInput;
+    private final float[] scales;
+    private final float[] offsets;
+    /** The epilogue per row, padded to whole panels: dynamic (-offset, 0, scale), static (0, quantBias, deqScale). */
+    private final float[] rowZero;
+    private final float[] rowAdd;
+    private final float[] rowMul;
 
-    /** Dynamic W8A8; {@code offsets} may be null (symmetric). */
-    public Int8Matrix(MemorySegment data, int rows, int cols, float[] scales, float[] offsets) {
-        this(data, rows, cols, scales, offsets, null);
+    private Int8Matrix(MemorySegment data, Int8Rows q) {
+        this.data = data;
+        this.rows = q.rows();
+        this.cols = q.cols();
+        this.staticInput = q.staticInput();
+        this.scales = q.scales();
+        this.offsets = q.offsets();
+        int padded = panels(rows) * PANEL;
+        rowZero = new float[padded];
+        rowAdd = new float[padded];
+        rowMul = new float[padded];
+        for (int r = 0; r < rows; r++) {
+            if (staticInput == null) {
+                rowZero[r] = offsets == null ? 0f : -offsets[r];
+                rowMul[r] = scales[r];
+            } else {
+                rowAdd[r] = staticInput.quantBias()[r];
+                rowMul[r] = staticInput.deqScale()[r];
+            }
+        }
     }
 
-    public Int8Matrix(MemorySegment data, int rows, int cols, float[] scales, float[] offsets, StaticInput staticInput) {
-        if (data.byteSize() != (long) rows * cols) throw new IllegalArgumentException("int8 matrix " + rows + "x" + cols + " needs " + (long) rows * cols + " bytes, got " + data.byteSize());
-        if (scales.length != rows) throw new IllegalArgumentException("int8 matrix needs " + rows + " scales, got " + scales.length);
-        this.data = data;
-        this.scales = scales;
-        this.offsets = offsets;
-        this.staticInput = staticInput;
-        this.rows = rows;
-        this.cols = cols;
+    private static int panels(int rows) { return (rows + PANEL - 1) / PANEL; }
+
+    /** Repacks row-major int8 weights into panels allocated in {@code arena}. */
+    public static Int8Matrix pack(Int8Rows q, Arena arena) {
+        int rows = q.rows(), cols = q.cols();
+        MemorySegment packed = HugePages.allocate(arena, (long) panels(rows) * PANEL * cols); // zeroed: padding rows give 0
+        IntStream.range(0, panels(rows)).parallel().forEach(p -> {
+            for (int r = p * PANEL; r < Math.min(rows, (p + 1) * PANEL); r++) {
+                for (int k = 0; k < cols; k++) packed.set(ValueLayout.JAVA_BYTE, offset(r, k, cols), q.q(r, k));
+            }
+        });
+        HugePages.collapse(packed);
+        return new Int8Matrix(packed, q);
     }
 
     @Override public int rows() { return rows; }
     @Override public int cols() { return cols; }
+    /** Bytes read by one pass: the padded panels and the row scales. */
     @Override public long bytes() { return data.byteSize() + 4L * rows; }
-
-    public MemorySegment data() { return data; }
-
-    public float[] scales() { return scales; }
+    /** Two panels: the pool then hands out pairs, which batch-1 multiplies walk together. */
+    @Override public int rowAlign() { return 2 * PANEL; }
 
     @Override
     public boolean wantsInt8Input() { return true; }
@@ -70,87 +93,139 @@ public final class Int8Matrix implements Matrix {
         throw new UnsupportedOperationException("W8A8 matrices multiply quantized activations; use MatMul");
     }
 
-    private static ShortVector widen(MemorySegment seg, long offset) {
-        return (ShortVector) ByteVector.fromMemorySegment(B, seg, offset, ByteOrder.nativeOrder()).convertShape(VectorOperators.B2S, S, 0);
-    }
-
-    /**
-     * Adds the lanes of a vector of int8 x int8 products (each fits a short) into int lanes: viewed
-     * as ints, each lane holds two products, split by shifts. Exact, and no cross-lane shuffles.
-     */
-    private static IntVector addPairs(IntVector acc, ShortVector products) {
-        IntVector both = products.reinterpretAsInts();
-        return acc.add(both.lanewise(VectorOperators.ASHR, 16)).add(both.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
-    }
-
     @Override
-    public void multiplyQuantized(short[] xq, float[] xScale, int[] xSum, int tokens, float[] out, int outStride, int r0, int r1) {
-        for (int r = r0; r < r1; r++) {
-            long row = (long) r * cols;
-            float ws = scales[r];
-            float off = offsets == null ? 0f : offsets[r];
-            int t = 0;
-            for (; t + 4 <= tokens; t += 4) dot4(row, xq, t * cols, out, t * outStride + r, outStride, r, t, off, ws, xScale, xSum);
-            for (; t < tokens; t++) out[t * outStride + r] = scale(r, dot1(row, xq, t * cols), t, off, ws, xScale, xSum);
+    public void multiplyQuantized(float[] xq, float[] xScale, float[] xSum, int tokens, float[] out, int outStride, int r0, int r1) {
+        if (r0 % PANEL != 0) throw new IllegalArgumentException("row range must start on a panel of " + PANEL + ", got " + r0);
+        for (int r = r0; r < r1; r += PANEL) {
+            if (tokens % 4 != 0 && r + 2 * PANEL <= Math.min(r1, rows)) {
+                // Tokens left over from the 4-blocks (all of them at batch 1) walk two panels at once.
+                int blocked = tokens & ~3;
+                long first = (long) r * cols, second = first + (long) PANEL * cols;
+                for (int t = 0; t < blocked; t += 4) {
+                    block4(xq, t, out, outStride, r, first);
+                    block4(xq, t, out, outStride, r + PANEL, second);
+                }
+                for (int t = blocked; t < tokens; t++) block1x2(xq, t, out, outStride, r, first, second);
+                finish(xScale, xSum, tokens, out, outStride, r, r);
+                finish(xScale, xSum, tokens, out, outStride, r + PANEL, r + PANEL);
+                r += PANEL;
+            } else if (r + PANEL <= rows) {
+                panel(xq, tokens, out, outStride, r, r);
+                finish(xScale, xSum, tokens, out, outStride, r, r);
+            } else {
+                // The last, partial panel: computed whole into scratch, then its real rows copied out.
+                float[] scratch = SCRATCH.get();
+                if (scratch.length < tokens * PANEL) SCRATCH.set(scratch = new float[tokens * PANEL]);
+                panel(xq, tokens, scratch, PANEL, 0, r);
+                finish(xScale, xSum, tokens, scratch, PANEL, 0, r);
+                for (int t = 0; t < tokens; t++) System.arraycopy(scratch, t * PANEL, out, t * outStride + r, rows - r);
+            }
         }
     }
 
-    // The loops live in small methods of their own: C2 then inlines the Vector API calls into
-    // them and emits vector instructions; folded into one large method it gave up inlining
-    // under some call sites and fell back to the (very slow) Java implementation of the API.
+    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
 
-    private int dot1(long row, short[] xq, int x0) {
-        int upper = S.loopBound(cols);
-        IntVector a0 = IntVector.zero(I), a1 = a0;
-        int k = 0;
-        for (; k + L < upper; k += 2 * L) {
-            a0 = addPairs(a0, widen(data, row + k).mul(ShortVector.fromArray(S, xq, x0 + k)));
-            a1 = addPairs(a1, widen(data, row + k + L).mul(ShortVector.fromArray(S, xq, x0 + k + L)));
+    /** Scales the raw integer sums of rows [r, r+PANEL), found at {@code out[t*outStride + col ..]}. */
+    private void finish(float[] xScale, float[] xSum, int tokens, float[] out, int outStride, int col, int r) {
+        for (int h = 0; h < PANEL; h += L) {
+            FloatVector zero = FloatVector.fromArray(F, rowZero, r + h), add = FloatVector.fromArray(F, rowAdd, r + h);
+            FloatVector mul = FloatVector.fromArray(F, rowMul, r + h);
+            for (int t = 0; t < tokens; t++) {
+                int o = t * outStride + col + h;
+                FloatVector acc = FloatVector.fromArray(F, out, o).add(add);
+                zero.fma(FloatVector.broadcast(F, xSum[t]), acc).mul(mul).mul(xScale[t]).intoArray(out, o);
+            }
         }
-        for (; k < upper; k += L) a0 = addPairs(a0, widen(data, row + k).mul(ShortVector.fromArray(S, xq, x0 + k)));
-        int s = a0.add(a1).reduceLanes(VectorOperators.ADD);
-        for (; k < cols; k++) s += data.get(ValueLayout.JAVA_BYTE, row + k) * xq[x0 + k];
-        return s;
     }
 
-    private void dot4(long row, short[] xq, int x0, float[] out, int o, int outStride, int r, int t, float off, float ws,
-                      float[] xScale, int[] xSum) {
-        int upper = S.loopBound(cols);
-        int x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
-        IntVector a0 = IntVector.zero(I), a1 = a0, a2 = a0, a3 = a0;
-        int k = 0;
-        for (; k < upper; k += L) {
-            ShortVector w = widen(data, row + k);
-            a0 = addPairs(a0, w.mul(ShortVector.fromArray(S, xq, x0 + k)));
-            a1 = addPairs(a1, w.mul(ShortVector.fromArray(S, xq, x1 + k)));
-            a2 = addPairs(a2, w.mul(ShortVector.fromArray(S, xq, x2 + k)));
-            a3 = addPairs(a3, w.mul(ShortVector.fromArray(S, xq, x3 + k)));
-        }
-        int s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        int s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
-        for (; k < cols; k++) {
-            int w = data.get(ValueLayout.JAVA_BYTE, row + k);
-            s0 += w * xq[x0 + k];
-            s1 += w * xq[x1 + k];
-            s2 += w * xq[x2 + k];
-            s3 += w * xq[x3 + k];
-        }
-        out[o] = scale(r, s0, t, off, ws, xScale, xSum);
-        out[o + outStride] = scale(r, s1, t + 1, off, ws, xScale, xSum);
-        out[o + 2 * outStride] = scale(r, s2, t + 2, off, ws, xScale, xSum);
-        out[o + 3 * outStride] = scale(r, s3, t + 3, off, ws, xScale, xSum);
+    /** Rows [r, r+PANEL) for all tokens: 4 at a time, then one by one (the first block streams the panel in, the rest find it in L2). */
+    private void panel(float[] x, int tokens, float[] out, int outStride, int col, int r) {
+        long panel = (long) r * cols;
+        int t = 0;
+        for (; t + 4 <= tokens; t += 4) block4(x, t, out, outStride, col, panel);
+        for (; t < tokens; t++) block1(x, t, out, outStride, col, panel);
     }
 
-    private float scale(int r, int dot, int t, float off, float ws, float[] xScale, int[] xSum) {
-        if (staticInput != null) return (dot + staticInput.quantBias[r]) * staticInput.deqScale[r];
-        return (dot - off * xSum[t]) * ws * xScale[t];
+    private FloatVector widen(long offset) {
+        return (FloatVector) ByteVector.fromMemorySegment(B, data, offset, ByteOrder.nativeOrder()).convertShape(VectorOperators.B2F, F, 0);
     }
 
-    private float weight(int r, int c) {
-        float q = data.get(ValueLayout.JAVA_BYTE, (long) r * cols + c);
+    private static FloatVector at(float[] x, int i) { return FloatVector.broadcast(F, x[i]); }
+
+    private void block4(float[] x, int t, float[] out, int outStride, int col, long panel) {
+        FloatVector z = FloatVector.zero(F);
+        int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+        int o0 = t * outStride + col, o1 = o0 + outStride, o2 = o1 + outStride, o3 = o2 + outStride;
+        FloatVector a0 = z, b0 = z, c0 = z, d0 = z, a1 = z, b1 = z, c1 = z, d1 = z;
+        FloatVector a2 = z, b2 = z, c2 = z, d2 = z, a3 = z, b3 = z, c3 = z, d3 = z;
+        for (int k = 0; k < cols; k++) {
+            long w = panel + (long) PANEL * k;
+            FloatVector wa = widen(w), wb = widen(w + L), wc = widen(w + 2 * L), wd = widen(w + 3 * L);
+            FloatVector v = at(x, x0 + k);
+            a0 = wa.fma(v, a0); b0 = wb.fma(v, b0); c0 = wc.fma(v, c0); d0 = wd.fma(v, d0);
+            v = at(x, x1 + k);
+            a1 = wa.fma(v, a1); b1 = wb.fma(v, b1); c1 = wc.fma(v, c1); d1 = wd.fma(v, d1);
+            v = at(x, x2 + k);
+            a2 = wa.fma(v, a2); b2 = wb.fma(v, b2); c2 = wc.fma(v, c2); d2 = wd.fma(v, d2);
+            v = at(x, x3 + k);
+            a3 = wa.fma(v, a3); b3 = wb.fma(v, b3); c3 = wc.fma(v, c3); d3 = wd.fma(v, d3);
+        }
+        store(a0, b0, c0, d0, out, o0);
+        store(a1, b1, c1, d1, out, o1);
+        store(a2, b2, c2, d2, out, o2);
+        store(a3, b3, c3, d3, out, o3);
+    }
+
+    private void block1(float[] x, int t, float[] out, int outStride, int col, long panel) {
+        FloatVector z = FloatVector.zero(F);
+        int x0 = t * cols;
+        FloatVector a0 = z, b0 = z, c0 = z, d0 = z;
+        for (int k = 0; k < cols; k++) {
+            long w = panel + (long) PANEL * k;
+            FloatVector v = at(x, x0 + k);
+            a0 = widen(w).fma(v, a0);
+            b0 = widen(w + L).fma(v, b0);
+            c0 = widen(w + 2 * L).fma(v, c0);
+            d0 = widen(w + 3 * L).fma(v, d0);
+        }
+        store(a0, b0, c0, d0, out, t * outStride + col);
+    }
+
+    private void block1x2(float[] x, int t, float[] out, int outStride, int col, long first, long second) {
+        FloatVector z = FloatVector.zero(F);
+        int x0 = t * cols;
+        FloatVector a0 = z, b0 = z, c0 = z, d0 = z, a1 = z, b1 = z, c1 = z, d1 = z;
+        for (int k = 0; k < cols; k++) {
+            long w = (long) PANEL * k;
+            FloatVector v = at(x, x0 + k);
+            a0 = widen(first + w).fma(v, a0);
+            b0 = widen(first + w + L).fma(v, b0);
+            c0 = widen(first + w + 2 * L).fma(v, c0);
+            d0 = widen(first + w + 3 * L).fma(v, d0);
+            a1 = widen(second + w).fma(v, a1);
+            b1 = widen(second + w + L).fma(v, b1);
+            c1 = widen(second + w + 2 * L).fma(v, c1);
+            d1 = widen(second + w + 3 * L).fma(v, d1);
+        }
+        store(a0, b0, c0, d0, out, t * outStride + col);
+        store(a1, b1, c1, d1, out, t * outStride + col + PANEL);
+    }
+
+    private static void store(FloatVector a, FloatVector b, FloatVector c, FloatVector d, float[] out, int o) {
+        a.intoArray(out, o); b.intoArray(out, o + L); c.intoArray(out, o + 2 * L); d.intoArray(out, o + 3 * L);
+    }
+
+    /** Offset of weight (r, k): its panel's start ({@code r0 * cols}, as the kernels use), then column k's line. */
+    private static long offset(int r, int k, int cols) {
+        return (long) (r - r % PANEL) * cols + (long) k * PANEL + r % PANEL;
+    }
+
+    private float weight(int r, int k) {
+        float q = data.get(ValueLayout.JAVA_BYTE, offset(r, k, cols));
         return (q - (offsets == null ? 0f : offsets[r])) * scales[r];
     }
 
+    /** The dequantized row against fp32 activations (no activation quantization): for checks, not hot paths. */
     @Override
     public float dotRow(int r, float[] x, int xOff) {
         float s = 0;
@@ -169,22 +244,27 @@ public final class Int8Matrix implements Matrix {
     }
 
     @Override
-    public void quantizeInput(float[] x, int tokens, short[] xq, float[] xScale, int[] xSum) {
+    public void quantizeInput(float[] x, int tokens, float[] xq, float[] xScale, float[] xSum) {
         if (staticInput == null) {
             quantizeActivations(x, tokens, cols, xq, xScale, xSum);
             return;
         }
-        float inv = 1f / staticInput.inputScale;
-        for (int i = 0; i < tokens * cols; i++) {
-            xq[i] = (short) Math.max(-128, Math.min(127, Math.round(x[i] * inv + staticInput.inputOffset)));
+        float inv = 1f / staticInput.inputScale();
+        for (int t = 0; t < tokens; t++) {
+            xScale[t] = 1f; // the calibrated scales are folded into deqScale
+            xSum[t] = 0f;
+            for (int i = t * cols; i < (t + 1) * cols; i++) {
+                xq[i] = Math.max(-128, Math.min(127, Math.round(x[i] * inv + staticInput.inputOffset())));
+            }
         }
     }
 
     /**
      * Quantizes {@code tokens} rows of {@code cols} activations symmetrically per row:
-     * {@code xq = round(x / s)} with {@code s = max|x| / 127}; also the row sums of xq (for zero points).
+     * {@code xq = round(x / s)} with {@code s = max|x| / 127}, kept as (integer-valued) floats; also
+     * the row sums of xq (for zero points).
      */
-    public static void quantizeActivations(float[] x, int tokens, int cols, short[] xq, float[] xScale, int[] xSum) {
+    public static void quantizeActivations(float[] x, int tokens, int cols, float[] xq, float[] xScale, float[] xSum) {
         for (int t = 0; t < tokens; t++) {
             int base = t * cols;
             float max = 0;
@@ -193,9 +273,8 @@ public final class Int8Matrix implements Matrix {
             float inv = 1f / s;
             int sum = 0;
             for (int c = 0; c < cols; c++) {
-                int q = Math.round(x[base + c] * inv);
-                q = Math.max(-127, Math.min(127, q));
-                xq[base + c] = (short) q;
+                int q = Math.max(-127, Math.min(127, Math.round(x[base + c] * inv)));
+                xq[base + c] = q;
                 sum += q;
             }
             xScale[t] = s;

@@ -14,9 +14,9 @@ public final class MatMul implements WorkerPool.Job {
     private int outStride;
     private boolean quantized;
     private int align = 1;
-    private short[] xq = new short[0];
+    private float[] xq = new float[0];
     private float[] xScale = new float[0];
-    private int[] xSum = new int[0];
+    private float[] xSum = new float[0];
 
     public MatMul(WorkerPool pool) { this.pool = pool; }
 
@@ -34,8 +34,8 @@ public final class MatMul implements WorkerPool.Job {
         this.quantized = w.wantsInt8Input();
         if (quantized) {
             // Activations are quantized once per call, before the rows are split over threads.
-            if (xq.length < tokens * w.cols()) xq = new short[tokens * w.cols()];
-            if (xScale.length < tokens) { xScale = new float[tokens]; xSum = new int[tokens]; }
+            if (xq.length < tokens * w.cols()) xq = new float[tokens * w.cols()];
+            if (xScale.length < tokens) { xScale = new float[tokens]; xSum = new float[tokens]; }
             w.quantizeInput(x, tokens, xq, xScale, xSum);
         }
         // Enough rows per chunk that a chunk is worth a dispatch (~32K multiply-adds).

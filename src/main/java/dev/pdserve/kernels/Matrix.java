@@ -34,12 +34,12 @@ public interface Matrix {
     default boolean wantsInt8Input() { return false; }
 
     /** Quantizes activations the way this matrix expects them (per token, or with a static scale). */
-    default void quantizeInput(float[] x, int tokens, short[] xq, float[] xScale, int[] xSum) {
+    default void quantizeInput(float[] x, int tokens, float[] xq, float[] xScale, float[] xSum) {
         throw new UnsupportedOperationException(getClass().getSimpleName() + " takes fp32 activations");
     }
 
-    /** As {@link #multiply} over int8 activations {@code xq} with per-token scales and row sums. */
-    default void multiplyQuantized(short[] xq, float[] xScale, int[] xSum, int tokens, float[] out, int outStride, int r0, int r1) {
+    /** As {@link #multiply} over int8-valued activations {@code xq} with per-token scales and row sums. */
+    default void multiplyQuantized(float[] xq, float[] xScale, float[] xSum, int tokens, float[] out, int outStride, int r0, int r1) {
         throw new UnsupportedOperationException(getClass().getSimpleName() + " takes fp32 activations");
     }
 }

@@ -2,7 +2,7 @@ package dev.pdserve.model;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.pdserve.kernels.Int8Matrix;
+import dev.pdserve.kernels.Int8Rows;
 import dev.pdserve.kernels.Matrix;
 
 import java.io.IOException;
@@ -62,7 +62,7 @@ public final class CheckpointQuantizer {
                 if (method.equals("fp8")) {
                     addFp8(out, name, m, arena);
                 } else {
-                    Int8Matrix q = Quantizer.quantizeRows(m, arena);
+                    Int8Rows q = Quantizer.quantizeRows(m, arena);
                     out.add(name, DType.I8, t.shape(), q.data());
                     MemorySegment scale = arena.allocateFrom(ValueLayout.JAVA_FLOAT, q.scales());
                     out.add(base + ".weight_scale", DType.F32, new long[] {rows, 1}, scale);

@@ -1,7 +1,7 @@
 package dev.pdserve.model;
 
 import dev.pdserve.kernels.Bf16Matrix;
-import dev.pdserve.kernels.Int8Matrix;
+import dev.pdserve.kernels.Int8Rows;
 import dev.pdserve.kernels.Matrix;
 
 import java.lang.foreign.Arena;
@@ -59,7 +59,7 @@ public final class Quantizer {
      * quantize-on-load equals a written checkpoint. Rows are independent, so chunks of them run on
      * all cores (a 1B model has ~1.1 G weights to quantize at load).
      */
-    public static Int8Matrix quantizeRows(Matrix m, Arena arena) {
+    public static Int8Rows quantizeRows(Matrix m, Arena arena) {
         int rows = m.rows(), cols = m.cols();
         MemorySegment q = arena.allocate((long) rows * cols, 64);
         float[] scales = new float[rows];
@@ -68,7 +68,7 @@ public final class Quantizer {
             float[] row = new float[cols];
             for (int r = i * chunk; r < Math.min(rows, (i + 1) * chunk); r++) scales[r] = quantizeRow(m, r, row, q);
         });
-        return new Int8Matrix(q, rows, cols, scales, null);
+        return new Int8Rows(q, rows, cols, scales);
     }
 
     private static float quantizeRow(Matrix m, int r, float[] row, MemorySegment q) {

@@ -3,6 +3,7 @@ package dev.pdserve.model;
 import dev.pdserve.kernels.Bf16Matrix;
 import dev.pdserve.kernels.F32Matrix;
 import dev.pdserve.kernels.Int8Matrix;
+import dev.pdserve.kernels.Int8Rows;
 import dev.pdserve.kernels.Matrix;
 import dev.pdserve.kernels.PanelBf16Matrix;
 
@@ -94,10 +95,18 @@ public final class Weights implements AutoCloseable {
             m = int8FromCheckpoint(name, t, rows, cols);
         } else if (t.dtype() == DType.F8_E4M3) {
             int[] block = fp8Block != null ? fp8Block : new int[] {128, 128};
-            Matrix bf16 = Quantizer.dequantizeFp8(t, toFloats(tensors.get(name + "_scale_inv")), block[0], block[1], converted);
-            m = quantizeToInt8 ? Quantizer.quantizeRows(bf16, converted) : bf16;
+            float[] scaleInv = toFloats(tensors.get(name + "_scale_inv"));
+            if (quantizeToInt8) {
+                try (Arena bf16 = Arena.ofShared()) { // only the packed int8 stays
+                    m = Int8Matrix.pack(Quantizer.quantizeRows(Quantizer.dequantizeFp8(t, scaleInv, block[0], block[1], bf16), bf16), converted);
+                }
+            } else {
+                m = Quantizer.dequantizeFp8(t, scaleInv, block[0], block[1], converted);
+            }
         } else if (quantizeToInt8) {
-            m = Quantizer.quantizeRows(rowMatrix(name, rows, cols), converted);
+            try (Arena rowMajor = Arena.ofShared()) {
+                m = Int8Matrix.pack(Quantizer.quantizeRows(rowMatrix(name, rows, cols), rowMajor), converted);
+            }
             bytes -= matrixBytes(t);
         } else {
             return matrix(name, rows, cols);
@@ -119,17 +128,17 @@ public final class Weights implements AutoCloseable {
             for (float o : offset) allZero &= o == 0f;
             if (allZero) offset = null;
         }
-        Int8Matrix.StaticInput staticInput = null;
+        Int8Rows.StaticInput staticInput = null;
         if (type.equals("W8A8")) {
             float inputScale = toFloats(tensors.get(base + ".input_scale"))[0];
             float inputOffset = toFloats(tensors.get(base + ".input_offset"))[0];
             Tensor deq = tensors.get(base + ".deq_scale");
             if (deq.dtype() != DType.F32) throw new ModelLoadException("tensor '" + deq.name() + "' in " + deq.file() + " is " + deq.dtype() + "; pdserve reads float32 deq_scale (bf16 models)");
-            staticInput = new Int8Matrix.StaticInput(inputScale, inputOffset, toInts(tensors.get(base + ".quant_bias")), toFloats(deq));
+            staticInput = new Int8Rows.StaticInput(inputScale, inputOffset, toInts(tensors.get(base + ".quant_bias")), toFloats(deq));
         } else if (!type.equals("W8A8_DYNAMIC")) {
             throw new ModelLoadException("tensor '" + name + "' is int8 but quant_model_description.json says '" + type + "' (supported: W8A8_DYNAMIC, W8A8)");
         }
-        return new Int8Matrix(t.data(), rows, cols, scale, offset, staticInput);
+        return Int8Matrix.pack(new Int8Rows(t.data(), rows, cols, scale, offset, staticInput), converted);
     }
 
     static int[] toInts(Tensor t) {

@@ -3,6 +3,7 @@ package dev.pdserve.model;
 import dev.pdserve.TestModels;
 import dev.pdserve.kernels.Bf16Matrix;
 import dev.pdserve.kernels.Int8Matrix;
+import dev.pdserve.kernels.Int8Rows;
 import dev.pdserve.kernels.MatMul;
 import dev.pdserve.kernels.WorkerPool;
 import org.junit.jupiter.api.Test;
@@ -68,19 +69,19 @@ class QuantizationTest {
         try (Arena arena = Arena.ofShared(); WorkerPool pool = new WorkerPool(2)) {
             MemorySegment bf16 = arena.allocate(2L * rows * cols);
             for (int i = 0; i < rows * cols; i++) bf16.set(ValueLayout.JAVA_SHORT_UNALIGNED, 2L * i, Quantizer.toBf16((float) rnd.nextGaussian()));
-            Int8Matrix q = Quantizer.quantizeRows(new Bf16Matrix(bf16, rows, cols), arena);
+            Int8Rows q = Quantizer.quantizeRows(new Bf16Matrix(bf16, rows, cols), arena);
             float[] x = new float[tokens * cols];
             for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
             float[] out = new float[tokens * rows];
-            new MatMul(pool).run(q, x, tokens, out);
-            short[] xq = new short[x.length];
+            new MatMul(pool).run(Int8Matrix.pack(q, arena), x, tokens, out);
+            float[] xq = new float[x.length];
             float[] xs = new float[tokens];
-            int[] sums = new int[tokens];
+            float[] sums = new float[tokens];
             Int8Matrix.quantizeActivations(x, tokens, cols, xq, xs, sums);
             for (int t = 0; t < tokens; t++) {
                 for (int r = 0; r < rows; r++) {
                     long dot = 0;
-                    for (int c = 0; c < cols; c++) dot += (long) q.data().get(ValueLayout.JAVA_BYTE, (long) r * cols + c) * xq[t * cols + c];
+                    for (int c = 0; c < cols; c++) dot += q.q(r, c) * (long) xq[t * cols + c];
                     float expected = dot * q.scales()[r] * xs[t];
                     // Exact integer dot, so only the final float scaling may round.
                     assertThat(out[t * rows + r]).as("row %d token %d", r, t).isCloseTo(expected, within(Math.abs(expected) * 1e-6f + 1e-9f));

@@ -2,6 +2,7 @@ package dev.pdserve.model;
 
 import dev.pdserve.TestModels;
 import dev.pdserve.kernels.Int8Matrix;
+import dev.pdserve.kernels.Int8Rows;
 import dev.pdserve.kernels.MatMul;
 import dev.pdserve.kernels.WorkerPool;
 import org.junit.jupiter.api.Test;
@@ -53,7 +54,7 @@ class QuantizedCheckpointTest {
         try (SafeTensors original = SafeTensors.open(TestModels.llama()); SafeTensors written = SafeTensors.open(a);
              Arena arena = Arena.ofShared()) {
             String name = "model.layers.2.mlp.down_proj.weight";
-            Int8Matrix expected = Quantizer.quantizeRows(new Weights(original).matrix(name, 256, 768), arena);
+            Int8Rows expected = Quantizer.quantizeRows(new Weights(original).matrix(name, 256, 768), arena);
             Tensor q = written.get(name);
             assertThat(q.dtype()).isEqualTo(DType.I8);
             assertThat(q.data().mismatch(expected.data())).isEqualTo(-1L);
@@ -113,7 +114,7 @@ class QuantizedCheckpointTest {
             for (int i = 0; i < rows * cols; i++) q.set(ValueLayout.JAVA_BYTE, i, (byte) ((i * 37) % 255 - 127));
             int[] quantBias = {5, -7, 100};
             float[] deq = {0.01f, 0.02f, 0.005f};
-            Int8Matrix m = new Int8Matrix(q, rows, cols, new float[] {1, 1, 1}, null, new Int8Matrix.StaticInput(0.05f, 3f, quantBias, deq));
+            Int8Matrix m = Int8Matrix.pack(new Int8Rows(q, rows, cols, new float[] {1, 1, 1}, null, new Int8Rows.StaticInput(0.05f, 3f, quantBias, deq)), arena);
             float[] x = new float[2 * cols];
             for (int i = 0; i < x.length; i++) x[i] = (float) Math.sin(i) * 4;
             float[] out = new float[2 * rows];
