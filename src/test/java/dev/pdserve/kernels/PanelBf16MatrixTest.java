@@ -19,8 +19,8 @@ import static org.assertj.core.api.Assertions.within;
  */
 class PanelBf16MatrixTest {
     private static final ValueLayout.OfShort BF16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    /** Not a multiple of the panel: full panels and a partial one. */
-    private static final int ROWS = 2 * PanelBf16Matrix.PANEL + 13;
+    /** Not a multiple of the panel: a four-panel group (the batch-1 walk), a lone full panel and a partial one. */
+    private static final int ROWS = 5 * PanelBf16Matrix.PANEL + 13;
     private static final int COLS = 37;
 
     /** Values over many magnitudes, so a different addition order would show in the last bits. */
@@ -103,7 +103,7 @@ class PanelBf16MatrixTest {
                 rowMajor.addScaledRow(r, 0.75f, accB, 0);
                 assertThat(accA).containsExactly(accB, within(0f));
             }
-            assertThat(m.bytes()).isEqualTo(2L * 3 * PanelBf16Matrix.PANEL * COLS);
+            assertThat(m.bytes()).isEqualTo(2L * 6 * PanelBf16Matrix.PANEL * COLS);
         }
     }
 }
