@@ -19,7 +19,7 @@ import static org.assertj.core.api.Assertions.within;
  */
 class PanelBf16MatrixTest {
     private static final ValueLayout.OfShort BF16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    /** Not a multiple of the panel: a four-panel group (the batch-1 walk), a lone full panel and a partial one. */
+    /** Not a multiple of the panel: panel pairs (a four-panel group in one range), a lone full panel and a partial one. */
     private static final int ROWS = 5 * PanelBf16Matrix.PANEL + 13;
     private static final int COLS = 37;
 
@@ -43,7 +43,7 @@ class PanelBf16MatrixTest {
     @Test
     void everyResultIsTheColumnOrderFmaChainWhateverTheBatchAndTheThreadSplit() {
         Random rnd = new Random(11);
-        int tokens = 19; // 8 + 8 + 1 + 1 + 1 tokens; the batches below also reach the 4-token block
+        int tokens = 19; // 4-token blocks and 3 left over; the batches below reach every path
         try (Arena arena = Arena.ofShared(); WorkerPool pool = new WorkerPool(2)) {
             MemorySegment w = bf16(arena, wild(rnd, ROWS * COLS));
             PanelBf16Matrix m = PanelBf16Matrix.pack(w, ROWS, COLS, arena);
@@ -58,10 +58,13 @@ class PanelBf16MatrixTest {
             }
             MatMul matmul = new MatMul(pool);
             for (int batch : new int[] {1, 3, 4, 7, 8, 12, 19}) {
-                float[] out = new float[batch * ROWS];
+                float[] out = new float[batch * ROWS], whole = new float[batch * ROWS];
                 matmul.run(m, Arrays.copyOf(x, batch * COLS), batch, out);
+                m.multiply(x, batch, whole, ROWS, 0, ROWS); // one range: the four-panel walk too
                 for (int i = 0; i < out.length; i++) {
                     assertThat(Float.floatToRawIntBits(out[i])).as("batch %d token %d row %d", batch, i / ROWS, i % ROWS)
+                            .isEqualTo(Float.floatToRawIntBits(expected[i]));
+                    assertThat(Float.floatToRawIntBits(whole[i])).as("one range, batch %d token %d row %d", batch, i / ROWS, i % ROWS)
                             .isEqualTo(Float.floatToRawIntBits(expected[i]));
                 }
             }
