@@ -14,14 +14,16 @@ import java.util.stream.IntStream;
 
 /**
  * W8A8: int8 weights run against activations quantized per token (or with a static scale), in the
- * panel layout of {@link PanelBf16Matrix}: panels of {@link #PANEL} rows stored column by column, one
- * 64-byte line per column (with 32-byte columns the weights streamed from memory at a third of the
- * bf16 rate at batch 8: a line per two iterations kept too few loads in flight). The kernel widens the int8 weights and the int8-valued activations to fp32 and
- * sums their products in fp32: a product is at most 127 * 128, so the sums are exact integers while
- * they stay below 2^24 (in practice always; beyond, one rounding). The Vector API reaches no int8
- * dot-product instruction, and widening to fp32 fma does 16 multiply-adds per instruction where
- * int16 products summed in int32 needed six instructions per 32. Each row's scales are applied
- * once at the end: {@code out = (acc + rowAdd[r] + rowZero[r] * xSum[t]) * rowMul[r] * xScale[t]}.
+ * panel layout of {@link PanelBf16Matrix}: panels of {@link #PANEL} rows stored column by column,
+ * one 64-byte line per column. (With 32-row panels, 32-byte columns, the weights streamed from
+ * memory at a third of the bf16 rate at batch 8: a line per two steps kept too few loads in flight.)
+ *
+ * <p>The kernel widens the int8 weights and the int8-valued activations to fp32 and sums their
+ * products in fp32: a product is at most 128 * 128 in magnitude, so the sums are exact integers
+ * while they stay below 2^24 (in practice always; beyond, one rounding). The Vector API reaches no
+ * int8 dot-product instruction, and widening to fp32 fma does 16 multiply-adds per instruction
+ * where int16 products summed in int32 needed six instructions per 32. Each row's scales are
+ * applied once at the end: {@code out = (acc + rowAdd[r] + rowZero[r] * xSum[t]) * rowMul[r] * xScale[t]}.
  */
 public final class Int8Matrix implements Matrix {
     private static final VectorSpecies<Float> F = Bf16Matrix.F;
@@ -98,14 +100,7 @@ public final class Int8Matrix implements Matrix {
         if (r0 % PANEL != 0) throw new IllegalArgumentException("row range must start on a panel of " + PANEL + ", got " + r0);
         for (int r = r0; r < r1; r += PANEL) {
             if (tokens % 4 != 0 && r + 2 * PANEL <= Math.min(r1, rows)) {
-                // Tokens left over from the 4-blocks (all of them at batch 1) walk two panels at once.
-                int blocked = tokens & ~3;
-                long first = (long) r * cols, second = first + (long) PANEL * cols;
-                for (int t = 0; t < blocked; t += 4) {
-                    block4(xq, t, out, outStride, r, first);
-                    block4(xq, t, out, outStride, r + PANEL, second);
-                }
-                for (int t = blocked; t < tokens; t++) block1x2(xq, t, out, outStride, r, first, second);
+                twoPanels(xq, tokens, out, outStride, r);
                 finish(xScale, xSum, tokens, out, outStride, r, r);
                 finish(xScale, xSum, tokens, out, outStride, r + PANEL, r + PANEL);
                 r += PANEL;
@@ -121,6 +116,15 @@ public final class Int8Matrix implements Matrix {
                 for (int t = 0; t < tokens; t++) System.arraycopy(scratch, t * PANEL, out, t * outStride + r, rows - r);
             }
         }
+    }
+
+    /** Rows [r, r+2*PANEL) when tokens are left over from the 4-blocks (all of them at batch 1): those walk both panels at once. */
+    private void twoPanels(float[] x, int tokens, float[] out, int outStride, int r) {
+        int blocked = tokens & ~3;
+        long first = (long) r * cols, second = first + (long) PANEL * cols;
+        for (int t = 0; t < blocked; t += 4) block4(x, t, out, outStride, r, first);
+        for (int t = 0; t < blocked; t += 4) block4(x, t, out, outStride, r + PANEL, second);
+        for (int t = blocked; t < tokens; t++) block1x2(x, t, out, outStride, r, first, second);
     }
 
     private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
