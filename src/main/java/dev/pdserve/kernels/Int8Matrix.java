@@ -2,6 +2,7 @@ package dev.pdserve.kernels;
 
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -265,24 +266,56 @@ public final class Int8Matrix implements Matrix {
 
     /**
      * Quantizes {@code tokens} rows of {@code cols} activations symmetrically per row:
-     * {@code xq = round(x / s)} with {@code s = max|x| / 127}, kept as (integer-valued) floats; also
-     * the row sums of xq (for zero points).
+     * {@code xq = rint(x / s)} (nearest, ties to even, as vLLM's int8 kernels round) with
+     * {@code s = max|x| / 127}, kept as (integer-valued) floats; also the row sums of xq (for zero
+     * points). Vectorised: it runs on the calling thread before the rows are split.
      */
     public static void quantizeActivations(float[] x, int tokens, int cols, float[] xq, float[] xScale, float[] xSum) {
+        int upper = F.loopBound(cols);
         for (int t = 0; t < tokens; t++) {
             int base = t * cols;
-            float max = 0;
-            for (int c = 0; c < cols; c++) max = Math.max(max, Math.abs(x[base + c]));
+            float max = maxAbs(x, base, upper, cols);
             float s = max == 0 ? 1f : max / 127f;
             float inv = 1f / s;
-            int sum = 0;
-            for (int c = 0; c < cols; c++) {
-                int q = Math.max(-127, Math.min(127, Math.round(x[base + c] * inv)));
-                xq[base + c] = q;
-                sum += q;
-            }
             xScale[t] = s;
-            xSum[t] = sum;
+            xSum[t] = roundRow(x, xq, base, upper, cols, inv);
         }
+    }
+
+    private static final VectorSpecies<Integer> BITS = VectorSpecies.of(int.class, F.vectorShape());
+
+    /**
+     * max |x| over a row, as the largest bit pattern with the sign cleared (ordered like the values
+     * for non-negative floats; a NaN wins, as with Math.max): an int max is one instruction, while
+     * a float max with Java's -0.0 and NaN rules is several.
+     */
+    private static float maxAbs(float[] x, int base, int upper, int cols) {
+        IntVector m = IntVector.zero(BITS);
+        int c = 0;
+        for (; c < upper; c += L) m = m.max(FloatVector.fromArray(F, x, base + c).reinterpretAsInts().and(0x7FFFFFFF));
+        float max = Float.intBitsToFloat(m.reduceLanes(VectorOperators.MAX));
+        for (; c < cols; c++) max = Math.max(max, Math.abs(x[base + c]));
+        return max;
+    }
+
+    /** 1.5 * 2^23: adding and subtracting it rounds a float below 2^22 to the nearest integer, ties to even. */
+    private static final float ROUNDER = 12582912f;
+
+    private static float roundRow(float[] x, float[] xq, int base, int upper, int cols, float inv) {
+        FloatVector sum = FloatVector.zero(F);
+        int c = 0;
+        for (; c < upper; c += L) {
+            // |x * inv| <= 127 within a few ulps, so no clamp is needed: it rounds to at most 127.
+            FloatVector q = FloatVector.fromArray(F, x, base + c).mul(inv).add(ROUNDER).sub(ROUNDER);
+            q.intoArray(xq, base + c);
+            sum = sum.add(q);
+        }
+        float total = sum.reduceLanes(VectorOperators.ADD); // integers below 2^24: exact in any order
+        for (; c < cols; c++) {
+            float q = (float) Math.rint(x[base + c] * inv);
+            xq[base + c] = q;
+            total += q;
+        }
+        return total;
     }
 }

@@ -107,6 +107,34 @@ class Int8MatrixTest {
     }
 
     @Test
+    void activationsRoundToNearestEvenWithTheRowMaxAt127() {
+        Random rnd = new Random(13);
+        int tokens = 3, cols = 37; // a vector body and a scalar tail
+        float[] x = gaussian(rnd, tokens * cols);
+        x[5] = -9f; // token 0's max |x|: its scale is 9 / 127
+        x[cols + 36] = 6.35f; // in the tail: token 1's max
+        java.util.Arrays.fill(x, 2 * cols, 3 * cols, 0f); // an all-zero token: scale 1, all zeros
+        x[7] = 0.5f * 9f / 127f; // 0.5 after scaling: ties go to even, 0
+        x[8] = 1.5f * 9f / 127f; // 1.5: to 2
+        float[] xq = new float[x.length], xs = new float[tokens], sums = new float[tokens];
+        Int8Matrix.quantizeActivations(x, tokens, cols, xq, xs, sums);
+        assertThat(xs).containsExactly(9f / 127f, 6.35f / 127f, 1f);
+        assertThat(xq[5]).isEqualTo(-127f);
+        assertThat(xq[cols + 36]).isEqualTo(127f);
+        for (int t = 0; t < tokens; t++) {
+            float sum = 0;
+            for (int c = 0; c < cols; c++) {
+                float want = (float) Math.rint(x[t * cols + c] * (1f / xs[t]));
+                assertThat(xq[t * cols + c]).as("token %d column %d", t, c).isEqualTo(want);
+                sum += want;
+            }
+            assertThat(sums[t]).isEqualTo(sum);
+        }
+        assertThat(xq[7]).isEqualTo(0f);
+        assertThat(xq[8]).isEqualTo(2f);
+    }
+
+    @Test
     void rowReadsGiveTheDequantizedRowMajorValues() {
         Random rnd = new Random(5);
         try (Arena arena = Arena.ofShared()) {
