@@ -44,7 +44,9 @@ public final class ProxyServer implements AutoCloseable {
         health = new HealthMonitor(pool, upstream, config);
         pd = new PdHandler(config, pool, upstream, metrics, json);
         admin = new AdminApi(config, pool, health, metrics, json);
-        server = WebServer.builder().host(config.host).port(config.port).routing(this::routes).build().start();
+        // TCP_NODELAY: relayed SSE events are small writes that must not wait for the client's delayed ACK.
+        server = WebServer.builder().host(config.host).port(config.port).connectionOptions(o -> o.tcpNoDelay(true))
+                .routing(this::routes).build().start();
         LOG.log(System.Logger.Level.INFO, "pdserve proxy on http://" + config.host + ":" + server.port()
                 + " prefill=" + config.prefillers + " decode=" + config.decoders);
     }

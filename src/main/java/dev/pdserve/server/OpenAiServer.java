@@ -72,6 +72,9 @@ public final class OpenAiServer implements AutoCloseable {
         server = WebServer.builder()
                 .host(options.host())
                 .port(options.port())
+                // Each SSE event is its own small write: with Nagle on, an event waits for the ACK of
+                // the previous one, which a keep-alive client delays by 40 ms.
+                .connectionOptions(o -> o.tcpNoDelay(true))
                 .shutdownHook(false) // the serve command drains first, then stops the server
                 .routing(this::routes)
                 .build()

@@ -75,6 +75,7 @@ final class FakeInstance implements AutoCloseable {
         while (!server.isClosed()) {
             try {
                 Socket s = server.accept();
+                s.setTcpNoDelay(true); // as real instances: events go out as written
                 Thread.ofVirtual().start(() -> serve(s));
             } catch (IOException e) {
                 return;
