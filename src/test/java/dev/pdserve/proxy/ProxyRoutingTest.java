@@ -1,6 +1,7 @@
 package dev.pdserve.proxy;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.pdserve.KeepAliveStreams;
 import org.junit.jupiter.api.Test;
 
 import java.io.BufferedReader;
@@ -116,29 +117,8 @@ class ProxyRoutingTest extends ProxyHarness {
     void relayedEventsDoNotWaitForDelayedAcks() throws Exception {
         FakeInstance p = fake("P"), d = fake("D");
         ProxyServer proxy = proxy(List.of(p), List.of(d));
-        List<Double> ms = new java.util.ArrayList<>();
-        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", proxy.port())) {
-            socket.setSoTimeout(10_000);
-            java.io.InputStream in = socket.getInputStream();
-            String body = "{\"prompt\":\"x\",\"stream\":true}";
-            byte[] request = ("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
-                    + body.length() + "\r\n\r\n" + body).getBytes(StandardCharsets.US_ASCII);
-            for (int i = 0; i < 12; i++) {
-                socket.getOutputStream().write(request);
-                StringBuilder got = new StringBuilder();
-                byte[] buf = new byte[8192];
-                long first = 0;
-                while (!(got.indexOf("data: [DONE]") >= 0 && got.toString().endsWith("0\r\n\r\n"))) {
-                    int n = in.read(buf);
-                    assertThat(n).as("connection closed mid-stream: %s", got).isPositive();
-                    if (first == 0) first = System.nanoTime();
-                    got.append(new String(buf, 0, n, StandardCharsets.US_ASCII));
-                }
-                ms.add((System.nanoTime() - first) / 1e6);
-            }
-        }
-        List<Double> sorted = ms.stream().sorted().toList();
-        assertThat(sorted.get(sorted.size() / 2)).as("median ms from first byte to end of stream, all: %s", ms).isLessThan(30.0);
+        List<Double> ms = KeepAliveStreams.millisFirstByteToEnd(proxy.port(), java.util.Collections.nCopies(12, "{\"prompt\":\"x\",\"stream\":true}"));
+        assertThat(KeepAliveStreams.median(ms)).as("median ms from first byte to end of stream, all: %s", ms).isLessThan(30.0);
     }
 
     @Test
