@@ -24,7 +24,6 @@ import java.util.logging.Logger;
  */
 public final class Engine implements InferenceEngine {
     private static final Logger LOG = Logger.getLogger(Engine.class.getName());
-    private static final int MAX_LOGPROBS = 20;
 
     private final CausalLM model;
     private final Tokenizer tokenizer;
@@ -119,45 +118,14 @@ public final class Engine implements InferenceEngine {
         LockSupport.unpark(loop);
     }
 
+    /** The request rules every engine checks, then what only this one knows: its KV pool's size. */
     private void validate(GenerationRequest q) {
-        if (q.requestId() == null || q.requestId().isEmpty()) throw new EngineException(400, "request_id", "request id is empty");
-        int[] ids = q.promptIds();
-        if (ids == null || ids.length == 0) throw new EngineException(400, "prompt", "the prompt is empty");
-        for (int t : ids) {
-            if (t < 0 || t >= vocab) throw new EngineException(400, "prompt", "prompt token id " + t + " is out of vocabulary (size " + vocab + ")");
-        }
-        SamplingParams p = q.sampling();
-        if (p == null) throw new EngineException(400, null, "sampling parameters are missing");
-        int max = config.maxModelLen();
-        if (ids.length >= max) {
-            throw new EngineException(400, "prompt", "This model's maximum context length is " + max
-                    + " tokens. However, your request has " + ids.length + " input tokens. Please reduce the length of the input.");
-        }
-        if (p.maxTokens() < 1) throw new EngineException(400, "max_tokens", "max_tokens must be at least 1, got " + p.maxTokens());
-        if ((long) ids.length + p.maxTokens() > max) {
-            throw new EngineException(400, "max_tokens", "'max_tokens' is too large: " + p.maxTokens() + ". This model's maximum context length is "
-                    + max + " tokens and your request has " + ids.length + " input tokens (" + p.maxTokens() + " > " + max + " - " + ids.length + ").");
-        }
-        int need = blocks.blocksFor(ids.length + p.maxTokens());
+        q.validate(vocab, config.maxModelLen());
+        int tokens = q.promptIds().length + q.sampling().maxTokens();
+        int need = blocks.blocksFor(tokens);
         if (need > blocks.numBlocks()) {
-            throw new EngineException(400, "max_tokens", "the request needs up to " + need + " KV blocks (" + (ids.length + p.maxTokens())
+            throw EngineException.badRequest("max_tokens", "the request needs up to " + need + " KV blocks (" + tokens
                     + " tokens) but the KV cache has only " + blocks.numBlocks() + " blocks of " + config.blockSize() + " tokens");
-        }
-        if (!(p.temperature() >= 0)) throw new EngineException(400, "temperature", "temperature must be >= 0, got " + p.temperature());
-        if (!(p.topP() > 0 && p.topP() <= 1)) throw new EngineException(400, "top_p", "top_p must be in (0, 1], got " + p.topP());
-        if (p.topK() < -1) throw new EngineException(400, "top_k", "top_k must be -1 (disable), 0 (disable) or at least 1, got " + p.topK());
-        if (!(p.minP() >= 0 && p.minP() <= 1)) throw new EngineException(400, "min_p", "min_p must be in [0, 1], got " + p.minP());
-        if (!(p.repetitionPenalty() > 0)) throw new EngineException(400, "repetition_penalty", "repetition_penalty must be > 0, got " + p.repetitionPenalty());
-        if (!(Math.abs(p.presencePenalty()) <= 2)) throw new EngineException(400, "presence_penalty", "presence_penalty must be in [-2, 2], got " + p.presencePenalty());
-        if (!(Math.abs(p.frequencyPenalty()) <= 2)) throw new EngineException(400, "frequency_penalty", "frequency_penalty must be in [-2, 2], got " + p.frequencyPenalty());
-        if (p.minTokens() < 0 || p.minTokens() > p.maxTokens()) {
-            throw new EngineException(400, "min_tokens", "min_tokens must be in [0, max_tokens=" + p.maxTokens() + "], got " + p.minTokens());
-        }
-        if (p.logprobs() != null && (p.logprobs() < 0 || p.logprobs() > MAX_LOGPROBS)) {
-            throw new EngineException(400, "logprobs", "logprobs must be in [0, " + MAX_LOGPROBS + "], got " + p.logprobs());
-        }
-        if (p.stop() != null) for (String s : p.stop()) {
-            if (s == null || s.isEmpty()) throw new EngineException(400, "stop", "stop strings must not be empty");
         }
     }
 
@@ -275,8 +243,7 @@ public final class Engine implements InferenceEngine {
         scheduler.remove(r);
         liveIds.remove(r.id);
         publish();
-        emit(r, new RequestOutput(r.id, new int[0], "", null, true, FinishReason.ABORT,
-                r.numPromptTokens, r.numOutputTokens(), r.cachedPromptTokens, null));
+        emit(r, RequestOutput.abort(r.id, r.numPromptTokens, r.numOutputTokens(), r.cachedPromptTokens));
     }
 
     /**
@@ -318,8 +285,7 @@ public final class Engine implements InferenceEngine {
         } else {
             blocks.free(r);
             liveIds.remove(r.id);
-            emit(r, new RequestOutput(r.id, new int[0], "", null, true, FinishReason.ERROR, r.numPromptTokens, 0, 0,
-                    error + " (kv_load_failure_policy=fail)", null, null, 502));
+            emit(r, RequestOutput.error(r.id, 502, error + " (kv_load_failure_policy=fail)", r.numPromptTokens, 0, 0));
         }
     }
 
@@ -334,7 +300,7 @@ public final class Engine implements InferenceEngine {
         // A running pull writes into the request's blocks: they are freed when it ends (pullDone).
         if (!pendingLoads.remove(r)) r.abortedWhileLoading = true;
         liveIds.remove(r.id);
-        emit(r, new RequestOutput(r.id, new int[0], "", null, true, FinishReason.ABORT, r.numPromptTokens, 0, 0, null));
+        emit(r, RequestOutput.abort(r.id, r.numPromptTokens, 0, 0));
         return true;
     }
 
@@ -383,9 +349,8 @@ public final class Engine implements InferenceEngine {
             finish = FinishReason.LENGTH;
         }
         JsonNode kvParams = finish != null ? finish(r, true) : null;
-        emit(r, new RequestOutput(r.id, new int[] {token}, r.text.takeDelta(finish != null),
-                logprob == null ? null : List.of(logprob), finish != null, finish,
-                r.numPromptTokens, out, r.cachedPromptTokens, null, stopReason, kvParams, 0));
+        RequestOutput o = RequestOutput.token(r.id, token, r.text.takeDelta(finish != null), logprob, r.numPromptTokens, out, r.cachedPromptTokens);
+        emit(r, finish != null ? o.finish(finish, stopReason, kvParams) : o);
     }
 
     /**
@@ -427,8 +392,7 @@ public final class Engine implements InferenceEngine {
             Request r = scheduler.scheduled[i];
             if (!liveIds.containsKey(r.id)) continue;
             finish(r, false);
-            emit(r, new RequestOutput(r.id, new int[0], "", null, true, FinishReason.ERROR,
-                    r.numPromptTokens, r.numOutputTokens(), r.cachedPromptTokens, msg));
+            emit(r, RequestOutput.error(r.id, 500, msg, r.numPromptTokens, r.numOutputTokens(), r.cachedPromptTokens));
         }
         scheduler.numScheduled = 0;
     }

@@ -11,7 +11,8 @@ import java.util.List;
  * the stop string (String) or stop token id (Integer) that ended the request, null otherwise
  * (EOS, length, abort). {@code kvTransferParams}: on a prefill instance's last output, where its
  * KV is leased (vLLM's response field). {@code errorStatus}: the HTTP status an ERROR maps to
- * (500 engine failure, 502 the KV could not be loaded from the prefill instance).
+ * (500 engine failure, 502 the KV could not be loaded from the prefill instance), else 0.
+ * Made by the named factories {@link #token}, {@link #abort} and {@link #error}.
  */
 public record RequestOutput(
         String requestId,
@@ -28,16 +29,30 @@ public record RequestOutput(
         JsonNode kvTransferParams,
         int errorStatus) {
 
-    /** Without KV transfer params (the shape before PD disaggregation). */
-    public RequestOutput(String requestId, int[] newTokenIds, String textDelta, List<TokenLogprob> logprobs, boolean finished,
-                         FinishReason finishReason, int promptTokens, int completionTokens, int cachedPromptTokens, String error, Object stopReason) {
-        this(requestId, newTokenIds, textDelta, logprobs, finished, finishReason, promptTokens, completionTokens, cachedPromptTokens, error, stopReason, null,
-                error == null ? 0 : 500);
+    private static final int[] NO_TOKENS = new int[0];
+
+    /** One new token of a request that goes on; {@code logprob} null when none were asked for. */
+    public static RequestOutput token(String requestId, int tokenId, String textDelta, TokenLogprob logprob,
+                                      int promptTokens, int completionTokens, int cachedPromptTokens) {
+        return new RequestOutput(requestId, new int[] {tokenId}, textDelta, logprob == null ? null : List.of(logprob), false, null,
+                promptTokens, completionTokens, cachedPromptTokens, null, null, null, 0);
     }
 
-    /** Without a stop reason (the shape before {@code stopReason} was added). */
-    public RequestOutput(String requestId, int[] newTokenIds, String textDelta, List<TokenLogprob> logprobs, boolean finished,
-                         FinishReason finishReason, int promptTokens, int completionTokens, int cachedPromptTokens, String error) {
-        this(requestId, newTokenIds, textDelta, logprobs, finished, finishReason, promptTokens, completionTokens, cachedPromptTokens, error, null);
+    /** This output, as the request's last: why it ended, vLLM's stop_reason (or null) and its kv_transfer_params (or null). */
+    public RequestOutput finish(FinishReason reason, Object stopReason, JsonNode kvTransferParams) {
+        return new RequestOutput(requestId, newTokenIds, textDelta, logprobs, true, reason,
+                promptTokens, completionTokens, cachedPromptTokens, error, stopReason, kvTransferParams, errorStatus);
+    }
+
+    /** The last output of an aborted request: no new tokens. */
+    public static RequestOutput abort(String requestId, int promptTokens, int completionTokens, int cachedPromptTokens) {
+        return new RequestOutput(requestId, NO_TOKENS, "", null, true, FinishReason.ABORT,
+                promptTokens, completionTokens, cachedPromptTokens, null, null, null, 0);
+    }
+
+    /** The last output of a request that failed: {@code status} is the HTTP status to answer (500, 502, ...). */
+    public static RequestOutput error(String requestId, int status, String message, int promptTokens, int completionTokens, int cachedPromptTokens) {
+        return new RequestOutput(requestId, NO_TOKENS, "", null, true, FinishReason.ERROR,
+                promptTokens, completionTokens, cachedPromptTokens, message, null, null, status);
     }
 }

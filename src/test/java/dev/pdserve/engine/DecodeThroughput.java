@@ -6,7 +6,6 @@ import dev.pdserve.model.ModelLoader;
 import dev.pdserve.tokenizer.Tokenizer;
 
 import java.nio.file.Path;
-import java.util.List;
 
 /**
  * Quick decode-speed probe, not a test: {@code DecodeThroughput MODEL_DIR [batch ...]}. Each
@@ -27,8 +26,8 @@ public final class DecodeThroughput {
 
     static void run(CausalLM model, Tokenizer tok, int batch) {
         int gen = 64;
-        try (Engine e = new Engine(model, tok, new EngineConfig(16, 64L << 20, 0.9, 256, 2048, 1024, false, 0))) {
-            SamplingParams p = new SamplingParams(0, 1, 0, 0, null, 0, 0, 1, List.of(), new int[0], false, gen, 0, true, null, true);
+        try (Engine e = new Engine(model, tok, EngineConfig.defaults(1024).withKvCacheBytes(64L << 20).withPrefixCaching(false))) {
+            SamplingParams p = SamplingParams.greedy(gen).toBuilder().ignoreEos(true).build();
             Collector[] cs = new Collector[batch];
             long[] firstAt = new long[1];
             java.util.concurrent.atomic.AtomicInteger firsts = new java.util.concurrent.atomic.AtomicInteger();
