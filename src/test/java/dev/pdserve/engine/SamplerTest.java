@@ -23,9 +23,14 @@ class SamplerTest {
         return new Request("r", prompt, p, o -> {}, 4, seed, null);
     }
 
-    static int sample(Sampler s, Request r, float... logits) {
-        return s.sample(logits.clone(), 0, r);
+    /** Samples {@code r}'s next token from one logits row, as a step whose batch holds only {@code r}. */
+    static SamplerOutput sampleOne(Sampler s, Request r, float... logits) {
+        ScheduledBatch batch = new ScheduledBatch();
+        batch.add(r, r.numTokens - r.numComputed);
+        return s.sample(batch, logits.clone());
     }
+
+    static int sample(Sampler s, Request r, float... logits) { return sampleOne(s, r, logits).token(0); }
 
     @Test
     void greedyTakesTheArgmaxAndTheLowestIdOnTies() {
@@ -90,6 +95,23 @@ class SamplerTest {
     }
 
     @Test
+    void aBatchSamplesOnlyItsEntriesThatReachTheirLastTokenFromTheirOwnRows() {
+        Sampler s = new Sampler(V, new int[] {1});
+        Request chunk = req(SamplingParams.greedy(5), 0, 3, 3, 3, 3), a = req(SamplingParams.greedy(5), 0, 3), b = req(SamplingParams.greedy(5), 0, 3);
+        ScheduledBatch batch = new ScheduledBatch();
+        batch.add(a, 1);
+        batch.add(chunk, 2); // half of its prompt: no logits row
+        batch.add(b, 1);
+        assertThat(batch.samples(1)).isFalse();
+        float[] rows = {0, 0, 0, 0, 0, 0, 9, 0, /* b: */ 0, 0, 9, 0, 0, 0, 0, 0};
+        SamplerOutput out = s.sample(batch, rows);
+        assertThat(out.token(0)).isEqualTo(6);
+        assertThat(out.token(1)).isEqualTo(SamplerOutput.NO_TOKEN);
+        assertThat(out.token(2)).isEqualTo(2);
+        assertThat(out.logprob(0)).isNull();
+    }
+
+    @Test
     void minTokensSuppressesEosAndStopIdsUnlessIgnoreEos() {
         Sampler s = new Sampler(V, new int[] {1});
         SamplingParams p = greedy().stopTokenIds(4).minTokens(2).build();
@@ -126,9 +148,9 @@ class SamplerTest {
         SamplingParams p = greedy().repetitionPenalty(2).logprobs(3).build();
         Request r = req(p, 0, 2);
         float[] logits = {0, 0, 4, 1, 0, 3, 0, 0};
-        int t = sample(s, r, logits);
-        assertThat(t).isEqualTo(5); // repetition penalty halves token 2
-        TokenLogprob lp = s.lastLogprob;
+        SamplerOutput out = sampleOne(s, r, logits);
+        assertThat(out.token(0)).isEqualTo(5); // repetition penalty halves token 2
+        TokenLogprob lp = out.logprob(0);
         double lse = Math.log(6 * Math.exp(0) + Math.exp(4) + Math.exp(1) + Math.exp(3) - 1);
         assertThat(lp.tokenId()).isEqualTo(5);
         assertThat((double) lp.logprob()).isCloseTo(3 - lse, within(1e-5));
