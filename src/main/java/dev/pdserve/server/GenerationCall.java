@@ -61,9 +61,11 @@ final class GenerationCall {
     void submit(String idPrefix, int maxModelLen) {
         long arrival = System.nanoTime();
         int index = 0;
-        for (int[] prompt : request.prompts()) {
+        for (int p = 0; p < request.prompts().size(); p++) {
+            int[] prompt = request.prompts().get(p);
+            int maxTokens = request.samplingFor(prompt.length, maxModelLen).maxTokens();
             for (int i = 0; i < request.n(); i++, index++) {
-                Choice c = new Choice(index, idPrefix + "-" + index, prompt.length, arrival);
+                Choice c = new Choice(index, idPrefix + "-" + index, p, prompt.length, maxTokens, arrival);
                 choices.add(c);
                 byId.put(c.requestId, c);
             }
@@ -144,7 +146,7 @@ final class GenerationCall {
                 if (c == null || c.finished) continue;
                 int textStart = c.text.length();
                 int lpStart = c.logprobs.size();
-                c.apply(o, metrics);
+                apply(c, o);
                 if (c.finished) open--;
                 if (c.finished && c.finishReason == FinishReason.ERROR) {
                     failure = c.error == null ? "engine error" : c.error;
@@ -186,9 +188,25 @@ final class GenerationCall {
             }
             Choice c = byId.get(o.requestId());
             if (c == null || c.finished) continue;
-            c.apply(o, metrics);
+            apply(c, o);
             return c;
         }
+    }
+
+    private void apply(Choice c, RequestOutput o) {
+        c.apply(o, metrics);
+        if (c.finished) promptDone(c.promptIndex);
+    }
+
+    /** When the last of a prompt's n choices ends, vLLM records the longest of them and n. */
+    private void promptDone(int promptIndex) {
+        int max = 0;
+        for (Choice c : choices) {
+            if (c.promptIndex != promptIndex) continue;
+            if (!c.finished) return;
+            max = Math.max(max, c.completionTokens);
+        }
+        metrics.recordParallelSampling(max, request.n());
     }
 
     private int abortUnfinished() {
@@ -196,9 +214,8 @@ final class GenerationCall {
         for (Choice c : choices) {
             if (!c.finished) {
                 engine.abort(c.requestId);
-                c.finished = true;
-                c.finishReason = FinishReason.ABORT;
-                metrics.recordFinished(FinishReason.ABORT, (System.nanoTime() - c.arrivalNanos) / 1e9);
+                metrics.recordFinished(c.abort(System.nanoTime()));
+                promptDone(c.promptIndex);
                 n++;
             }
         }
