@@ -44,6 +44,7 @@ final class GenerationCall {
     private final Map<String, Choice> byId = new HashMap<>();
     private final LinkedBlockingQueue<RequestOutput> outputs = new LinkedBlockingQueue<>();
     private long nextCheck = System.nanoTime();
+    private boolean roleSent;
 
     /** Thrown when a write to the client fails: it disconnected. */
     private static final class ClientGone extends RuntimeException {
@@ -134,9 +135,6 @@ final class GenerationCall {
         res.header(HeaderNames.CACHE_CONTROL, "no-cache");
         OutputStream out = res.outputStream();
         try {
-            if (request.kind() == ApiRequest.Kind.CHAT) {
-                for (Choice c : choices) event(out, format.roleChunk(c));
-            }
             int open = choices.size();
             String failure = null;
             int failureStatus = 500;
@@ -144,6 +142,9 @@ final class GenerationCall {
                 RequestOutput o = outputs.take();
                 Choice c = byId.get(o.requestId());
                 if (c == null || c.finished) continue;
+                // As vLLM, the chat role chunks go out with the first engine output, not before the prefill:
+                // a client timing its first chunk (vllm bench serve) must see the first token's time.
+                if (!roleSent) roleSent = roleChunks(out);
                 int textStart = c.text.length();
                 int lpStart = c.logprobs.size();
                 apply(c, o);
@@ -159,6 +160,7 @@ final class GenerationCall {
                 event(out, format.deltaChunk(c, delta, newLps, c.finished, choices));
                 c.streamedTextOffset += format.textLength(newLps);
             }
+            if (!roleSent) roleChunks(out);
             if (failure != null) {
                 abortUnfinished();
                 event(out, ErrorBody.of(failureStatus, null, "generation failed: " + failure));
@@ -174,6 +176,13 @@ final class GenerationCall {
             abortUnfinished();
             throw e;
         }
+    }
+
+    private boolean roleChunks(OutputStream out) {
+        if (request.kind() == ApiRequest.Kind.CHAT) {
+            for (Choice c : choices) event(out, format.roleChunk(c));
+        }
+        return true;
     }
 
     /** The choice the next output belongs to, after applying it; null when the client closed the connection. */
