@@ -102,8 +102,8 @@ class BenchmarkRunnerTest {
             assertThat(r.outputs()).allSatisfy(o -> {
                 assertThat(o.success()).isTrue();
                 assertThat(o.chunks()).isEqualTo(1 + 4 + 1); // role, four tokens, the empty finish chunk
-                assertThat(o.ttft()).isLessThan(0.039); // the role chunk came at once
-                assertThat(o.itl()[0]).isGreaterThanOrEqualTo(0.039);
+                // TTFT is the role chunk's; the first text came only after the server's 40 ms (load-proof: a sum, not a split).
+                assertThat(o.ttft() + o.itl()[0]).isGreaterThanOrEqualTo(0.039);
                 assertThat(o.outputTokens()).isEqualTo(4); // the usage chunk's count; it moves no time
                 assertThat(o.generatedText()).isEqualTo(" tok".repeat(4));
             });
