@@ -23,6 +23,14 @@ public record BenchmarkMetrics(int completed, int failed, long totalInput, long 
             new String[] {"itl", "ITL", "Inter-token Latency"},
             new String[] {"e2el", "E2EL", "End-to-end Latency"});
 
+    /**
+     * vLLM's client-side queueing metrics, reported only when asked for in --percentile-metrics and, as
+     * vLLM, only with --max-concurrency (the queue-inclusive E2EL also only at a finite request rate).
+     */
+    public static final List<String[]> QUEUE_METRICS = List.of(
+            new String[] {"client_queue_time", "Client Queue Time", "Client-side Queueing"},
+            new String[] {"e2el_including_client_queue", "E2EL incl. Client Queue", "Queue-inclusive End-to-end Latency"});
+
     /** Mean, median, std and the requested percentiles of one metric, in milliseconds. */
     public record MetricStats(double meanMs, double medianMs, double stdMs, double[] percentiles, double[] valuesMs,
                               double[] rawSeconds) {
@@ -39,6 +47,7 @@ public record BenchmarkMetrics(int completed, int failed, long totalInput, long 
         long totalInput = 0, totalOutput = 0;
         int[] outputLens = new int[outputs.size()];
         List<Double> ttfts = new ArrayList<>(), tpots = new ArrayList<>(), e2els = new ArrayList<>();
+        List<Double> queues = new ArrayList<>(), e2elsWithQueue = new ArrayList<>();
         int itlCount = 0;
         for (RequestOutput o : outputs) if (o.success()) itlCount += o.itl().length;
         double[] itls = new double[itlCount];
@@ -63,6 +72,8 @@ public record BenchmarkMetrics(int completed, int failed, long totalInput, long 
             k += o.itl().length;
             ttfts.add(o.ttft());
             e2els.add(o.latency());
+            queues.add(o.queueTime());
+            e2elsWithQueue.add(o.latency() + o.queueTime());
             if (goodput.enabled() && goodput.isGood(o.ttft(), tpot, o.latency())) good++;
             completed++;
         }
@@ -71,6 +82,8 @@ public record BenchmarkMetrics(int completed, int failed, long totalInput, long 
         stats.put("tpot", MetricStats.of(toArray(tpots), percentiles));
         stats.put("itl", MetricStats.of(itls, percentiles));
         stats.put("e2el", MetricStats.of(toArray(e2els), percentiles));
+        stats.put("client_queue_time", MetricStats.of(toArray(queues), percentiles));
+        stats.put("e2el_including_client_queue", MetricStats.of(toArray(e2elsWithQueue), percentiles));
 
         double[] perSecond = tokensPerSecond(outputs);
         double peak = Arrays.stream(perSecond).max().orElse(0);

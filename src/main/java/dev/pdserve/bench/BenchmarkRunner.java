@@ -24,6 +24,8 @@ public final class BenchmarkRunner implements AutoCloseable {
     private final HttpClient http;
     private final PrintStream log;
     private final PrintStream progressOut;
+    private static final int READY_RETRY_SECONDS = 5;
+    private String model;
 
     public BenchmarkRunner(BenchmarkConfig config, PrintStream log, PrintStream progressOut) {
         this.config = config;
@@ -35,20 +37,57 @@ public final class BenchmarkRunner implements AutoCloseable {
                 .executor(Executors.newVirtualThreadPerTaskExecutor()).build();
     }
 
-    /** The model this run will send: --model, or the first one the server lists. */
+    /** The model this run will send: --model, or the first one the server lists (asked once). */
     public String resolveModel() {
-        if (config.model() != null) return config.model();
+        if (model != null) return model;
+        if (config.model() != null) return model = config.model();
         log.println("Model not specified, fetching first model from server...");
-        String m = OpenAiStreamClient.firstModel(http, config.baseUrl(), config.headers());
-        log.println("First model name: " + m);
-        return m;
+        model = OpenAiStreamClient.firstModel(http, config.baseUrl(), config.headers());
+        log.println("First model name: " + model);
+        return model;
+    }
+
+    /**
+     * vLLM's initial single prompt test run: with {@code timeoutSec > 0} the first prompt is sent, again every
+     * {@value #READY_RETRY_SECONDS} s until it succeeds; it throws when it never does. With 0 (vLLM's
+     * default) nothing is sent. Call it before {@link #run}.
+     */
+    public void readyCheck(SampleRequest first, int timeoutSec) {
+        log.println("Starting initial single prompt test run...");
+        if (timeoutSec <= 0) {
+            log.println("Skipping endpoint ready check.");
+            return;
+        }
+        log.println("Waiting for endpoint to become up in " + timeoutSec + " seconds");
+        long deadline = System.nanoTime() + timeoutSec * 1_000_000_000L;
+        OpenAiStreamClient client = client();
+        RequestOutput o;
+        while (true) {
+            o = client.send(first, null, System.nanoTime());
+            long left = deadline - System.nanoTime();
+            if (o.success() || left <= 0) break;
+            LockSupport.parkNanos(Math.min(left, READY_RETRY_SECONDS * 1_000_000_000L));
+        }
+        if (!o.success()) {
+            throw new IllegalStateException("Initial test run failed - Please make sure benchmark arguments are correctly specified. Error: " + o.error());
+        }
+        log.println("Initial test run completed.");
+    }
+
+    /** vLLM's re-alignment of random prompts to the server's tokenizer ({@link PromptAlignment}). */
+    public List<SampleRequest> alignToServerTokenizer(List<SampleRequest> requests) {
+        return new PromptAlignment(http, config.baseUrl(), resolveModel(), config.headers()).align(requests, log);
+    }
+
+    private OpenAiStreamClient client() {
+        return new OpenAiStreamClient(http, config.backend(), URI.create(config.apiUrl()), resolveModel(),
+                config.headers(), config.extraBody(), config.ignoreEos());
     }
 
     public BenchmarkResult run(List<SampleRequest> requests) {
         if (requests.isEmpty()) throw new IllegalArgumentException("no requests to send");
         String model = resolveModel();
-        var client = new OpenAiStreamClient(http, config.backend(), URI.create(config.apiUrl()), model,
-                config.headers(), config.extraBody(), config.ignoreEos());
+        OpenAiStreamClient client = client();
         Semaphore limit = new Semaphore(config.maxConcurrency() == null ? Integer.MAX_VALUE : config.maxConcurrency());
 
         if (config.numWarmups() > 0) {

@@ -17,10 +17,13 @@ import java.util.Arrays;
 import java.util.Map;
 
 /**
- * Sends one streaming request to an OpenAI-compatible server and times it as vLLM's bench does: TTFT at the
- * first chunk that carries text, ITL between text chunks, E2EL at the last one; token count from the final
- * {@code usage} chunk ({@code stream_options.include_usage}). Only standard OpenAI fields are sent, plus
- * {@code ignore_eos} when asked for (vLLM's extension, also what `vllm bench` sends).
+ * Sends one streaming request to an OpenAI-compatible server and times it as vLLM's bench
+ * (vllm/benchmarks/lib/endpoint_request_func.py) does: every chunk that has {@code choices} is a token
+ * event, even with empty text (a held-back UTF-8 byte, a special token), so TTFT is the first such chunk,
+ * ITL the gaps between them and E2EL the last one; the trailing {@code usage} chunk
+ * ({@code stream_options.include_usage}) gives the token counts and moves no time. The body is vLLM's:
+ * completions send {@code repetition_penalty: 1.0} and {@code logprobs: null}, chat sends the prompt as one
+ * text content part; {@code ignore_eos} when asked for, then the extra body (sampling flags).
  */
 public final class OpenAiStreamClient {
     static final String NO_TOKEN_ERROR = "Never received a valid chunk to calculate TTFT.";
@@ -68,11 +71,14 @@ public final class OpenAiStreamClient {
         ObjectNode body = JSON.createObjectNode();
         body.put("model", model);
         if (backend.chat) {
-            body.putArray("messages").addObject().put("role", "user").put("content", req.prompt());
+            ObjectNode message = body.putArray("messages").addObject().put("role", "user");
+            message.putArray("content").addObject().put("type", "text").put("text", req.prompt());
             body.put("max_completion_tokens", req.expectedOutputLen());
         } else {
             body.put("prompt", req.prompt());
+            body.put("repetition_penalty", 1.0);
             body.put("max_tokens", req.expectedOutputLen());
+            body.putNull("logprobs");
         }
         body.put("stream", true);
         body.putObject("stream_options").put("include_usage", true);
@@ -137,18 +143,16 @@ public final class OpenAiStreamClient {
             JsonNode choices = node.path("choices");
             if (!choices.isEmpty()) {
                 JsonNode c = choices.get(0);
-                String piece = backend.chat ? c.path("delta").path("content").asText("") : c.path("text").asText("");
-                if (!piece.isEmpty()) {
-                    if (chunks == 0) {
-                        ttft = (now - st) / 1e9;
-                    } else {
-                        if (chunks - 1 == itl.length) itl = Arrays.copyOf(itl, itl.length * 2);
-                        itl[chunks - 1] = (now - last) / 1e9;
-                    }
-                    chunks++;
-                    last = now;
-                    text.append(piece);
+                if (chunks == 0) {
+                    ttft = (now - st) / 1e9;
+                } else {
+                    if (chunks - 1 == itl.length) itl = Arrays.copyOf(itl, itl.length * 2);
+                    itl[chunks - 1] = (now - last) / 1e9;
                 }
+                chunks++;
+                last = now;
+                text.append(backend.chat ? c.path("delta").path("content").asText("") : c.path("text").asText(""));
+                continue;
             }
             JsonNode usage = node.path("usage");
             if (usage.isObject()) {

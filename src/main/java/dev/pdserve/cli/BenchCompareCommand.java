@@ -105,7 +105,7 @@ final class BenchCompareCommand implements Callable<Integer> {
         for (BenchmarkResult r : results) {
             if (r.metrics().failed() == 0) continue;
             out.println(r.label() + ":");
-            Report.failures(r.metrics(), out);
+            Report.failures(r, out);
         }
         if (saveResult) for (BenchmarkResult r : results) out.println("Result saved to " + ResultJson.write(r, resultDir, null));
         if (plot != null) out.println("Plot saved to " + LatencyPlot.write(results, plot));

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.Function;
+import java.util.function.IntConsumer;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
@@ -48,6 +49,7 @@ public final class Engine implements InferenceEngine {
     private final Thread loop;
     private volatile boolean draining;
     private volatile boolean closed;
+    private volatile IntConsumer iterationListener = tokens -> {};
     private boolean closedFromSink;
 
     // Gauges and counters, written by the loop thread only, read by stats().
@@ -176,6 +178,9 @@ public final class Engine implements InferenceEngine {
                 promptTokens, generationTokens, prefixQueries, prefixHits, preemptions);
     }
 
+    @Override
+    public void onIteration(IntConsumer tokens) { iterationListener = tokens; }
+
     /** Tokens fed through the model so far (prefix-cache hits are not fed); for tests and benchmarks. */
     long numComputedTokens() { return computedTokens; }
 
@@ -276,7 +281,7 @@ public final class Engine implements InferenceEngine {
         liveIds.remove(r.id);
         publish();
         emit(r, new RequestOutput(r.id, new int[0], "", null, true, FinishReason.ABORT,
-                r.numPromptTokens, r.numOutputTokens(), r.cachedPromptTokens, null));
+                r.numPromptTokens, r.numOutputTokens(), r.cachedPromptTokens, null, null, null, 0, r.scheduledNanos));
     }
 
     /**
@@ -347,6 +352,7 @@ public final class Engine implements InferenceEngine {
         }
         float[] logits = runner.run(scheduler);
         computedTokens += runner.numTokens();
+        long countedBefore = promptTokens + generationTokens;
         int row = 0;
         for (int i = 0; i < scheduler.numScheduled; i++) {
             Request r = scheduler.scheduled[i];
@@ -357,6 +363,15 @@ public final class Engine implements InferenceEngine {
             if (sample) {
                 int token = sampler.sample(logits, row++ * vocab, r);
                 onToken(r, token, sampler.lastLogprob);
+            }
+        }
+        // The prompt and generation counters move only in onToken: their growth is this step's count.
+        int iterationTokens = (int) (promptTokens + generationTokens - countedBefore);
+        if (iterationTokens > 0) {
+            try {
+                iterationListener.accept(iterationTokens);
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "iteration listener failed", e);
             }
         }
     }
@@ -385,7 +400,7 @@ public final class Engine implements InferenceEngine {
         JsonNode kvParams = finish != null ? finish(r, true) : null;
         emit(r, new RequestOutput(r.id, new int[] {token}, r.text.takeDelta(finish != null),
                 logprob == null ? null : List.of(logprob), finish != null, finish,
-                r.numPromptTokens, out, r.cachedPromptTokens, null, stopReason, kvParams, 0));
+                r.numPromptTokens, out, r.cachedPromptTokens, null, stopReason, kvParams, 0, r.scheduledNanos));
     }
 
     /**

@@ -11,7 +11,9 @@ import java.util.List;
  * the stop string (String) or stop token id (Integer) that ended the request, null otherwise
  * (EOS, length, abort). {@code kvTransferParams}: on a prefill instance's last output, where its
  * KV is leased (vLLM's response field). {@code errorStatus}: the HTTP status an ERROR maps to
- * (500 engine failure, 502 the KV could not be loaded from the prefill instance).
+ * (500 engine failure, 502 the KV could not be loaded from the prefill instance). {@code scheduledNanos}:
+ * {@link System#nanoTime()} when the engine first scheduled the request, 0 if it never was (for vLLM's
+ * queue and prefill time metrics).
  */
 public record RequestOutput(
         String requestId,
@@ -26,7 +28,16 @@ public record RequestOutput(
         String error,
         Object stopReason,
         JsonNode kvTransferParams,
-        int errorStatus) {
+        int errorStatus,
+        long scheduledNanos) {
+
+    /** Without the scheduling time (the shape before it was added). */
+    public RequestOutput(String requestId, int[] newTokenIds, String textDelta, List<TokenLogprob> logprobs, boolean finished,
+                         FinishReason finishReason, int promptTokens, int completionTokens, int cachedPromptTokens, String error,
+                         Object stopReason, JsonNode kvTransferParams, int errorStatus) {
+        this(requestId, newTokenIds, textDelta, logprobs, finished, finishReason, promptTokens, completionTokens, cachedPromptTokens, error,
+                stopReason, kvTransferParams, errorStatus, 0);
+    }
 
     /** Without KV transfer params (the shape before PD disaggregation). */
     public RequestOutput(String requestId, int[] newTokenIds, String textDelta, List<TokenLogprob> logprobs, boolean finished,

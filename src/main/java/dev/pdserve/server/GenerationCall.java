@@ -44,6 +44,7 @@ final class GenerationCall {
     private final Map<String, Choice> byId = new HashMap<>();
     private final LinkedBlockingQueue<RequestOutput> outputs = new LinkedBlockingQueue<>();
     private long nextCheck = System.nanoTime();
+    private boolean roleSent;
 
     /** Thrown when a write to the client fails: it disconnected. */
     private static final class ClientGone extends RuntimeException {
@@ -61,9 +62,11 @@ final class GenerationCall {
     void submit(String idPrefix, int maxModelLen) {
         long arrival = System.nanoTime();
         int index = 0;
-        for (int[] prompt : request.prompts()) {
+        for (int p = 0; p < request.prompts().size(); p++) {
+            int[] prompt = request.prompts().get(p);
+            int maxTokens = request.samplingFor(prompt.length, maxModelLen).maxTokens();
             for (int i = 0; i < request.n(); i++, index++) {
-                Choice c = new Choice(index, idPrefix + "-" + index, prompt.length, arrival);
+                Choice c = new Choice(index, idPrefix + "-" + index, p, prompt.length, maxTokens, arrival);
                 choices.add(c);
                 byId.put(c.requestId, c);
             }
@@ -132,9 +135,6 @@ final class GenerationCall {
         res.header(HeaderNames.CACHE_CONTROL, "no-cache");
         OutputStream out = res.outputStream();
         try {
-            if (request.kind() == ApiRequest.Kind.CHAT) {
-                for (Choice c : choices) event(out, format.roleChunk(c));
-            }
             int open = choices.size();
             String failure = null;
             int failureStatus = 500;
@@ -142,9 +142,12 @@ final class GenerationCall {
                 RequestOutput o = outputs.take();
                 Choice c = byId.get(o.requestId());
                 if (c == null || c.finished) continue;
+                // As vLLM, the chat role chunks go out with the first engine output, not before the prefill:
+                // a client timing its first chunk (vllm bench serve) must see the first token's time.
+                if (!roleSent) roleSent = roleChunks(out);
                 int textStart = c.text.length();
                 int lpStart = c.logprobs.size();
-                c.apply(o, metrics);
+                apply(c, o);
                 if (c.finished) open--;
                 if (c.finished && c.finishReason == FinishReason.ERROR) {
                     failure = c.error == null ? "engine error" : c.error;
@@ -157,6 +160,7 @@ final class GenerationCall {
                 event(out, format.deltaChunk(c, delta, newLps, c.finished, choices));
                 c.streamedTextOffset += format.textLength(newLps);
             }
+            if (!roleSent) roleChunks(out);
             if (failure != null) {
                 abortUnfinished();
                 event(out, ErrorBody.of(failureStatus, null, "generation failed: " + failure));
@@ -174,6 +178,13 @@ final class GenerationCall {
         }
     }
 
+    private boolean roleChunks(OutputStream out) {
+        if (request.kind() == ApiRequest.Kind.CHAT) {
+            for (Choice c : choices) event(out, format.roleChunk(c));
+        }
+        return true;
+    }
+
     /** The choice the next output belongs to, after applying it; null when the client closed the connection. */
     private Choice take(TcpPeer client) throws InterruptedException {
         while (true) {
@@ -186,9 +197,25 @@ final class GenerationCall {
             }
             Choice c = byId.get(o.requestId());
             if (c == null || c.finished) continue;
-            c.apply(o, metrics);
+            apply(c, o);
             return c;
         }
+    }
+
+    private void apply(Choice c, RequestOutput o) {
+        c.apply(o, metrics);
+        if (c.finished) promptDone(c.promptIndex);
+    }
+
+    /** When the last of a prompt's n choices ends, vLLM records the longest of them and n. */
+    private void promptDone(int promptIndex) {
+        int max = 0;
+        for (Choice c : choices) {
+            if (c.promptIndex != promptIndex) continue;
+            if (!c.finished) return;
+            max = Math.max(max, c.completionTokens);
+        }
+        metrics.recordParallelSampling(max, request.n());
     }
 
     private int abortUnfinished() {
@@ -196,9 +223,8 @@ final class GenerationCall {
         for (Choice c : choices) {
             if (!c.finished) {
                 engine.abort(c.requestId);
-                c.finished = true;
-                c.finishReason = FinishReason.ABORT;
-                metrics.recordFinished(FinishReason.ABORT, (System.nanoTime() - c.arrivalNanos) / 1e9);
+                metrics.recordFinished(c.abort(System.nanoTime()));
+                promptDone(c.promptIndex);
                 n++;
             }
         }

@@ -65,7 +65,8 @@ public final class OpenAiServer implements AutoCloseable {
         this.options = options;
         this.maxModelLen = engine.config().maxModelLen();
         this.parser = new RequestParser(options.servedModelName(), maxModelLen, codec);
-        this.metrics = new VllmMetrics(options.servedModelName(), engine::stats, engine::kvStats);
+        this.metrics = new VllmMetrics(options.servedModelName(), maxModelLen, engine::stats, engine::kvStats);
+        engine.onIteration(metrics::recordIteration);
     }
 
     public OpenAiServer start() {

@@ -49,13 +49,16 @@ class BenchServeCliTest {
                     "--random-range-ratio", "0.25", "--num-prompts", "20", "--request-rate", "200", "--burstiness", "0.5",
                     "--max-concurrency", "8", "--seed", "1", "--percentile-metrics", "ttft,tpot,itl,e2el",
                     "--metric-percentiles", "50,90,99", "--goodput", "ttft:1000", "tpot:100",
-                    "--save-result", "--result-dir", OUT.toString(), "--result-filename", "result.json",
+                    "--save-result", "--save-detailed", "--result-dir", OUT.toString(), "--result-filename", "result.json",
                     "--plot", OUT.resolve("plot.png").toString(), "--disable-tqdm");
             assertThat(r[0]).as(r[2]).isEqualTo("0");
             String text = r[1];
             System.out.println(text); // the sample summary in the test log
             assertThat(text).contains("============ Serving Benchmark Result ============", "Successful requests:                     18",
                     "Failed requests:                         2", "    2 x HTTP 500: engine overloaded",
+                    "Failed requests during benchmark run detected (capping to 10):", "Error 0: HTTP 500: engine overloaded",
+                    "Starting initial single prompt test run...", "Skipping endpoint ready check.",
+                    "WARNING: /tokenize unavailable, skipping alignment.", "WARNING: vllm bench serve no longer sets temperature==0",
                     "Maximum request concurrency:             8", "Request rate configured (RPS):           200.00",
                     "Request goodput (req/s):", "P90 TPOT (ms):", "Median E2EL (ms):", "First model name: " + FakeOpenAiServer.MODEL,
                     "Burstiness factor: 0.5 (Gamma distribution)");

@@ -27,6 +27,19 @@ class ResultJsonTest {
             "mean_itl_ms", "median_itl_ms", "std_itl_ms", "p99.9_itl_ms",
             "mean_e2el_ms", "median_e2el_ms", "std_e2el_ms", "p99.9_e2el_ms");
 
+    /** Without --save-detailed, exactly vLLM's keys: its per-request arrays dropped, and none of pdserve's extras. */
+    @Test
+    void withoutSaveDetailedTheKeysAreVllms() {
+        List<String> keys = new ArrayList<>();
+        ResultJson.toJson(ReportTest.sampleResult("openai"), false).fieldNames().forEachRemaining(keys::add);
+        List<String> expected = new ArrayList<>();
+        ResultJson.toJson(ReportTest.sampleResult("openai"), true).fieldNames().forEachRemaining(expected::add);
+        expected.removeAll(List.of("input_lens", "output_lens", "start_times", "ttfts", "itls", "generated_texts", "errors",
+                "failure_reasons", "requests"));
+        assertThat(keys).containsExactlyElementsOf(expected).contains("latencies", "queue_times", "rtfx", "p50_tpot_ms")
+                .doesNotContain("ttfts", "requests");
+    }
+
     @Test
     void writesVllmKeysAndPerRequestRecords(@TempDir Path dir) throws Exception {
         BenchmarkResult r = ReportTest.sampleResult("openai");
