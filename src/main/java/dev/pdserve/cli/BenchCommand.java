@@ -85,8 +85,8 @@ final class BenchCommand implements Runnable {
         @Option(names = "--repetition-penalty") Double repetitionPenalty;
         @Option(names = "--extra-body", description = "JSON object merged into every request body, e.g. '{\"seed\": 1}'.")
         String extraBody;
-        @Option(names = "--ready-check-timeout-sec", defaultValue = "0",
-                description = "Send the first prompt before the run, retrying for up to this many seconds until it succeeds (vLLM's ready check; 0, vLLM's default, skips it).")
+        @Option(names = "--ready-check-timeout-sec", defaultValue = "600",
+                description = "Send the first prompt before the run, retrying for up to this many seconds until it succeeds, as benchmark_serving.py's initial test run (default: ${DEFAULT-VALUE}; 0 skips it, current vllm bench serve's default).")
         int readyCheckTimeoutSec;
         @Option(names = "--header", arity = "1..*", description = "KEY=VALUE headers sent with every request.") List<String> header;
         @Option(names = "--request-id-prefix", description = "Prefix of the x-request-id header (default: bench-<random>-).")

@@ -82,13 +82,13 @@ class BenchAgainstServerTest {
         return Double.parseDouble(m.group(1));
     }
 
-    /** --random-input-len 10 is 10 prompt tokens at the server (9 of text + its BOS), and one test request goes first. */
+    /** --random-input-len 10 is 10 prompt tokens at the server (9 of text + its BOS), and by default one test request goes first. */
     @Test
     void randomInputLenIsWhatTheServerSeesAndTheReadyCheckSendsOneRequest() throws Exception {
         double before = metric("vllm:e2e_request_latency_seconds_count");
         String[] r = run("bench", "serve", "--base-url", "http://127.0.0.1:" + server.port(), "--model", "tiny",
                 "--tokenizer", TestModels.deepseek().toString(), "--random-input-len", "10", "--random-output-len", "4",
-                "--num-prompts", "6", "--ready-check-timeout-sec", "30", "--save-result", "--save-detailed",
+                "--num-prompts", "6", "--save-result", "--save-detailed",
                 "--result-dir", OUT.toString(), "--result-filename", "len10.json", "--disable-tqdm");
         assertThat(r[0]).as(r[1] + r[2]).isEqualTo("0");
         assertThat(r[1]).contains("Starting initial single prompt test run...", "Initial test run completed.",
@@ -111,7 +111,7 @@ class BenchAgainstServerTest {
         String[] r = run("bench", "serve", "--backend", "openai-chat", "--base-url", "http://127.0.0.1:" + server.port(),
                 "--model", "tiny", "--tokenizer", TestModels.deepseek().toString(), "--random-input-len", "64",
                 "--random-output-len", "5", "--num-prompts", "4", "--max-concurrency", "1", "--save-result", "--save-detailed",
-                "--result-dir", OUT.toString(), "--result-filename", "chat.json", "--disable-tqdm");
+                "--result-dir", OUT.toString(), "--result-filename", "chat.json", "--disable-tqdm", "--ready-check-timeout-sec", "0");
         assertThat(r[0]).as(r[1] + r[2]).isEqualTo("0");
         JsonNode j = new ObjectMapper().readTree(OUT.resolve("chat.json").toFile());
         assertThat(metric("vllm:time_to_first_token_seconds_count") - countBefore).isEqualTo(4);

@@ -50,7 +50,7 @@ class BenchServeCliTest {
                     "--max-concurrency", "8", "--seed", "1", "--percentile-metrics", "ttft,tpot,itl,e2el",
                     "--metric-percentiles", "50,90,99", "--goodput", "ttft:1000", "tpot:100",
                     "--save-result", "--save-detailed", "--result-dir", OUT.toString(), "--result-filename", "result.json",
-                    "--plot", OUT.resolve("plot.png").toString(), "--disable-tqdm");
+                    "--plot", OUT.resolve("plot.png").toString(), "--disable-tqdm", "--ready-check-timeout-sec", "0");
             assertThat(r[0]).as(r[2]).isEqualTo("0");
             String text = r[1];
             System.out.println(text); // the sample summary in the test log
@@ -84,7 +84,7 @@ class BenchServeCliTest {
         try (var server = new FakeOpenAiServer((i, body) -> Behavior.ok(body.get("max_completion_tokens").asInt(), 0, 1))) {
             String[] r = run("bench", "serve", "--backend", "openai-chat", "--base-url", server.baseUrl() + "/",
                     "--model", "my-model", "--tokenizer", TestModels.deepseek().toString(), "--dataset-name", "custom",
-                    "--dataset-path", jsonl.toString(), "--num-prompts", "4", "--disable-tqdm");
+                    "--dataset-path", jsonl.toString(), "--num-prompts", "4", "--disable-tqdm", "--ready-check-timeout-sec", "0");
             assertThat(r[0]).as(r[2]).isEqualTo("0");
             // 4 prompts from a 2-line file: topped up with seeded repeats; each asks for its own output_tokens.
             int asked = server.bodies.stream().mapToInt(b -> b.get("max_completion_tokens").asInt()).sum();
@@ -111,7 +111,7 @@ class BenchServeCliTest {
                 "--num-prompts", "1", "--random-input-len", "4");
         assertThat(r[2]).contains("KEY:VALUE");
         r = run("bench", "serve", "--port", "1", "--model", "m", "--num-prompts", "2", "--random-input-len", "4",
-                "--random-output-len", "2", "--tokenizer", TestModels.deepseek().toString(), "--disable-tqdm");
+                "--random-output-len", "2", "--tokenizer", TestModels.deepseek().toString(), "--disable-tqdm", "--ready-check-timeout-sec", "0");
         // Nothing listens on port 1: every request fails with its reason, and the report still prints.
         assertThat(r[0]).isEqualTo("0");
         assertThat(r[1]).contains("Failed requests:                         2", "    2 x cannot connect to http://127.0.0.1:1/v1/completions (ConnectException",
