@@ -123,7 +123,7 @@ final class ServeCommand implements Callable<Integer> {
         System.out.println("INFO:     pdserve serving '" + name + "' on http://" + host + ":" + server.port()
                 + " (max_model_len " + contextLen + ")");
         if (connector.get() != null) {
-            System.out.println("INFO:     KV transfer: " + kvConfig.role().wireName
+            System.out.println("INFO:     KV transfer: " + kvConfig.role().wire()
                     + (connector.get().producerPort() > 0 ? " serving KV on port " + connector.get().producerPort() : " pulling KV from prefill instances"));
         }
         System.out.println("INFO:     Application startup complete.");

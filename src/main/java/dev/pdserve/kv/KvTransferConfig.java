@@ -23,7 +23,7 @@ import java.util.UUID;
  */
 public record KvTransferConfig(
         String connector,
-        Role role,
+        KvRole role,
         String ip,
         int port,
         String engineId,
@@ -53,18 +53,6 @@ public record KvTransferConfig(
 
     private static final System.Logger LOG = System.getLogger(KvTransferConfig.class.getName());
 
-    public enum Role {
-        PRODUCER("kv_producer"), CONSUMER("kv_consumer"), BOTH("kv_both");
-
-        public final String wireName;
-
-        Role(String wireName) { this.wireName = wireName; }
-
-        public boolean produces() { return this != CONSUMER; }
-
-        public boolean consumes() { return this != PRODUCER; }
-    }
-
     public enum FailurePolicy {
         /** The request fails with an error (vLLM's default). */
         FAIL,
@@ -92,8 +80,8 @@ public record KvTransferConfig(
             notes.add("kv_connector " + connector + " is not available in pdserve; " + CONNECTOR + " (KV over TCP) is used instead");
         }
         String roleName = string(root, "kv_role", null);
-        Role role = null;
-        for (Role r : Role.values()) if (r.wireName.equals(roleName)) role = r;
+        KvRole role = null;
+        for (KvRole r : KvRole.values()) if (r.wire().equals(roleName)) role = r;
         if (role == null) {
             throw bad("field 'kv_role' must be one of kv_producer, kv_consumer, kv_both; got " + (roleName == null ? "nothing" : "'" + roleName + "'"));
         }
@@ -162,7 +150,7 @@ public record KvTransferConfig(
     /** Never prints the cluster token. */
     @Override
     public String toString() {
-        return "KvTransferConfig[connector=" + connector + ", role=" + role.wireName + ", ip=" + ip + ", port=" + port
+        return "KvTransferConfig[connector=" + connector + ", role=" + role.wire() + ", ip=" + ip + ", port=" + port
                 + ", engineId=" + engineId + ", lease=" + lease + ", clusterToken=" + (clusterToken.isEmpty() ? "none" : "set")
                 + ", loadFailurePolicy=" + loadFailurePolicy + "]";
     }

@@ -54,7 +54,7 @@ public final class PdTcpConnector implements KvConnector {
         }
         this.consumer = config.role().consumes() ? new KvConsumer(config, me) : null;
         this.advertisedHost = advertisedHost(config.ip(), serveHost);
-        LOG.log(System.Logger.Level.INFO, "KV connector " + KvTransferConfig.CONNECTOR + ": role " + config.role().wireName
+        LOG.log(System.Logger.Level.INFO, "KV connector " + KvTransferConfig.CONNECTOR + ": role " + config.role().wire()
                 + (producer != null ? ", serving KV on " + config.ip() + ":" + producer.port() + " (advertised as " + advertisedHost + ")" : "")
                 + ", engine_id " + me.engineId() + ", lease " + config.lease().toMillis() + " ms, kv_load_failure_policy "
                 + config.loadFailurePolicy().name().toLowerCase() + ", cluster token " + (config.clusterToken().isEmpty() ? "none" : "set"));
@@ -99,14 +99,14 @@ public final class PdTcpConnector implements KvConnector {
         if (p.doRemoteDecode()) {
             if (producer == null) {
                 throw new EngineException(400, "kv_transfer_params.do_remote_decode", "kv_transfer_params.do_remote_decode needs a kv_producer or kv_both instance; this one is "
-                        + config.role().wireName);
+                        + config.role().wire());
             }
             return REMOTE_DECODE;
         }
         if (!p.doRemotePrefill()) return NONE;
         if (consumer == null) {
             throw new EngineException(400, "kv_transfer_params.do_remote_prefill", "kv_transfer_params.do_remote_prefill needs a kv_consumer or kv_both instance; this one is "
-                    + config.role().wireName);
+                    + config.role().wire());
         }
         String why = p.incompatibilityWith(me);
         if (why != null) throw new EngineException(400, "kv_transfer_params", "cannot use the KV of " + p.remoteHost() + ":" + p.remotePort() + ": " + why);

@@ -53,7 +53,7 @@ class ServeCommandTest {
         org.assertj.core.api.Assertions.assertThat(c.threads).isEqualTo(16);
         org.assertj.core.api.Assertions.assertThat(c.modelDir().toString()).endsWith("models/deepseek-v3-tiny");
         dev.pdserve.kv.KvTransferConfig kv = dev.pdserve.kv.KvTransferConfig.parse(c.kvTransferConfig);
-        org.assertj.core.api.Assertions.assertThat(kv.role().wireName).isEqualTo("kv_producer");
+        org.assertj.core.api.Assertions.assertThat(kv.role().wire()).isEqualTo("kv_producer");
         org.assertj.core.api.Assertions.assertThat(kv.notes()).isEmpty();
 
         ServeCommand overridden = new ServeCommand();
@@ -61,7 +61,7 @@ class ServeCommandTest {
         overridden.applyCluster();
         org.assertj.core.api.Assertions.assertThat(overridden.port).isEqualTo(9100);
         org.assertj.core.api.Assertions.assertThat(overridden.threads).isEqualTo(1);
-        org.assertj.core.api.Assertions.assertThat(dev.pdserve.kv.KvTransferConfig.parse(overridden.kvTransferConfig).role().wireName).isEqualTo("kv_consumer");
+        org.assertj.core.api.Assertions.assertThat(dev.pdserve.kv.KvTransferConfig.parse(overridden.kvTransferConfig).role().wire()).isEqualTo("kv_consumer");
 
         ServeCommand alone = new ServeCommand();
         new CommandLine(alone).parseArgs("--instance", "decode-0");

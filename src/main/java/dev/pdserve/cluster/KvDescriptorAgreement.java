@@ -1,7 +1,7 @@
-package dev.pdserve.kv;
+package dev.pdserve.cluster;
 
-import dev.pdserve.cluster.CheckResult;
-import dev.pdserve.cluster.ClusterSpec;
+import dev.pdserve.kv.KvPeerInfo;
+import dev.pdserve.kv.ModelFingerprint;
 
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,8 +1,8 @@
-package dev.pdserve.kv;
+package dev.pdserve.cluster;
 
-import dev.pdserve.cluster.CheckResult;
-import dev.pdserve.cluster.ClusterSpec;
-import dev.pdserve.cluster.KvHandshakeCheck;
+import dev.pdserve.kv.KvPeerInfo;
+import dev.pdserve.kv.KvProbe;
+import dev.pdserve.kv.KvTransferException;
 
 import java.io.EOFException;
 import java.io.IOException;
@@ -21,14 +21,14 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * {@code pdserve doctor}'s KV handshake check (found through ServiceLoader): probes every producer
+ * {@code pdserve doctor}'s KV handshake check: probes every producer
  * with the protocol's PROBE handshake, proving the cluster token from the cluster file's
  * {@code cluster_token_file}, and reports per producer a {@value KvHandshakeCheck#CHECK} row (the
  * token and the descriptor it answered) and a {@value KvDescriptorAgreement#CHECK} row (block size,
  * model fingerprint, layout, dtype and layers agree across producers and with the cluster file's
  * model folder when this node has it).
  */
-public final class KvDoctorCheck implements KvHandshakeCheck {
+final class KvDoctorCheck implements KvHandshakeCheck {
     private static final String SAME_BUILD = "run the same pdserve build on every node";
 
     /** One producer's answer: its descriptor when it gave one, and the handshake row. */
