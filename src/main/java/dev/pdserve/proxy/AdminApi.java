@@ -55,7 +55,7 @@ final class AdminApi {
         boolean probing = !config.healthInterval.isZero();
         for (InstanceAddress a : c.addresses) {
             // Without health probes the instance is trusted at once; with them it waits for a passing /health.
-            Instance i = pool.add(c.role, a, !probing);
+            Instance i = pool.add(c.type, a, !probing);
             if (i == null) {
                 present.add(a.toString());
                 continue;
@@ -65,7 +65,7 @@ final class AdminApi {
             (i.healthy ? added : waiting).add(a.toString());
         }
         StringBuilder m = new StringBuilder();
-        if (!added.isEmpty()) m.append("Added ").append(c.role.label()).append(" instances: ").append(added).append(". ");
+        if (!added.isEmpty()) m.append("Added ").append(c.type.label()).append(" instances: ").append(added).append(". ");
         if (!waiting.isEmpty()) m.append("Instances ").append(waiting).append(" are waiting to be added (their /health does not answer 200 yet). ");
         if (!present.isEmpty()) m.append("Instances ").append(present).append(" were already present. ");
         return snapshot(m.toString().trim());
@@ -77,7 +77,7 @@ final class AdminApi {
         List<String> removed = new ArrayList<>();
         List<String> unknown = new ArrayList<>();
         for (InstanceAddress a : c.addresses) {
-            Instance i = pool.remove(c.role, a);
+            Instance i = pool.remove(c.type, a);
             if (i == null) {
                 unknown.add(a.toString());
             } else {
@@ -86,13 +86,13 @@ final class AdminApi {
             }
         }
         if (removed.isEmpty())
-            throw new OpenAiError(404, "NotFoundError", "no " + c.role.label() + " instance " + unknown + " in the proxy");
-        String m = "Removed " + c.role.label() + " instances: " + removed + "."
+            throw new OpenAiError(404, "NotFoundError", "no " + c.type.label() + " instance " + unknown + " in the proxy");
+        String m = "Removed " + c.type.label() + " instances: " + removed + "."
                 + (unknown.isEmpty() ? "" : " Not found: " + unknown + ".");
         return snapshot(m);
     }
 
-    private record Change(Role role, List<InstanceAddress> addresses) {}
+    private record Change(InstanceType type, List<InstanceAddress> addresses) {}
 
     private Change parse(ServerRequest req) {
         JsonNode body;
@@ -102,9 +102,9 @@ final class AdminApi {
             throw OpenAiError.badRequest("the request body is not valid JSON");
         }
         if (body == null || !body.isObject()) throw OpenAiError.badRequest("the request body must be a JSON object");
-        Role role;
+        InstanceType type;
         try {
-            role = Role.fromLabel(body.path("type").asText(""));
+            type = InstanceType.fromLabel(body.path("type").asText(""));
         } catch (IllegalArgumentException e) {
             throw OpenAiError.badRequest(e.getMessage());
         }
@@ -117,13 +117,13 @@ final class AdminApi {
             throw OpenAiError.badRequest(e.getMessage());
         }
         if (addresses.isEmpty()) throw OpenAiError.badRequest("give \"instances\": [\"host:port\", ...] (or \"instance\": \"host:port\")");
-        return new Change(role, addresses);
+        return new Change(type, addresses);
     }
 
     private ObjectNode snapshot(String message) {
         ObjectNode o = json.createObjectNode();
         o.put("message", message);
-        for (Role r : Role.values()) {
+        for (InstanceType r : InstanceType.values()) {
             ArrayNode a = o.putArray("current_" + r.label() + "_instances");
             for (Instance i : pool.list(r)) a.add(i.address.toString());
         }

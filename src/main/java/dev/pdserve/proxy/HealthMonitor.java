@@ -36,8 +36,8 @@ final class HealthMonitor implements AutoCloseable {
     /** Probes every instance in parallel and waits for all of them. */
     void probeAll() {
         List<Thread> probes = new ArrayList<>();
-        for (Role role : Role.values())
-            for (Instance i : pool.list(role)) probes.add(Thread.ofVirtual().start(() -> probe(i)));
+        for (InstanceType type : InstanceType.values())
+            for (Instance i : pool.list(type)) probes.add(Thread.ofVirtual().start(() -> probe(i)));
         for (Thread t : probes) {
             try {
                 t.join();

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.pdserve.net.TcpPeer;
-import dev.pdserve.proxy.InstancePool.Lease;
+import dev.pdserve.proxy.InstancePool.Booking;
 import dev.pdserve.proxy.ProxyMetrics.Outcome;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.http.ServerRequest;
@@ -116,16 +116,16 @@ final class PdHandler {
     private JsonNode prefill(String path, ObjectNode body, Upstream.Forward fwd, TcpPeer client)
             throws IOException, InterruptedException {
         byte[] prefillBody = json.writeValueAsBytes(PdRequests.prefillBody(body));
-        return retries.run(Role.PREFILL, PdRequests.promptTokens(body), lease -> {
+        return retries.run(InstanceType.PREFILL, PdRequests.promptTokens(body), booking -> {
             long t0 = System.nanoTime();
-            HttpResponse<byte[]> r = upstream.postBuffered(lease.instance.address, path, prefillBody, fwd, config.requestTimeout, client);
-            metrics.latency(Role.PREFILL, System.nanoTime() - t0);
-            byte[] answer = checkStatus(lease, r.statusCode(), r.body(), contentType(r));
+            HttpResponse<byte[]> r = upstream.postBuffered(booking.instance.address, path, prefillBody, fwd, config.requestTimeout, client);
+            metrics.latency(InstanceType.PREFILL, System.nanoTime() - t0);
+            byte[] answer = checkStatus(booking, r.statusCode(), r.body(), contentType(r));
             JsonNode parsed = parseAnswer(answer);
-            lease.success();
+            booking.success();
             JsonNode kv = parsed.get("kv_transfer_params");
             if (kv == null || !kv.isObject())
-                throw OpenAiError.upstream(lease.instance + " answered without kv_transfer_params: it is not a "
+                throw OpenAiError.upstream(booking.instance + " answered without kv_transfer_params: it is not a "
                         + "kv_producer (start it with --kv-transfer-config '{\"kv_role\":\"kv_producer\",...}')");
             return kv;
         });
@@ -134,12 +134,12 @@ final class PdHandler {
     /** Non-streaming decode: buffered, so that a failure can still become a retry or a JSON error. */
     private void decodeBuffered(String path, byte[] body, Upstream.Forward fwd, TcpPeer client, ServerResponse res)
             throws InterruptedException {
-        HttpResponse<byte[]> r = retries.run(Role.DECODE, 0, lease -> {
+        HttpResponse<byte[]> r = retries.run(InstanceType.DECODE, 0, booking -> {
             long t0 = System.nanoTime();
-            HttpResponse<byte[]> resp = upstream.postBuffered(lease.instance.address, path, body, fwd, config.requestTimeout, client);
-            metrics.latency(Role.DECODE, System.nanoTime() - t0);
-            parseAnswer(checkStatus(lease, resp.statusCode(), resp.body(), contentType(resp)));
-            lease.success();
+            HttpResponse<byte[]> resp = upstream.postBuffered(booking.instance.address, path, body, fwd, config.requestTimeout, client);
+            metrics.latency(InstanceType.DECODE, System.nanoTime() - t0);
+            parseAnswer(checkStatus(booking, resp.statusCode(), resp.body(), contentType(resp)));
+            booking.success();
             return resp;
         });
         metrics.request(sendQuietly(res, 200, contentType(r), r.body()) ? Outcome.SUCCESS : Outcome.CLIENT_DISCONNECT);
@@ -148,24 +148,24 @@ final class PdHandler {
     /** Streaming decode: the first chunk is awaited before anything is sent, then every chunk is relayed as it comes. */
     private void decodeStreaming(String path, byte[] body, Upstream.Forward fwd, TcpPeer client, ServerResponse res)
             throws InterruptedException {
-        retries.run(Role.DECODE, 0, lease -> {
+        retries.run(InstanceType.DECODE, 0, booking -> {
             long t0 = System.nanoTime();
-            HttpResponse<InputStream> r = upstream.postStreaming(lease.instance.address, path, body, fwd, config.requestTimeout, client);
+            HttpResponse<InputStream> r = upstream.postStreaming(booking.instance.address, path, body, fwd, config.requestTimeout, client);
             try (InputStream in = r.body()) { // closing it closes the connection: the decode instance aborts
-                if (r.statusCode() >= 400) checkStatus(lease, r.statusCode(), in.readNBytes(64 * 1024), contentType(r));
+                if (r.statusCode() >= 400) checkStatus(booking, r.statusCode(), in.readNBytes(64 * 1024), contentType(r));
                 if (r.statusCode() != 200) throw new Retries.RetryableFailure("answered HTTP " + r.statusCode());
                 byte[] buf = new byte[16 * 1024];
                 int n = in.read(buf);
                 if (n < 0) throw new Retries.RetryableFailure("closed the stream before its first byte");
-                metrics.latency(Role.DECODE, System.nanoTime() - t0);
-                relay(lease, in, buf, n, res, contentType(r));
+                metrics.latency(InstanceType.DECODE, System.nanoTime() - t0);
+                relay(booking, in, buf, n, res, contentType(r));
                 return null;
             }
         });
     }
 
     /** From the first byte on there is no retry: a failure becomes an SSE error event, never a silent cut. */
-    private void relay(Lease lease, InputStream in, byte[] buf, int first, ServerResponse res, String contentType) {
+    private void relay(Booking booking, InputStream in, byte[] buf, int first, ServerResponse res, String contentType) {
         StreamTail tail = new StreamTail();
         OutputStream out;
         try {
@@ -175,7 +175,7 @@ final class PdHandler {
             out.write(buf, 0, first);
             out.flush();
         } catch (RuntimeException | IOException e) {
-            clientGone(lease, e);
+            clientGone(booking, e);
             return;
         }
         tail.add(buf, 0, first);
@@ -184,7 +184,7 @@ final class PdHandler {
             try {
                 n = in.read(buf);
             } catch (IOException e) {
-                streamFailed(lease, out, tail, "failed mid-stream: " + describe(e));
+                streamFailed(booking, out, tail, "failed mid-stream: " + describe(e));
                 return;
             }
             if (n < 0) break;
@@ -193,22 +193,22 @@ final class PdHandler {
                 out.write(buf, 0, n);
                 out.flush();
             } catch (RuntimeException | IOException e) {
-                clientGone(lease, e);
+                clientGone(booking, e);
                 return;
             }
         }
         if (!tail.endsWithDone()) {
-            streamFailed(lease, out, tail, "closed the stream before data: [DONE]");
+            streamFailed(booking, out, tail, "closed the stream before data: [DONE]");
             return;
         }
-        lease.success();
+        booking.success();
         metrics.request(Outcome.SUCCESS);
         closeQuietly(out);
     }
 
-    private void streamFailed(Lease lease, OutputStream out, StreamTail tail, String why) {
-        String message = lease.instance + " " + why;
-        lease.failure(message);
+    private void streamFailed(Booking booking, OutputStream out, StreamTail tail, String why) {
+        String message = booking.instance + " " + why;
+        booking.failure(message);
         metrics.request(Outcome.UPSTREAM_ERROR);
         LOG.log(System.Logger.Level.WARNING, message);
         try {
@@ -224,17 +224,17 @@ final class PdHandler {
         closeQuietly(out);
     }
 
-    private void clientGone(Lease lease, Exception e) {
-        lease.noVerdict();
+    private void clientGone(Booking booking, Exception e) {
+        booking.noVerdict();
         metrics.request(Outcome.CLIENT_DISCONNECT);
-        LOG.log(System.Logger.Level.INFO, "client went away (" + describe(e) + "); closing " + lease.instance);
+        LOG.log(System.Logger.Level.INFO, "client went away (" + describe(e) + "); closing " + booking.instance);
     }
 
     /** 5xx is an instance failure (retried); 4xx is the client's and goes back to it untouched. */
-    private static byte[] checkStatus(Lease lease, int status, byte[] body, String contentType) throws Retries.RetryableFailure {
+    private static byte[] checkStatus(Booking booking, int status, byte[] body, String contentType) throws Retries.RetryableFailure {
         if (status >= 500) throw new Retries.RetryableFailure("answered HTTP " + status + ": " + snippet(body));
         if (status >= 400) {
-            lease.success();
+            booking.success();
             throw new PassThrough(status, body, contentType);
         }
         if (status != 200) throw new Retries.RetryableFailure("answered HTTP " + status);

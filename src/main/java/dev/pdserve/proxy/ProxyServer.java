@@ -38,8 +38,8 @@ public final class ProxyServer implements AutoCloseable {
     private ProxyServer(ProxyConfig config) {
         this.config = config;
         pool = new InstancePool(config.breakerFailures, config.breakerCooldown.toNanos(), System::nanoTime);
-        for (InstanceAddress a : config.prefillers) register(Role.PREFILL, a);
-        for (InstanceAddress a : config.decoders) register(Role.DECODE, a);
+        for (InstanceAddress a : config.prefillers) register(InstanceType.PREFILL, a);
+        for (InstanceAddress a : config.decoders) register(InstanceType.DECODE, a);
         upstream = new Upstream(config.connectTimeout);
         health = new HealthMonitor(pool, upstream, config);
         pd = new PdHandler(config, pool, upstream, metrics, json);
@@ -55,8 +55,8 @@ public final class ProxyServer implements AutoCloseable {
         return new ProxyServer(config);
     }
 
-    private void register(Role role, InstanceAddress a) {
-        Instance i = pool.add(role, a, true); // trusted until the first probe says otherwise
+    private void register(InstanceType type, InstanceAddress a) {
+        Instance i = pool.add(type, a, true); // trusted until the first probe says otherwise
         if (i != null) metrics.instanceAdded(i);
     }
 
@@ -103,13 +103,13 @@ public final class ProxyServer implements AutoCloseable {
      */
     ObjectNode healthcheck() {
         ObjectNode o = json.createObjectNode();
-        o.put("status", pool.anyAvailable(Role.PREFILL) && pool.anyAvailable(Role.DECODE) ? "ok" : "degraded");
-        o.put("prefill_instances", pool.list(Role.PREFILL).size());
-        o.put("decode_instances", pool.list(Role.DECODE).size());
+        o.put("status", pool.anyAvailable(InstanceType.PREFILL) && pool.anyAvailable(InstanceType.DECODE) ? "ok" : "degraded");
+        o.put("prefill_instances", pool.list(InstanceType.PREFILL).size());
+        o.put("decode_instances", pool.list(InstanceType.DECODE).size());
         o.put("request_num", pd.inFlight.get());
-        for (Role role : Role.values()) {
-            ArrayNode a = o.putArray(role.label());
-            for (Instance i : pool.list(role)) {
+        for (InstanceType type : InstanceType.values()) {
+            ArrayNode a = o.putArray(type.label());
+            for (Instance i : pool.list(type)) {
                 ObjectNode n = a.addObject();
                 n.put("instance", i.address.toString());
                 n.put("healthy", i.healthy);
@@ -127,8 +127,8 @@ public final class ProxyServer implements AutoCloseable {
     /** {@code GET /v1/models} from the first healthy decode instance that answers (then prefill ones). */
     private void models(ServerRequest req, ServerResponse res) {
         List<Instance> candidates = new ArrayList<>();
-        for (Role role : List.of(Role.DECODE, Role.PREFILL))
-            for (Instance i : pool.list(role)) if (i.isAvailable()) candidates.add(i);
+        for (InstanceType type : List.of(InstanceType.DECODE, InstanceType.PREFILL))
+            for (Instance i : pool.list(type)) if (i.isAvailable()) candidates.add(i);
         String auth = req.headers().first(HeaderNames.AUTHORIZATION)
                 .orElse(config.upstreamApiKey == null ? null : "Bearer " + config.upstreamApiKey);
         List<String> failures = new ArrayList<>();

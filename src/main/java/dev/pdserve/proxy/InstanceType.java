@@ -1,13 +1,13 @@
 package dev.pdserve.proxy;
 
-/** The two kinds of upstream instance a PD request passes through. */
-public enum Role {
+/** The two kinds of upstream instance a PD request passes through (the admin API's {@code "type"}). */
+public enum InstanceType {
     PREFILL("prefill"),
     DECODE("decode");
 
     private final String label;
 
-    Role(String label) {
+    InstanceType(String label) {
         this.label = label;
     }
 
@@ -16,8 +16,8 @@ public enum Role {
         return label;
     }
 
-    public static Role fromLabel(String s) {
-        for (Role r : values()) if (r.label.equals(s)) return r;
+    public static InstanceType fromLabel(String s) {
+        for (InstanceType r : values()) if (r.label.equals(s)) return r;
         throw new IllegalArgumentException("instance type '" + s + "' is not supported: use 'prefill' or 'decode'");
     }
 }
