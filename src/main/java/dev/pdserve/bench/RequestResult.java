@@ -7,12 +7,12 @@ package dev.pdserve.bench;
  * {@code outputTokens} is the server's {@code usage.completion_tokens}, or the chunk count when it sent none.
  * A failed request keeps its {@code error}; it is counted, never dropped.
  */
-public record RequestOutput(boolean success, String error, double startTime, double ttft, double[] itl,
+public record RequestResult(boolean success, String error, double startTime, double ttft, double[] itl,
                             double latency, int promptLen, int outputTokens, boolean usageReported,
                             String generatedText, double queueTime) {
 
-    public static RequestOutput failure(String error, double startTime, double latency, int promptLen, double queueTime) {
-        return new RequestOutput(false, error, startTime, 0, new double[0], latency, promptLen, 0, false, "", queueTime);
+    public static RequestResult failure(String error, double startTime, double latency, int promptLen, double queueTime) {
+        return new RequestResult(false, error, startTime, 0, new double[0], latency, promptLen, 0, false, "", queueTime);
     }
 
     /** Number of token chunks received. */
@@ -20,7 +20,7 @@ public record RequestOutput(boolean success, String error, double startTime, dou
         return success ? itl.length + 1 : 0;
     }
 
-    RequestOutput withQueueTime(double q) {
-        return new RequestOutput(success, error, startTime, ttft, itl, latency, promptLen, outputTokens, usageReported, generatedText, q);
+    RequestResult withQueueTime(double q) {
+        return new RequestResult(success, error, startTime, ttft, itl, latency, promptLen, outputTokens, usageReported, generatedText, q);
     }
 }
