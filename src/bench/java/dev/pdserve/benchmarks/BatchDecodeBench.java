@@ -1,10 +1,10 @@
 package dev.pdserve.benchmarks;
 
+import dev.pdserve.engine.PagedKvCache;
 import dev.pdserve.model.CausalLM;
 import dev.pdserve.model.ForwardBatch;
 import dev.pdserve.model.LoadOptions;
 import dev.pdserve.model.ModelLoader;
-import dev.pdserve.model.OffHeapKvCache;
 
 import java.nio.file.Path;
 
@@ -42,7 +42,7 @@ public final class BatchDecodeBench {
             System.out.printf("weights: %.3f GB in memory (quantization %s)%n", lm.weightBytes() / 1e9, quantization == null ? "none" : quantization);
             int maxBatch = Math.max(4, java.util.Arrays.stream(batches).max().orElse(1)); // 4: the warm-up batch
             int blocksPerSeq = (prompt + steps + 1 + BLOCK - 1) / BLOCK + 1;
-            try (OffHeapKvCache cache = new OffHeapKvCache(lm.numLayers(), maxBatch * blocksPerSeq, BLOCK, lm.kvEntryFloats())) {
+            try (PagedKvCache cache = new PagedKvCache(lm.numLayers(), maxBatch * blocksPerSeq, BLOCK, lm.kvEntryFloats())) {
                 run(lm, cache, 4, prompt, 4, blocksPerSeq); // JIT warm-up
                 double[][] seconds = new double[batches.length][repeat];
                 for (int round = 0; round < repeat; round++) {
@@ -64,7 +64,7 @@ public final class BatchDecodeBench {
     }
 
     /** Prefills {@code b} sequences, then times {@code steps} batched decode steps; returns seconds. */
-    private static double run(CausalLM lm, OffHeapKvCache cache, int b, int prompt, int steps, int blocksPerSeq) {
+    private static double run(CausalLM lm, PagedKvCache cache, int b, int prompt, int steps, int blocksPerSeq) {
         int[][] tables = new int[b][blocksPerSeq];
         for (int s = 0; s < b; s++) for (int k = 0; k < blocksPerSeq; k++) tables[s][k] = s * blocksPerSeq + k;
         ForwardBatch batch = new ForwardBatch();

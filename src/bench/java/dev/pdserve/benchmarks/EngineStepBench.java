@@ -3,12 +3,12 @@ package dev.pdserve.benchmarks;
 import dev.pdserve.engine.Engine;
 import dev.pdserve.engine.EngineConfig;
 import dev.pdserve.engine.GenerationRequest;
+import dev.pdserve.engine.PagedKvCache;
 import dev.pdserve.engine.SamplingParams;
 import dev.pdserve.model.CausalLM;
 import dev.pdserve.model.ForwardBatch;
 import dev.pdserve.model.LoadOptions;
 import dev.pdserve.model.ModelLoader;
-import dev.pdserve.model.OffHeapKvCache;
 import dev.pdserve.tokenizer.Tokenizer;
 
 import java.nio.file.Path;
@@ -61,7 +61,7 @@ public final class EngineStepBench {
 
     private static double bareStepSeconds(CausalLM lm, int b, int prompt, int steps) {
         int block = 16, perSeq = (prompt + steps + 2 + block - 1) / block;
-        try (OffHeapKvCache cache = new OffHeapKvCache(lm.numLayers(), b * perSeq, block, lm.kvEntryFloats())) {
+        try (PagedKvCache cache = new PagedKvCache(lm.numLayers(), b * perSeq, block, lm.kvEntryFloats())) {
             ForwardBatch fb = new ForwardBatch();
             float[] logits = new float[b * lm.vocabSize()];
             int[][] tables = new int[b][perSeq];
@@ -81,7 +81,7 @@ public final class EngineStepBench {
     }
 
     private static double engineStepSeconds(CausalLM lm, Tokenizer tok, int b, int prompt, int steps) throws InterruptedException {
-        long kvBytes = (long) b * ((prompt + steps + 2 + 15) / 16 + 1) * OffHeapKvCache.bytesPerBlock(lm, 16);
+        long kvBytes = (long) b * ((prompt + steps + 2 + 15) / 16 + 1) * PagedKvCache.blockBytes(lm.numLayers(), 16, lm.kvEntryFloats());
         EngineConfig cfg = new EngineConfig(16, kvBytes, 0, b, 1 << 16, prompt + steps + 2, false, 0);
         SamplingParams sp = new SamplingParams(0, 1, 0, 0, null, 0, 0, 1, List.of(), new int[0], false, steps + 1, 0, true, null, true);
         try (Engine engine = new Engine(lm, tok, cfg)) {

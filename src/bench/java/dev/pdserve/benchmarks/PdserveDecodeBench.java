@@ -1,10 +1,10 @@
 package dev.pdserve.benchmarks;
 
+import dev.pdserve.engine.PagedKvCache;
 import dev.pdserve.model.CausalLM;
 import dev.pdserve.model.ForwardBatch;
 import dev.pdserve.model.LoadOptions;
 import dev.pdserve.model.ModelLoader;
-import dev.pdserve.model.OffHeapKvCache;
 
 import java.util.Arrays;
 
@@ -22,7 +22,7 @@ public final class PdserveDecodeBench {
             double load = (System.nanoTime() - t0) / 1e9;
             int maxLen = a.promptTokens() + a.decodeTokens() + a.warmupTokens() + 1;
             int blocks = (maxLen + BLOCK - 1) / BLOCK;
-            try (OffHeapKvCache cache = new OffHeapKvCache(model.numLayers(), blocks, BLOCK, model.kvEntryFloats())) {
+            try (PagedKvCache cache = new PagedKvCache(model.numLayers(), blocks, BLOCK, model.kvEntryFloats())) {
                 Runner r = new Runner(model, cache, blocks, a);
                 // Warm the JIT on a short sequence first, then measure a fresh one.
                 r.run(a.prompt(Math.min(16, a.promptTokens())), a.warmupTokens());
@@ -37,14 +37,14 @@ public final class PdserveDecodeBench {
 
     private static final class Runner {
         final CausalLM model;
-        final OffHeapKvCache cache;
+        final PagedKvCache cache;
         final int[] blockTable;
         final ForwardBatch batch = new ForwardBatch();
         final float[] logits;
         final int[] one = new int[1];
         final BenchArgs args;
 
-        Runner(CausalLM model, OffHeapKvCache cache, int blocks, BenchArgs args) {
+        Runner(CausalLM model, PagedKvCache cache, int blocks, BenchArgs args) {
             this.args = args;
             this.model = model;
             this.cache = cache;

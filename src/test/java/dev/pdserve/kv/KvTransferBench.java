@@ -1,6 +1,7 @@
 package dev.pdserve.kv;
 
-import dev.pdserve.model.OffHeapKvCache;
+
+import dev.pdserve.engine.PagedKvCache;
 
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -30,7 +31,7 @@ public final class KvTransferBench {
 
         double bestKv = 0, bestTcp = 0, bestHot = 0;
         List<Double> ratios = new ArrayList<>();
-        try (OffHeapKvCache p = KvTestSupport.cache(pInfo, blocks); OffHeapKvCache c = KvTestSupport.cache(cInfo, blocks);
+        try (PagedKvCache p = KvTestSupport.cache(pInfo, blocks); PagedKvCache c = KvTestSupport.cache(cInfo, blocks);
              KvProducer producer = KvProducer.start(KvTestSupport.config("kv_producer", "\"cluster_token\":\"t\""), pInfo, p);
              KvConsumer consumer = new KvConsumer(KvTestSupport.config("kv_consumer", "\"cluster_token\":\"t\""), cInfo)) {
             KvTestSupport.fill(p, layers, 1);
