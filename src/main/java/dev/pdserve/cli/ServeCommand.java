@@ -6,6 +6,7 @@ import dev.pdserve.cluster.ClusterSpec;
 import dev.pdserve.engine.Engine;
 import dev.pdserve.engine.EngineConfig;
 import dev.pdserve.engine.InferenceEngine;
+import dev.pdserve.http.HttpEdge;
 import dev.pdserve.kv.KvPeerInfo;
 import dev.pdserve.kv.KvTransferConfig;
 import dev.pdserve.kv.ModelFingerprint;
@@ -20,13 +21,12 @@ import dev.pdserve.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
@@ -43,7 +43,6 @@ final class ServeCommand implements Callable<Integer> {
     private static final Logger LOG = Logger.getLogger("pdserve.serve");
     /** How long SIGTERM waits for running requests before exiting anyway. */
     private static final Duration DRAIN_TIMEOUT = Duration.ofMinutes(5);
-    private static final long MAX_REQUEST_BYTES = 16L << 20;
 
     @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL_DIR",
             description = "Hugging Face model folder (default: the built-in models/deepseek-v3-tiny).")
@@ -108,7 +107,7 @@ final class ServeCommand implements Callable<Integer> {
             return connector.get();
         });
         OpenAiServer server = new OpenAiServer(engine, TextCodec.of(tokenizer),
-                new OpenAiServer.Options(host, port, name, key, MAX_REQUEST_BYTES, version())).start();
+                new OpenAiServer.Options(host, port, name, key, HttpEdge.MAX_BODY_BYTES, version())).start();
 
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

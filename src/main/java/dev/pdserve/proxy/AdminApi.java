@@ -4,11 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.pdserve.http.ApiException;
+import dev.pdserve.http.HttpEdge;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.http.ServerRequest;
 
-import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.ArrayList;
@@ -37,13 +37,13 @@ final class AdminApi {
     /** 403 when the admin API is off (no key configured), 401 when the caller's key is missing or wrong. */
     void authorize(ServerRequest req) {
         if (config.adminApiKey == null)
-            throw new OpenAiError(403, "PermissionDeniedError", "the admin API is disabled: start the proxy with --admin-api-key");
+            throw new ApiException(403, null, "the admin API is disabled: start the proxy with --admin-api-key");
         String given = req.headers().first(HeaderNames.create("X-API-Key"))
                 .or(() -> req.headers().first(HeaderNames.AUTHORIZATION)
                         .filter(a -> a.regionMatches(true, 0, "Bearer ", 0, 7)).map(a -> a.substring(7).trim()))
                 .orElse("");
         if (!MessageDigest.isEqual(given.getBytes(StandardCharsets.UTF_8), config.adminApiKey.getBytes(StandardCharsets.UTF_8)))
-            throw new OpenAiError(401, "AuthenticationError", "missing or wrong admin API key (send X-API-Key or Authorization: Bearer)");
+            throw new ApiException(401, null, "missing or wrong admin API key (send X-API-Key or Authorization: Bearer)");
     }
 
     ObjectNode add(ServerRequest req) {
@@ -86,7 +86,7 @@ final class AdminApi {
             }
         }
         if (removed.isEmpty())
-            throw new OpenAiError(404, "NotFoundError", "no " + c.type.label() + " instance " + unknown + " in the proxy");
+            throw new ApiException(404, null, "no " + c.type.label() + " instance " + unknown + " in the proxy");
         String m = "Removed " + c.type.label() + " instances: " + removed + "."
                 + (unknown.isEmpty() ? "" : " Not found: " + unknown + ".");
         return snapshot(m);
@@ -95,18 +95,12 @@ final class AdminApi {
     private record Change(InstanceType type, List<InstanceAddress> addresses) {}
 
     private Change parse(ServerRequest req) {
-        JsonNode body;
-        try (InputStream in = req.content().inputStream()) {
-            body = json.readTree(in.readAllBytes());
-        } catch (IOException | RuntimeException e) {
-            throw OpenAiError.badRequest("the request body is not valid JSON");
-        }
-        if (body == null || !body.isObject()) throw OpenAiError.badRequest("the request body must be a JSON object");
+        ObjectNode body = HttpEdge.jsonObject(HttpEdge.body(req, config.maxBodyBytes));
         InstanceType type;
         try {
             type = InstanceType.fromLabel(body.path("type").asText(""));
         } catch (IllegalArgumentException e) {
-            throw OpenAiError.badRequest(e.getMessage());
+            throw ApiException.badRequest(null, e.getMessage());
         }
         JsonNode list = body.has("instances") ? body.get("instances") : body.get("instance");
         List<InstanceAddress> addresses = new ArrayList<>();
@@ -114,9 +108,9 @@ final class AdminApi {
             if (list != null && list.isTextual()) addresses.add(InstanceAddress.parse(list.asText()));
             else if (list != null && list.isArray()) for (JsonNode n : list) addresses.add(InstanceAddress.parse(n.asText()));
         } catch (IllegalArgumentException e) {
-            throw OpenAiError.badRequest(e.getMessage());
+            throw ApiException.badRequest(null, e.getMessage());
         }
-        if (addresses.isEmpty()) throw OpenAiError.badRequest("give \"instances\": [\"host:port\", ...] (or \"instance\": \"host:port\")");
+        if (addresses.isEmpty()) throw ApiException.badRequest(null, "give \"instances\": [\"host:port\", ...] (or \"instance\": \"host:port\")");
         return new Change(type, addresses);
     }
 

@@ -3,7 +3,10 @@ package dev.pdserve.proxy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.pdserve.net.TcpPeer;
+import dev.pdserve.http.ApiException;
+import dev.pdserve.http.ErrorBody;
+import dev.pdserve.http.HttpEdge;
+import dev.pdserve.http.TcpPeer;
 import dev.pdserve.proxy.InstancePool.Booking;
 import dev.pdserve.proxy.ProxyMetrics.Outcome;
 import io.helidon.http.HeaderNames;
@@ -15,7 +18,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -27,8 +29,6 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class PdHandler {
     private static final System.Logger LOG = System.getLogger("dev.pdserve.proxy");
-
-    private static final io.helidon.http.HeaderName X_REQUEST_ID = HeaderNames.create("X-Request-Id");
 
     private final ProxyConfig config;
     private final InstancePool pool;
@@ -50,16 +50,14 @@ final class PdHandler {
     void handle(ServerRequest req, ServerResponse res, String path) {
         inFlight.incrementAndGet();
         try {
-            String requestId = req.headers().first(X_REQUEST_ID).filter(s -> !s.isBlank())
-                    .orElseGet(() -> "pdproxy-" + UUID.randomUUID());
-            res.header(X_REQUEST_ID, requestId);
+            String requestId = HttpEdge.requestId(req, res);
             String auth = req.headers().first(HeaderNames.AUTHORIZATION)
                     .orElse(config.upstreamApiKey == null ? null : "Bearer " + config.upstreamApiKey);
             Upstream.Forward fwd = new Upstream.Forward(requestId, auth);
             // Looked up before the work starts: a connection already reset could not be told from one not found.
             TcpPeer client = TcpPeer.of(req.localPeer().address(), req.remotePeer().address());
             try {
-                ObjectNode body = parse(req);
+                ObjectNode body = HttpEdge.jsonObject(HttpEdge.body(req, config.maxBodyBytes));
                 JsonNode kv = prefill(path, body, fwd, client);
                 byte[] decodeBody = json.writeValueAsBytes(PdRequests.decodeBody(body, kv));
                 if (body.path("stream").asBoolean(false)) decodeStreaming(path, decodeBody, fwd, client, res);
@@ -68,49 +66,24 @@ final class PdHandler {
                 metrics.request(Outcome.CLIENT_DISCONNECT);
                 LOG.log(System.Logger.Level.INFO, "request " + requestId + ": " + e.getMessage());
                 // Heard only by a client that shut down just its sending side: TCP cannot tell it from a close.
-                sendQuietly(res, 499, "application/json", OpenAiError.body(json,
-                        "The client closed the connection; the request was aborted", "BadRequestError", 499));
-            } catch (OpenAiError e) {
-                metrics.request(switch (e.status) {
-                    case 400 -> Outcome.BAD_REQUEST;
-                    case 503 -> Outcome.NO_INSTANCE;
-                    default -> Outcome.UPSTREAM_ERROR;
-                });
-                LOG.log(e.status == 400 ? System.Logger.Level.INFO : System.Logger.Level.WARNING,
+                HttpEdge.sendError(res, new ApiException(499, null, "The client closed the connection; the request was aborted"));
+            } catch (ApiException e) {
+                metrics.request(e.status < 500 ? Outcome.BAD_REQUEST : e.status == 503 ? Outcome.NO_INSTANCE : Outcome.UPSTREAM_ERROR);
+                LOG.log(e.status < 500 ? System.Logger.Level.INFO : System.Logger.Level.WARNING,
                         "request " + requestId + ": " + e.getMessage());
-                sendQuietly(res, e.status, "application/json", e.json(json));
+                HttpEdge.sendError(res, e);
             } catch (PassThrough p) {
                 metrics.request(Outcome.CLIENT_ERROR);
-                sendQuietly(res, p.status, p.contentType, p.body);
+                HttpEdge.sendQuietly(res, p.status, p.contentType, p.body);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             } catch (IOException | RuntimeException e) { // a bug of ours: still an OpenAI-shaped answer
                 LOG.log(System.Logger.Level.ERROR, "request " + requestId + " failed", e);
-                if (!res.isSent())
-                    sendQuietly(res, 500, "application/json", OpenAiError.body(json, e.toString(), "InternalServerError", 500));
+                HttpEdge.sendError(res, new ApiException(500, null, "internal error: " + e));
             }
         } finally {
             inFlight.decrementAndGet();
         }
-    }
-
-    private ObjectNode parse(ServerRequest req) {
-        byte[] raw;
-        try (InputStream in = req.content().inputStream()) {
-            raw = in.readAllBytes();
-        } catch (IOException | RuntimeException e) {
-            throw OpenAiError.badRequest("could not read the request body: " + e.getMessage());
-        }
-        JsonNode node;
-        try {
-            node = json.readTree(raw);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw OpenAiError.badRequest("the request body is not valid JSON: " + e.getOriginalMessage());
-        } catch (IOException e) {
-            throw OpenAiError.badRequest("the request body is not valid JSON: " + e.getMessage());
-        }
-        if (node == null || !node.isObject()) throw OpenAiError.badRequest("the request body must be a JSON object");
-        return (ObjectNode) node;
     }
 
     private JsonNode prefill(String path, ObjectNode body, Upstream.Forward fwd, TcpPeer client)
@@ -125,7 +98,7 @@ final class PdHandler {
             booking.success();
             JsonNode kv = parsed.get("kv_transfer_params");
             if (kv == null || !kv.isObject())
-                throw OpenAiError.upstream(booking.instance + " answered without kv_transfer_params: it is not a "
+                throw ApiException.upstream(booking.instance + " answered without kv_transfer_params: it is not a "
                         + "kv_producer (start it with --kv-transfer-config '{\"kv_role\":\"kv_producer\",...}')");
             return kv;
         });
@@ -142,7 +115,7 @@ final class PdHandler {
             booking.success();
             return resp;
         });
-        metrics.request(sendQuietly(res, 200, contentType(r), r.body()) ? Outcome.SUCCESS : Outcome.CLIENT_DISCONNECT);
+        metrics.request(HttpEdge.sendQuietly(res, 200, contentType(r), r.body()) ? Outcome.SUCCESS : Outcome.CLIENT_DISCONNECT);
     }
 
     /** Streaming decode: the first chunk is awaited before anything is sent, then every chunk is relayed as it comes. */
@@ -214,7 +187,7 @@ final class PdHandler {
         try {
             // Same shape vLLM sends when a stream fails: an error event, then [DONE].
             String event = (tail.atEventBoundary() ? "" : "\n\n") + "data: "
-                    + new String(OpenAiError.body(json, message, OpenAiError.UPSTREAM, 502), StandardCharsets.UTF_8)
+                    + new String(HttpEdge.bytes(ErrorBody.of(502, null, message)), StandardCharsets.UTF_8)
                     + "\n\ndata: [DONE]\n\n";
             out.write(event.getBytes(StandardCharsets.UTF_8));
             out.flush();
@@ -266,18 +239,6 @@ final class PdHandler {
     private static String snippet(byte[] body) {
         String s = new String(body, 0, Math.min(body.length, 300), StandardCharsets.UTF_8).strip();
         return s.isEmpty() ? "(empty body)" : s;
-    }
-
-    /** Sends a whole response; false when the client has gone away. */
-    private static boolean sendQuietly(ServerResponse res, int status, String contentType, byte[] body) {
-        try {
-            res.status(status);
-            res.header(HeaderNames.CONTENT_TYPE, contentType);
-            res.send(body);
-            return true;
-        } catch (RuntimeException e) {
-            return false;
-        }
     }
 
     private static void closeQuietly(OutputStream out) {

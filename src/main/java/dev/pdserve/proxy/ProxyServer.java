@@ -3,6 +3,8 @@ package dev.pdserve.proxy;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.pdserve.http.ApiException;
+import dev.pdserve.http.HttpEdge;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.http.Handler;
@@ -70,10 +72,7 @@ public final class ProxyServer implements AutoCloseable {
                 .get("/v1/models", this::models)
                 .get("/health", (req, res) -> res.send())
                 .get("/healthcheck", json(req -> healthcheck()))
-                .get("/metrics", (req, res) -> {
-                    res.header(HeaderNames.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
-                    res.send(metrics.scrape());
-                })
+                .get("/metrics", (req, res) -> HttpEdge.sendMetrics(res, metrics.scrape()))
                 .post("/instances/add", json(admin::add))
                 .post("/instances/remove", json(admin::remove));
     }
@@ -82,18 +81,17 @@ public final class ProxyServer implements AutoCloseable {
         ObjectNode answer(ServerRequest req);
     }
 
-    /** A JSON endpoint; an {@link OpenAiError} becomes its status and OpenAI-shaped body. */
+    /** A JSON endpoint; an {@link ApiException} becomes its status and OpenAI-shaped body. */
     private Handler json(JsonEndpoint e) {
         return (req, res) -> {
-            byte[] body;
+            ObjectNode answer;
             try {
-                body = json.writeValueAsBytes(e.answer(req));
-            } catch (OpenAiError err) {
-                res.status(err.status);
-                body = err.json(json);
+                answer = e.answer(req);
+            } catch (ApiException err) {
+                HttpEdge.sendError(res, err);
+                return;
             }
-            res.header(HeaderNames.CONTENT_TYPE, "application/json");
-            res.send(body);
+            HttpEdge.sendJson(res, 200, answer);
         };
     }
 
@@ -149,11 +147,8 @@ public final class ProxyServer implements AutoCloseable {
                 return;
             }
         }
-        OpenAiError err = OpenAiError.unavailable(candidates.isEmpty() ? "no healthy instance to ask for /v1/models"
-                : "no instance answered /v1/models: " + failures);
-        res.status(err.status);
-        res.header(HeaderNames.CONTENT_TYPE, "application/json");
-        res.send(err.json(json));
+        HttpEdge.sendError(res, ApiException.unavailable(candidates.isEmpty() ? "no healthy instance to ask for /v1/models"
+                : "no instance answered /v1/models: " + failures));
     }
 
     /** Blocks until the server stops (the CLI's foreground mode). */

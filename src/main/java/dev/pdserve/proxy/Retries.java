@@ -1,5 +1,6 @@
 package dev.pdserve.proxy;
 
+import dev.pdserve.http.ApiException;
 import dev.pdserve.proxy.InstancePool.Booking;
 
 import java.io.IOException;
@@ -59,12 +60,12 @@ final class Retries {
             }
         }
         if (lastFailure == null) throw noInstance(type);
-        throw OpenAiError.upstream(type.label() + " failed after " + (config.maxRetries + 1) + " attempt(s); last: " + lastFailure);
+        throw ApiException.upstream(type.label() + " failed after " + (config.maxRetries + 1) + " attempt(s); last: " + lastFailure);
     }
 
-    private OpenAiError noInstance(InstanceType type) {
+    private ApiException noInstance(InstanceType type) {
         int total = pool.list(type).size();
-        return OpenAiError.unavailable("no healthy " + type.label() + " instance"
+        return ApiException.unavailable("no healthy " + type.label() + " instance"
                 + (total == 0 ? " is configured" : ": all " + total + " are failing health checks or their circuit breakers are open"));
     }
 

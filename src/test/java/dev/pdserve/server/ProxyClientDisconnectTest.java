@@ -1,7 +1,7 @@
 package dev.pdserve.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.pdserve.net.TcpPeerTest;
+import dev.pdserve.http.TcpPeerTest;
 import dev.pdserve.proxy.InstanceAddress;
 import dev.pdserve.proxy.ProxyConfig;
 import dev.pdserve.proxy.ProxyServer;

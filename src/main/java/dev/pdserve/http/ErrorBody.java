@@ -1,17 +1,17 @@
-package dev.pdserve.server;
+package dev.pdserve.http;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 /**
  * The error JSON, in the shape vLLM answers with: {@code {"error":{"message","type","param","code"}}}
- * where {@code code} is the HTTP status (vLLM's ErrorInfo). Used for plain responses and, as one
+ * where {@code code} is the HTTP status (vLLM's ErrorInfo). Sent as a whole response and, as one
  * {@code data:} event, inside a stream that already started.
  */
-final class ErrorBody {
+public final class ErrorBody {
     private ErrorBody() {}
 
-    static ObjectNode of(int status, String param, String message) {
+    public static ObjectNode of(int status, String param, String message) {
         ObjectNode root = JsonNodeFactory.instance.objectNode();
         ObjectNode error = root.putObject("error");
         error.put("message", message);
@@ -21,7 +21,7 @@ final class ErrorBody {
         return root;
     }
 
-    static ObjectNode of(ApiException e) {
+    public static ObjectNode of(ApiException e) {
         return of(e.status, e.param, e.getMessage());
     }
 }

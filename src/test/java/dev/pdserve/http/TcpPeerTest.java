@@ -1,4 +1,4 @@
-package dev.pdserve.net;
+package dev.pdserve.http;
 
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

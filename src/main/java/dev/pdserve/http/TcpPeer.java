@@ -1,4 +1,4 @@
-package dev.pdserve.net;
+package dev.pdserve.http;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
