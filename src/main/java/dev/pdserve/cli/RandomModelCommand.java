@@ -1,6 +1,6 @@
 package dev.pdserve.cli;
 
-import dev.pdserve.model.RandomCheckpoint;
+import dev.pdserve.model.checkpoint.RandomCheckpoint;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 

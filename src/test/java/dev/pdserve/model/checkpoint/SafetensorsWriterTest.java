@@ -1,7 +1,10 @@
-package dev.pdserve.model;
+package dev.pdserve.model.checkpoint;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pdserve.model.DType;
+import dev.pdserve.model.SafeTensors;
+import dev.pdserve.model.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,7 +1,8 @@
-package dev.pdserve.model;
+package dev.pdserve.model.checkpoint;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.pdserve.model.DType;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

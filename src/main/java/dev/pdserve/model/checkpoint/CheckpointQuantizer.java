@@ -1,9 +1,18 @@
-package dev.pdserve.model;
+package dev.pdserve.model.checkpoint;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.pdserve.kernels.Int8Rows;
 import dev.pdserve.kernels.Matrix;
+import dev.pdserve.model.CausalLM;
+import dev.pdserve.model.DType;
+import dev.pdserve.model.LoadOptions;
+import dev.pdserve.model.ModelLoader;
+import dev.pdserve.model.QuantDescription;
+import dev.pdserve.model.Quantizer;
+import dev.pdserve.model.SafeTensors;
+import dev.pdserve.model.Tensor;
+import dev.pdserve.model.Weights;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -41,7 +50,7 @@ public final class CheckpointQuantizer {
         }
         Set<String> linear;
         try (CausalLM lm = ModelLoader.load(modelDir, LoadOptions.defaults().withThreads(1))) {
-            linear = Set.copyOf(((DecoderModel) lm).linearWeightNames());
+            linear = ModelLoader.linearWeightNames(lm);
         }
         Files.createDirectories(outDir);
         SafeTensors in = SafeTensors.open(modelDir);
