@@ -1,4 +1,4 @@
-package dev.pdserve.benchmarks;
+package dev.pdserve.jmh;
 
 import dev.pdserve.model.ModelConfig;
 import dev.pdserve.model.SafeTensors;
@@ -20,7 +20,7 @@ import java.util.concurrent.Future;
  * L3 cache) with one thread and with two, and prints GB/s. Given a model folder it also prints
  * the decode roofline: weight bytes read per token divided by the bandwidth.
  *
- * <pre>java --add-modules jdk.incubator.vector -cp ... dev.pdserve.benchmarks.BandwidthProbe [--size-mib 1024] [--seconds 3] [--model DIR]</pre>
+ * <pre>java --add-modules jdk.incubator.vector -cp ... dev.pdserve.jmh.BandwidthProbe [--size-mib 1024] [--seconds 3] [--model DIR]</pre>
  */
 public final class BandwidthProbe {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;

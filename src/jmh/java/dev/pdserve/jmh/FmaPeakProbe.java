@@ -1,4 +1,4 @@
-package dev.pdserve.benchmarks;
+package dev.pdserve.jmh;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -12,7 +12,7 @@ import java.util.concurrent.Future;
  * thread on register-resident vectors (no memory traffic), 1 thread and all cores. Batched decode
  * is compute-bound once the batch passes bandwidth x this peak, so this bounds the batch-32 speed-up.
  *
- * <pre>java --add-modules jdk.incubator.vector -cp ... dev.pdserve.benchmarks.FmaPeakProbe [--seconds 2]</pre>
+ * <pre>java --add-modules jdk.incubator.vector -cp ... dev.pdserve.jmh.FmaPeakProbe [--seconds 2]</pre>
  */
 public final class FmaPeakProbe {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;

@@ -1,4 +1,4 @@
-package dev.pdserve.benchmarks;
+package dev.pdserve.jmh;
 
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;

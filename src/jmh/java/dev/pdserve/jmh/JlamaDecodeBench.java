@@ -1,4 +1,4 @@
-package dev.pdserve.benchmarks;
+package dev.pdserve.jmh;
 
 import com.github.tjake.jlama.model.AbstractModel;
 import com.github.tjake.jlama.model.ModelSupport;

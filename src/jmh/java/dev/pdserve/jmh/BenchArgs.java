@@ -1,4 +1,4 @@
-package dev.pdserve.benchmarks;
+package dev.pdserve.jmh;
 
 import java.nio.file.Path;
 import java.util.SplittableRandom;

@@ -1,8 +1,15 @@
-package dev.pdserve.kv;
-
+package dev.pdserve.jmh;
 
 import dev.pdserve.engine.PagedKvCache;
+import dev.pdserve.kv.KvConsumer;
+import dev.pdserve.kv.KvPeerInfo;
+import dev.pdserve.kv.KvProducer;
+import dev.pdserve.kv.KvTransferConfig;
+import dev.pdserve.kv.KvTransferResult;
+import dev.pdserve.model.KvCache;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
@@ -10,6 +17,7 @@ import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.UUID;
 
 /**
  * KV pull throughput over loopback against plain loopback TCP measured in the same run (not a
@@ -22,8 +30,8 @@ public final class KvTransferBench {
         long mib = args.length > 0 ? Long.parseLong(args[0]) : 256;
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 3;
         int layers = 8, entry = 576, blockSize = 16;
-        KvPeerInfo pInfo = KvTestSupport.info("bench-p", blockSize, layers, entry);
-        KvPeerInfo cInfo = KvTestSupport.info("bench-c", blockSize, layers, entry);
+        KvPeerInfo pInfo = info("bench-p", blockSize, layers, entry);
+        KvPeerInfo cInfo = info("bench-c", blockSize, layers, entry);
         long perBlock = pInfo.bytesPerBlockLayer() * layers;
         int blocks = (int) ((mib << 20) / perBlock);
         long payload = blocks * perBlock;
@@ -31,10 +39,10 @@ public final class KvTransferBench {
 
         double bestKv = 0, bestTcp = 0, bestHot = 0;
         List<Double> ratios = new ArrayList<>();
-        try (PagedKvCache p = KvTestSupport.cache(pInfo, blocks); PagedKvCache c = KvTestSupport.cache(cInfo, blocks);
-             KvProducer producer = KvProducer.start(KvTestSupport.config("kv_producer", "\"cluster_token\":\"t\""), pInfo, p);
-             KvConsumer consumer = new KvConsumer(KvTestSupport.config("kv_consumer", "\"cluster_token\":\"t\""), cInfo)) {
-            KvTestSupport.fill(p, layers, 1);
+        try (PagedKvCache p = cache(pInfo, blocks); PagedKvCache c = cache(cInfo, blocks);
+             KvProducer producer = KvProducer.start(config("kv_producer"), pInfo, p);
+             KvConsumer consumer = new KvConsumer(config("kv_consumer"), cInfo)) {
+            fill(p, layers);
             // Alternate the two measurements, so both see the same background load on a shared machine.
             for (int r = 0; r <= rounds; r++) { // round 0 warms up
                 producer.lease("bench-" + r, pIds, () -> { });
@@ -53,13 +61,45 @@ public final class KvTransferBench {
                                 + " (%.0f MiB/s from a cache-resident buffer), ratio %.0f%%%n",
                         r, blocks, payload / 1048576.0, kv / 1048576, whole / 1048576, tcp / 1048576, hot / 1048576, 100 * kv / tcp);
             }
-            if (!KvTestSupport.sameBlocks(p, pIds, c, cIds, layers)) throw new AssertionError("blocks differ after the transfer");
+            if (!sameBlocks(p, pIds, c, cIds, layers)) throw new AssertionError("blocks differ after the transfer");
         }
         Collections.sort(ratios);
         System.out.printf("best: kv %.0f MiB/s, plain TCP %.0f MiB/s, ratio %.0f%%; median of per-round ratios %.0f%%;"
                         + " plain TCP from a cache-resident buffer %.0f MiB/s (kv is %.0f%% of it)%n",
                 bestKv / 1048576, bestTcp / 1048576, 100 * bestKv / bestTcp, 100 * ratios.get(ratios.size() / 2),
                 bestHot / 1048576, 100 * bestKv / bestHot);
+    }
+
+    private static KvTransferConfig config(String role) {
+        return KvTransferConfig.parse("{\"kv_connector\":\"PdTcpConnector\",\"kv_role\":\"" + role + "\",\"kv_port\":0,"
+                + "\"kv_connector_extra_config\":{\"cluster_token\":\"t\"}}");
+    }
+
+    private static KvPeerInfo info(String engineId, int blockSize, int layers, int entryFloats) {
+        return new KvPeerInfo(KvPeerInfo.PROTOCOL_VERSION, engineId, UUID.randomUUID().toString(), "sha256:synthetic",
+                blockSize, "bench-layout", KvPeerInfo.nativeF32(), layers, entryFloats);
+    }
+
+    private static PagedKvCache cache(KvPeerInfo info, int blocks) {
+        return new PagedKvCache(info.numLayers(), blocks, info.blockSize(), info.entryFloats());
+    }
+
+    /** Every float of every block gets a value that encodes (layer, index), so a misplaced block shows. */
+    private static void fill(KvCache cache, int layers) {
+        for (int l = 0; l < layers; l++) {
+            MemorySegment s = cache.layer(l);
+            for (long i = 0, n = s.byteSize() / 4; i < n; i++) s.setAtIndex(ValueLayout.JAVA_FLOAT, i, l * 1e5f + i);
+        }
+    }
+
+    private static boolean sameBlocks(KvCache p, int[] pIds, KvCache c, int[] cIds, int layers) {
+        long bytes = 4L * p.blockSize() * p.entryFloats();
+        for (int l = 0; l < layers; l++) {
+            for (int i = 0; i < pIds.length; i++) {
+                if (p.layer(l).asSlice(pIds[i] * bytes, bytes).mismatch(c.layer(l).asSlice(cIds[i] * bytes, bytes)) != -1) return false;
+            }
+        }
+        return true;
     }
 
     /**

@@ -1,4 +1,4 @@
-package dev.pdserve.benchmarks;
+package dev.pdserve.jmh;
 
 import dev.pdserve.engine.PagedKvCache;
 import dev.pdserve.model.CausalLM;
