@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.logging.Logger;
 
 /**
  * vLLM's {@code --kv-transfer-config} JSON, read the way vLLM reads it (same field names and
@@ -51,7 +52,7 @@ public record KvTransferConfig(
     /** vLLM fields that mean nothing for a CPU TCP transfer; accepted silently. */
     private static final Set<String> IGNORED_VLLM_FIELDS = Set.of("kv_rank", "kv_buffer_size", "enable_permute_local_kv");
 
-    private static final System.Logger LOG = System.getLogger(KvTransferConfig.class.getName());
+    private static final Logger LOG = Logger.getLogger(KvTransferConfig.class.getName());
 
     public enum FailurePolicy {
         /** The request fails with an error (vLLM's default). */
@@ -137,7 +138,7 @@ public record KvTransferConfig(
         for (Map.Entry<String, JsonNode> e : extra.properties()) {
             if (!knownExtra.contains(e.getKey())) notes.add("unknown field 'kv_connector_extra_config." + e.getKey() + "' ignored");
         }
-        for (String n : notes) LOG.log(System.Logger.Level.WARNING, "--kv-transfer-config: " + n);
+        for (String n : notes) LOG.warning("--kv-transfer-config: " + n);
         return new KvTransferConfig(connector, role, ip, port, engineId, device, parallel,
                 Duration.ofMillis(Math.round(leaseSeconds * 1000)), token, policy, connectMs, readMs, transferMs, List.copyOf(notes));
     }

@@ -19,6 +19,8 @@ import java.io.OutputStream;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * One client request to {@code /v1/completions} or {@code /v1/chat/completions}: (1) the prompt with
@@ -28,7 +30,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * connection while an instance computes cancels that call, and the instance aborts.
  */
 final class PdHandler {
-    private static final System.Logger LOG = System.getLogger("dev.pdserve.proxy");
+    private static final Logger LOG = Logger.getLogger("dev.pdserve.proxy");
 
     private final ProxyConfig config;
     private final InstancePool pool;
@@ -64,12 +66,12 @@ final class PdHandler {
                 else decodeBuffered(path, decodeBody, fwd, client, res);
             } catch (Upstream.ClientClosed e) {
                 metrics.request(Outcome.CLIENT_DISCONNECT);
-                LOG.log(System.Logger.Level.INFO, "request " + requestId + ": " + e.getMessage());
+                LOG.info("request " + requestId + ": " + e.getMessage());
                 // Heard only by a client that shut down just its sending side: TCP cannot tell it from a close.
                 HttpEdge.sendError(res, new ApiException(499, null, "The client closed the connection; the request was aborted"));
             } catch (ApiException e) {
                 metrics.request(e.status < 500 ? Outcome.BAD_REQUEST : e.status == 503 ? Outcome.NO_INSTANCE : Outcome.UPSTREAM_ERROR);
-                LOG.log(e.status < 500 ? System.Logger.Level.INFO : System.Logger.Level.WARNING,
+                LOG.log(e.status < 500 ? Level.INFO : Level.WARNING,
                         "request " + requestId + ": " + e.getMessage());
                 HttpEdge.sendError(res, e);
             } catch (PassThrough p) {
@@ -78,7 +80,7 @@ final class PdHandler {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             } catch (IOException | RuntimeException e) { // a bug of ours: still an OpenAI-shaped answer
-                LOG.log(System.Logger.Level.ERROR, "request " + requestId + " failed", e);
+                LOG.log(Level.SEVERE, "request " + requestId + " failed", e);
                 HttpEdge.sendError(res, new ApiException(500, null, "internal error: " + e));
             }
         } finally {
@@ -183,7 +185,7 @@ final class PdHandler {
         String message = booking.instance + " " + why;
         booking.failure(message);
         metrics.request(Outcome.UPSTREAM_ERROR);
-        LOG.log(System.Logger.Level.WARNING, message);
+        LOG.warning(message);
         try {
             // Same shape vLLM sends when a stream fails: an error event, then [DONE].
             String event = (tail.atEventBoundary() ? "" : "\n\n") + "data: "
@@ -200,7 +202,7 @@ final class PdHandler {
     private void clientGone(Booking booking, Exception e) {
         booking.noVerdict();
         metrics.request(Outcome.CLIENT_DISCONNECT);
-        LOG.log(System.Logger.Level.INFO, "client went away (" + describe(e) + "); closing " + booking.instance);
+        LOG.info("client went away (" + describe(e) + "); closing " + booking.instance);
     }
 
     /** 5xx is an instance failure (retried); 4xx is the client's and goes back to it untouched. */

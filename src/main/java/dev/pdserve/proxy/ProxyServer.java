@@ -17,6 +17,7 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.logging.Logger;
 
 /**
  * The PD proxy's HTTP server (Helidon SE, a virtual thread per request). Endpoints:
@@ -25,7 +26,7 @@ import java.util.List;
  * {@code POST /instances/add}, {@code POST /instances/remove}.
  */
 public final class ProxyServer implements AutoCloseable {
-    private static final System.Logger LOG = System.getLogger("dev.pdserve.proxy");
+    private static final Logger LOG = Logger.getLogger("dev.pdserve.proxy");
 
     private final ProxyConfig config;
     private final ObjectMapper json = new ObjectMapper();
@@ -49,7 +50,7 @@ public final class ProxyServer implements AutoCloseable {
         // TCP_NODELAY: relayed SSE events are small writes that must not wait for the client's delayed ACK.
         server = WebServer.builder().host(config.host).port(config.port).connectionOptions(o -> o.tcpNoDelay(true))
                 .routing(this::routes).build().start();
-        LOG.log(System.Logger.Level.INFO, "pdserve proxy on http://" + config.host + ":" + server.port()
+        LOG.info("pdserve proxy on http://" + config.host + ":" + server.port()
                 + " prefill=" + config.prefillers + " decode=" + config.decoders);
     }
 

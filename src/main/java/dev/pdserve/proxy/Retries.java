@@ -6,6 +6,7 @@ import dev.pdserve.proxy.InstancePool.Booking;
 import java.io.IOException;
 import java.util.HashSet;
 import java.util.Set;
+import java.util.logging.Logger;
 
 /**
  * The retry policy: connection errors, timeouts and 5xx are tried again, on another instance when there
@@ -13,7 +14,7 @@ import java.util.Set;
  * the first byte went to the client.
  */
 final class Retries {
-    private static final System.Logger LOG = System.getLogger("dev.pdserve.proxy");
+    private static final Logger LOG = Logger.getLogger("dev.pdserve.proxy");
 
     private final ProxyConfig config;
     private final InstancePool pool;
@@ -54,7 +55,7 @@ final class Retries {
             } catch (IOException | RetryableFailure e) {
                 lastFailure = booking.instance + " " + (e instanceof RetryableFailure ? e.getMessage() : PdHandler.describe(e));
                 booking.failure(lastFailure);
-                LOG.log(System.Logger.Level.WARNING, "attempt " + (n + 1) + ": " + lastFailure);
+                LOG.warning("attempt " + (n + 1) + ": " + lastFailure);
             } finally {
                 booking.noVerdict(); // no-op when the attempt already judged the instance
             }
