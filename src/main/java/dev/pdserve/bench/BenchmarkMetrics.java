@@ -42,19 +42,19 @@ public record BenchmarkMetrics(int completed, int failed, long totalInput, long 
         }
     }
 
-    public static BenchmarkMetrics compute(List<RequestOutput> outputs, double durationS, double[] percentiles, Goodput goodput) {
+    public static BenchmarkMetrics compute(List<RequestResult> outputs, double durationS, double[] percentiles, Goodput goodput) {
         int completed = 0, good = 0;
         long totalInput = 0, totalOutput = 0;
         int[] outputLens = new int[outputs.size()];
         List<Double> ttfts = new ArrayList<>(), tpots = new ArrayList<>(), e2els = new ArrayList<>();
         List<Double> queues = new ArrayList<>(), e2elsWithQueue = new ArrayList<>();
         int itlCount = 0;
-        for (RequestOutput o : outputs) if (o.success()) itlCount += o.itl().length;
+        for (RequestResult o : outputs) if (o.success()) itlCount += o.itl().length;
         double[] itls = new double[itlCount];
         int k = 0;
         Map<String, Integer> reasons = new LinkedHashMap<>();
         for (int i = 0; i < outputs.size(); i++) {
-            RequestOutput o = outputs.get(i);
+            RequestResult o = outputs.get(i);
             if (!o.success()) {
                 reasons.merge(o.error(), 1, Integer::sum);
                 continue;
@@ -97,16 +97,16 @@ public record BenchmarkMetrics(int completed, int failed, long totalInput, long 
      * Token chunks per one-second bucket from the first successful start, as vLLM's "peak output token
      * throughput": each chunk counts as one token at time start + ttft + sum(itl).
      */
-    static double[] tokensPerSecond(List<RequestOutput> outputs) {
+    static double[] tokensPerSecond(List<RequestResult> outputs) {
         double min = Double.POSITIVE_INFINITY, max = Double.NEGATIVE_INFINITY;
-        for (RequestOutput o : outputs) {
+        for (RequestResult o : outputs) {
             if (!o.success()) continue;
             min = Math.min(min, o.startTime());
             max = Math.max(max, o.startTime() + o.latency());
         }
         if (min == Double.POSITIVE_INFINITY) return new double[0];
         double[] buckets = new double[(int) Math.ceil(max - min) + 1];
-        for (RequestOutput o : outputs) {
+        for (RequestResult o : outputs) {
             if (!o.success()) continue;
             double t = o.startTime() + o.ttft();
             buckets[(int) (t - min)]++;
@@ -120,9 +120,9 @@ public record BenchmarkMetrics(int completed, int failed, long totalInput, long 
     }
 
     /** Most requests in flight at once, over half-open intervals [start, start + latency). */
-    static int peakConcurrency(List<RequestOutput> outputs) {
+    static int peakConcurrency(List<RequestResult> outputs) {
         List<double[]> events = new ArrayList<>();
-        for (RequestOutput o : outputs) {
+        for (RequestResult o : outputs) {
             if (!o.success()) continue;
             events.add(new double[] {o.startTime(), 1});
             events.add(new double[] {o.startTime() + o.latency(), -1});

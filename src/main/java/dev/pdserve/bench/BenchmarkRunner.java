@@ -105,7 +105,7 @@ public final class BenchmarkRunner implements AutoCloseable {
         double[] offsets = ArrivalSchedule.offsets(requests.size(), config.requestRate(), config.burstiness(), config.seed());
         ProgressBar bar = config.showProgress() ? new ProgressBar(progressOut, requests.size()) : null;
         long start = System.nanoTime();
-        List<RequestOutput> outputs = dispatch(client, limit, requests, offsets, start, bar, config.requestIdPrefix());
+        List<RequestResult> outputs = dispatch(client, limit, requests, offsets, start, bar, config.requestIdPrefix());
         double duration = (System.nanoTime() - start) / 1e9;
         if (bar != null) bar.close();
 
@@ -114,9 +114,9 @@ public final class BenchmarkRunner implements AutoCloseable {
     }
 
     /** Sends request i at start + offsets[i] (seconds) and waits for all; outputs keep the workload's order. */
-    private List<RequestOutput> dispatch(OpenAiStreamClient client, Semaphore limit, List<SampleRequest> requests,
+    private List<RequestResult> dispatch(OpenAiStreamClient client, Semaphore limit, List<SampleRequest> requests,
                                          double[] offsets, long start, ProgressBar bar, String idPrefix) {
-        List<Future<RequestOutput>> futures = new ArrayList<>(requests.size());
+        List<Future<RequestResult>> futures = new ArrayList<>(requests.size());
         try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
             for (int i = 0; i < requests.size(); i++) {
                 sleepUntil(start + (long) (offsets[i] * 1e9));
@@ -128,11 +128,11 @@ public final class BenchmarkRunner implements AutoCloseable {
                 limit.acquireUninterruptibly();
                 futures.add(threads.submit(() -> {
                     try {
-                        RequestOutput o = client.send(req, id, start);
+                        RequestResult o = client.send(req, id, start);
                         return o.withQueueTime(o.startTime() - arrival);
                     } catch (RuntimeException e) { // a client bug must still count as a failed request
                         double now = (System.nanoTime() - start) / 1e9;
-                        return RequestOutput.failure("client error: " + e, now, 0, req.promptLen(), 0);
+                        return RequestResult.failure("client error: " + e, now, 0, req.promptLen(), 0);
                     } finally {
                         limit.release();
                         if (bar != null) bar.step();
@@ -140,8 +140,8 @@ public final class BenchmarkRunner implements AutoCloseable {
                 }));
             }
         } // close() waits for every request to finish
-        List<RequestOutput> outputs = new ArrayList<>(futures.size());
-        for (Future<RequestOutput> f : futures) outputs.add(f.resultNow());
+        List<RequestResult> outputs = new ArrayList<>(futures.size());
+        for (Future<RequestResult> f : futures) outputs.add(f.resultNow());
         return outputs;
     }
 

@@ -88,7 +88,7 @@ public final class OpenAiStreamClient {
     }
 
     /** Sends {@code req} now; times are measured from {@code benchStartNanos}. Never throws for server faults. */
-    public RequestOutput send(SampleRequest req, String requestId, long benchStartNanos) {
+    public RequestResult send(SampleRequest req, String requestId, long benchStartNanos) {
         var b = HttpRequest.newBuilder(apiUrl)
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body(req)));
@@ -101,21 +101,21 @@ public final class OpenAiStreamClient {
             try (InputStream in = resp.body()) {
                 if (resp.statusCode() != 200) {
                     String text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-                    return RequestOutput.failure(httpError(resp.statusCode(), text), start, secondsSince(st), req.promptLen(), 0);
+                    return RequestResult.failure(httpError(resp.statusCode(), text), start, secondsSince(st), req.promptLen(), 0);
                 }
                 return readStream(in, st, start, req.promptLen());
             }
         } catch (java.net.ConnectException e) {
-            return RequestOutput.failure("cannot connect to " + apiUrl + " (" + describe(e) + ")", start, secondsSince(st), req.promptLen(), 0);
+            return RequestResult.failure("cannot connect to " + apiUrl + " (" + describe(e) + ")", start, secondsSince(st), req.promptLen(), 0);
         } catch (IOException e) {
-            return RequestOutput.failure("connection error: " + describe(e), start, secondsSince(st), req.promptLen(), 0);
+            return RequestResult.failure("connection error: " + describe(e), start, secondsSince(st), req.promptLen(), 0);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return RequestOutput.failure("interrupted", start, secondsSince(st), req.promptLen(), 0);
+            return RequestResult.failure("interrupted", start, secondsSince(st), req.promptLen(), 0);
         }
     }
 
-    private RequestOutput readStream(InputStream in, long st, double start, int promptLen) throws IOException {
+    private RequestResult readStream(InputStream in, long st, double start, int promptLen) throws IOException {
         BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
         double[] itl = new double[64];
         int chunks = 0;
@@ -133,12 +133,12 @@ public final class OpenAiStreamClient {
             try {
                 node = JSON.readTree(data);
             } catch (IOException e) {
-                return RequestOutput.failure("invalid JSON in stream: " + abbreviate(data, 80), start, secondsSince(st), promptLen, 0);
+                return RequestResult.failure("invalid JSON in stream: " + abbreviate(data, 80), start, secondsSince(st), promptLen, 0);
             }
             if (node.hasNonNull("error")) {
                 JsonNode err = node.get("error");
                 String msg = err.isObject() ? err.path("message").asText(err.toString()) : err.asText();
-                return RequestOutput.failure("error in stream: " + msg, start, secondsSince(st), promptLen, 0);
+                return RequestResult.failure("error in stream: " + msg, start, secondsSince(st), promptLen, 0);
             }
             JsonNode choices = node.path("choices");
             if (!choices.isEmpty()) {
@@ -160,9 +160,9 @@ public final class OpenAiStreamClient {
                 if (usage.hasNonNull("prompt_tokens")) promptLen = usage.get("prompt_tokens").asInt();
             }
         }
-        if (chunks == 0) return RequestOutput.failure(NO_TOKEN_ERROR, start, secondsSince(st), promptLen, 0);
+        if (chunks == 0) return RequestResult.failure(NO_TOKEN_ERROR, start, secondsSince(st), promptLen, 0);
         boolean usageReported = completionTokens >= 0;
-        return new RequestOutput(true, "", start, ttft, Arrays.copyOf(itl, chunks - 1), (last - st) / 1e9, promptLen,
+        return new RequestResult(true, "", start, ttft, Arrays.copyOf(itl, chunks - 1), (last - st) / 1e9, promptLen,
                 usageReported ? completionTokens : chunks, usageReported, text.toString(), 0);
     }
 

@@ -65,7 +65,7 @@ public final class ResultJson {
         ArrayNode texts = j.putArray("generated_texts"), errors = j.putArray("errors");
         ArrayNode requests = JSON.createArrayNode();
         for (int i = 0; i < r.outputs().size(); i++) {
-            RequestOutput o = r.outputs().get(i);
+            RequestResult o = r.outputs().get(i);
             inputLens.add(o.promptLen());
             outputLens.add(m.outputLens()[i]);
             ttfts.add(o.ttft());

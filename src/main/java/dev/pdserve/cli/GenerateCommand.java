@@ -6,13 +6,13 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.pdserve.engine.Engine;
 import dev.pdserve.engine.EngineConfig;
 import dev.pdserve.engine.GenerationRequest;
+import dev.pdserve.engine.PagedKvCache;
 import dev.pdserve.engine.RequestOutput;
 import dev.pdserve.engine.SamplingParams;
 import dev.pdserve.engine.TokenLogprob;
 import dev.pdserve.model.CausalLM;
 import dev.pdserve.model.LoadOptions;
 import dev.pdserve.model.ModelLoader;
-import dev.pdserve.model.OffHeapKvCache;
 import dev.pdserve.tokenizer.Tokenizer;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -59,7 +59,7 @@ final class GenerateCommand implements Callable<Integer> {
             int[] promptIds = promptIds(tokenizer);
             int maxLen = promptIds.length + maxTokens;
             // One sequence: a KV pool of exactly its blocks (plus one spare) instead of a share of free RAM.
-            long kvBytes = ((maxLen + 15) / 16 + 1) * OffHeapKvCache.bytesPerBlock(lm, 16);
+            long kvBytes = ((maxLen + 15) / 16 + 1) * PagedKvCache.blockBytes(lm.numLayers(), 16, lm.kvEntryFloats());
             EngineConfig config = new EngineConfig(16, kvBytes, 0, 1, Math.max(2048, maxLen), maxLen, false, seed == null ? 0 : seed);
             SamplingParams sampling = new SamplingParams(temperature, topP, topK, 0, seed, 0, 0, 1, List.of(), new int[0], false,
                     maxTokens, 0, false, json ? 5 : null, true);

@@ -13,7 +13,7 @@ import java.util.List;
  * blocks are freed and it goes back to the front of the queue to be recomputed (prompt and
  * generated tokens alike) later.
  *
- * <p>Everything hangs on two explicit numbers per request, which is what KV transfer (issue 4)
+ * <p>Everything hangs on two explicit numbers per request, which is what KV transfer
  * builds on: {@code numBlocks} (what {@link BlockManager#allocate} handed out) and {@code
  * numComputed} (tokens whose KV is in those blocks). A request whose first N prompt tokens were
  * loaded from another instance is one that got {@code allocate(r, 0, N)}, had the blocks filled,

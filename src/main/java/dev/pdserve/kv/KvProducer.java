@@ -19,9 +19,8 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
-
-import static java.lang.System.Logger.Level.DEBUG;
-import static java.lang.System.Logger.Level.WARNING;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * The prefill side: a TCP server on {@code kv_ip:kv_port} (one virtual thread per connection)
@@ -31,7 +30,7 @@ import static java.lang.System.Logger.Level.WARNING;
  * out, or after {@link #abort}.
  */
 public final class KvProducer implements AutoCloseable {
-    private static final System.Logger LOG = System.getLogger(KvProducer.class.getName());
+    private static final Logger LOG = Logger.getLogger(KvProducer.class.getName());
 
     private final KvTransferConfig config;
     private final KvPeerInfo info;
@@ -135,7 +134,7 @@ public final class KvProducer implements AutoCloseable {
         if (leases.get(lease.requestId) != lease) return;
         if (lease.tryClaimFree()) {
             leasesExpired.increment();
-            LOG.log(WARNING, "KV lease of request " + lease.requestId + " expired after " + config.lease().toMillis() + " ms unclaimed; freeing " + lease.blockIds.length + " blocks");
+            LOG.warning("KV lease of request " + lease.requestId + " expired after " + config.lease().toMillis() + " ms unclaimed; freeing " + lease.blockIds.length + " blocks");
             free(lease);
         } else if (lease.isTransferring() && !closed) {
             // Being sent right now: check again shortly; the transfer has its own timeout.
@@ -149,7 +148,7 @@ public final class KvProducer implements AutoCloseable {
         try {
             lease.free();
         } catch (RuntimeException e) {
-            LOG.log(WARNING, "freeing the KV blocks of request " + lease.requestId + " failed", e);
+            LOG.log(Level.WARNING, "freeing the KV blocks of request " + lease.requestId + " failed", e);
         }
     }
 
@@ -161,7 +160,7 @@ public final class KvProducer implements AutoCloseable {
             } catch (ClosedChannelException e) {
                 return;
             } catch (IOException e) {
-                if (!closed) LOG.log(WARNING, "KV accept failed: " + e.getMessage());
+                if (!closed) LOG.warning("KV accept failed: " + e.getMessage());
                 continue;
             }
             Thread.ofVirtual().name("pdserve-kv-conn").start(() -> serve(sc));
@@ -190,7 +189,7 @@ public final class KvProducer implements AutoCloseable {
                 KvHandshake.asProducer(c, first, info, config.clusterToken());
             } catch (KvHandshake.Refused r) {
                 handshakesRefused.increment();
-                LOG.log(WARNING, "refused KV connection from " + peer + ": " + r.getMessage());
+                LOG.warning("refused KV connection from " + peer + ": " + r.getMessage());
                 return;
             }
             while (true) {
@@ -208,9 +207,9 @@ public final class KvProducer implements AutoCloseable {
                 }
             }
         } catch (EOFException | ClosedChannelException e) {
-            LOG.log(DEBUG, "KV connection from " + peer + " closed");
+            LOG.fine("KV connection from " + peer + " closed");
         } catch (IOException e) {
-            if (!closed) LOG.log(WARNING, "KV connection from " + peer + " failed: " + e.getMessage());
+            if (!closed) LOG.warning("KV connection from " + peer + " failed: " + e.getMessage());
         } finally {
             connections.remove(c);
             c.close();
@@ -221,7 +220,7 @@ public final class KvProducer implements AutoCloseable {
     private void serveProbe(KvChannel c, KvChannel.Frame probe, String peer) throws IOException, KvHandshake.Refused {
         String prober = KvHandshake.answerProbe(c, probe, info, config.clusterToken());
         probesAnswered.increment();
-        LOG.log(DEBUG, "answered a KV probe from " + prober + " at " + peer);
+        LOG.fine("answered a KV probe from " + prober + " at " + peer);
         try {
             c.read("waiting for the probe's BYE", false); // BYE, or the prober just closes
         } catch (EOFException | ClosedChannelException ignored) {

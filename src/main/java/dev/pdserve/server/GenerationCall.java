@@ -8,7 +8,10 @@ import dev.pdserve.engine.GenerationRequest;
 import dev.pdserve.engine.InferenceEngine;
 import dev.pdserve.engine.RequestOutput;
 import dev.pdserve.engine.TokenLogprob;
-import dev.pdserve.net.TcpPeer;
+import dev.pdserve.http.ApiException;
+import dev.pdserve.http.ErrorBody;
+import dev.pdserve.http.HttpEdge;
+import dev.pdserve.http.TcpPeer;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.http.ServerResponse;
 
@@ -108,7 +111,7 @@ final class GenerationCall {
                     int aborted = abortUnfinished();
                     LOG.info(() -> "client closed the connection; aborted " + aborted + " request(s) " + choices.get(0).requestId + "..");
                     try {
-                        send(res, 499, ErrorBody.of(499, null, "The client closed the connection; the request was aborted"));
+                        HttpEdge.sendJson(res, 499, ErrorBody.of(499, null, "The client closed the connection; the request was aborted"));
                     } catch (RuntimeException ignored) {
                         // nobody is listening
                     }
@@ -125,7 +128,7 @@ final class GenerationCall {
                 throw new ApiException(c.errorStatus, null, "generation failed: " + (c.error == null ? "engine error" : c.error));
             }
         }
-        send(res, 200, format.full(choices));
+        HttpEdge.sendJson(res, 200, format.full(choices));
     }
 
     /** Streams chunks as server-sent events, each flushed at once; ends with {@code data: [DONE]}. */
@@ -260,16 +263,6 @@ final class GenerationCall {
             out.close();
         } catch (Exception e) {
             throw new ClientGone(e);
-        }
-    }
-
-    static void send(ServerResponse res, int status, ObjectNode body) {
-        try {
-            res.status(status);
-            res.header(HeaderNames.CONTENT_TYPE, "application/json");
-            res.send(JSON.writeValueAsBytes(body));
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
         }
     }
 }

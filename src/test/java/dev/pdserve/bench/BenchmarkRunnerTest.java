@@ -76,14 +76,14 @@ class BenchmarkRunnerTest {
                 ? new Behavior(Kind.OK, 6, 2, 0, 2, true)
                 : new Behavior(Kind.OK, 6, 2, 0, 2, false))) {
             BenchmarkResult r = run(server, BenchmarkConfig.defaults(Backend.VLLM, server.baseUrl()).withModel("m"), prompts(4, 6));
-            for (RequestOutput o : r.outputs()) {
+            for (RequestResult o : r.outputs()) {
                 assertThat(o.success()).isTrue();
                 assertThat(o.chunks()).isEqualTo(3);
                 assertThat(o.itl()).hasSize(2);
                 // With usage the server's 6 tokens count; without it, vLLM-style fallback counts chunks.
                 assertThat(o.outputTokens()).isEqualTo(o.usageReported() ? 6 : 3);
             }
-            assertThat(r.outputs().stream().filter(RequestOutput::usageReported).count()).isEqualTo(2);
+            assertThat(r.outputs().stream().filter(RequestResult::usageReported).count()).isEqualTo(2);
             assertThat(r.metrics().totalOutput()).isEqualTo(2 * 6 + 2 * 3);
         }
     }

@@ -1,6 +1,6 @@
 package dev.pdserve.kv;
 
-import dev.pdserve.model.OffHeapKvCache;
+import dev.pdserve.engine.PagedKvCache;
 import org.junit.jupiter.api.Test;
 
 import java.net.InetSocketAddress;
@@ -19,8 +19,8 @@ class KvHandshakeTest {
     private static final int LAYERS = 2, ENTRY = 8, BLOCK = 16;
 
     private static String pullError(KvTransferConfig pCfg, KvPeerInfo pInfo, KvTransferConfig cCfg, KvPeerInfo cInfo) throws Exception {
-        try (OffHeapKvCache pCache = KvTestSupport.cache(pInfo, 4);
-             OffHeapKvCache cCache = KvTestSupport.cache(cInfo, 4);
+        try (PagedKvCache pCache = KvTestSupport.cache(pInfo, 4);
+             PagedKvCache cCache = KvTestSupport.cache(cInfo, 4);
              KvProducer producer = KvProducer.start(pCfg, pInfo, pCache);
              KvConsumer consumer = new KvConsumer(cCfg, cInfo)) {
             producer.lease("r", new int[]{1}, () -> { });
@@ -48,7 +48,7 @@ class KvHandshakeTest {
         // A fake producer that claims a token but cannot prove it (it answers with a wrong HMAC and skips checking ours).
         KvPeerInfo pInfo = info("fake", BLOCK, LAYERS, ENTRY);
         try (ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
-             OffHeapKvCache cCache = KvTestSupport.cache(pInfo, 4);
+             PagedKvCache cCache = KvTestSupport.cache(pInfo, 4);
              KvConsumer consumer = new KvConsumer(config("kv_consumer", "\"cluster_token\":\"beta\""), info("c", BLOCK, LAYERS, ENTRY))) {
             int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
             CompletableFuture<String> seenByFake = CompletableFuture.supplyAsync(() -> {
@@ -103,7 +103,7 @@ class KvHandshakeTest {
     void transferParamsAreCheckedBeforeConnecting() throws Exception {
         KvPeerInfo c = info("c", BLOCK, LAYERS, ENTRY);
         KvTransferParams p = new KvTransferParams(false, true, "p", new int[]{1}, "127.0.0.1", 1, "r", 32, "mla-x", "sha256:zzz", 16);
-        try (OffHeapKvCache cache = KvTestSupport.cache(c, 4); KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), c)) {
+        try (PagedKvCache cache = KvTestSupport.cache(c, 4); KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), c)) {
             assertThatThrownBy(() -> consumer.pull(p, cache, new int[]{0}))
                     .hasMessageContaining("block size mismatch: producer 32, consumer 16")
                     .hasMessageContaining("KV layout mismatch: producer mla-x, consumer test-layout")
@@ -115,7 +115,7 @@ class KvHandshakeTest {
     @Test
     void aProducerThatIsNotTheNamedEngineIsRefused() throws Exception {
         KvPeerInfo p = info("prefill-A", BLOCK, LAYERS, ENTRY);
-        try (OffHeapKvCache pCache = KvTestSupport.cache(p, 4); OffHeapKvCache cCache = KvTestSupport.cache(p, 4);
+        try (PagedKvCache pCache = KvTestSupport.cache(p, 4); PagedKvCache cCache = KvTestSupport.cache(p, 4);
              KvProducer producer = KvProducer.start(config("kv_producer", ""), p, pCache);
              KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), info("c", BLOCK, LAYERS, ENTRY))) {
             assertThatThrownBy(() -> consumer.pull("127.0.0.1", producer.port(), "prefill-B", "r", new int[]{1}, cCache, new int[]{1}))
@@ -127,7 +127,7 @@ class KvHandshakeTest {
     @Test
     void aSilentPeerTimesOut() throws Exception {
         try (ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
-             OffHeapKvCache cCache = KvTestSupport.cache(info("c", BLOCK, LAYERS, ENTRY), 4);
+             PagedKvCache cCache = KvTestSupport.cache(info("c", BLOCK, LAYERS, ENTRY), 4);
              KvConsumer consumer = new KvConsumer(config("kv_consumer", "\"read_timeout_ms\":200"), info("c", BLOCK, LAYERS, ENTRY))) {
             int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
             CompletableFuture<SocketChannel> accepted = CompletableFuture.supplyAsync(() -> {

@@ -1,6 +1,6 @@
 package dev.pdserve.kv;
 
-import dev.pdserve.model.OffHeapKvCache;
+import dev.pdserve.engine.PagedKvCache;
 import org.junit.jupiter.api.Test;
 
 import java.net.InetSocketAddress;
@@ -25,7 +25,7 @@ class KvLeaseTest {
 
     @Test
     void anUnclaimedLeaseExpiresAndFreesOnce() throws Exception {
-        try (OffHeapKvCache pCache = KvTestSupport.cache(pInfo, 8); OffHeapKvCache cCache = KvTestSupport.cache(cInfo, 8);
+        try (PagedKvCache pCache = KvTestSupport.cache(pInfo, 8); PagedKvCache cCache = KvTestSupport.cache(cInfo, 8);
              KvProducer producer = KvProducer.start(config("kv_producer", "\"lease_seconds\":0.3"), pInfo, pCache);
              KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), cInfo)) {
             AtomicInteger freed = new AtomicInteger();
@@ -43,7 +43,7 @@ class KvLeaseTest {
 
     @Test
     void releaseFreesExactlyOnceAndAbortFrees() throws Exception {
-        try (OffHeapKvCache pCache = KvTestSupport.cache(pInfo, 8); OffHeapKvCache cCache = KvTestSupport.cache(cInfo, 8);
+        try (PagedKvCache pCache = KvTestSupport.cache(pInfo, 8); PagedKvCache cCache = KvTestSupport.cache(cInfo, 8);
              KvProducer producer = KvProducer.start(config("kv_producer", "\"lease_seconds\":0.4"), pInfo, pCache);
              KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), cInfo)) {
             KvTestSupport.fill(pCache, LAYERS, 1);
@@ -68,7 +68,7 @@ class KvLeaseTest {
 
     @Test
     void unknownRequestsAndBadBlockIdsAreRefusedAndFreeNothing() throws Exception {
-        try (OffHeapKvCache pCache = KvTestSupport.cache(pInfo, 8); OffHeapKvCache cCache = KvTestSupport.cache(cInfo, 8);
+        try (PagedKvCache pCache = KvTestSupport.cache(pInfo, 8); PagedKvCache cCache = KvTestSupport.cache(cInfo, 8);
              KvProducer producer = KvProducer.start(config("kv_producer", ""), pInfo, pCache);
              KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), cInfo)) {
             KvTestSupport.fill(pCache, LAYERS, 2);
@@ -113,7 +113,7 @@ class KvLeaseTest {
     void aConsumerKilledMidTransferLeavesTheProducerFreeingWithinTheLease() throws Exception {
         int[] blocks = new int[64]; // 16 MiB, far more than the socket buffers hold
         for (int i = 0; i < blocks.length; i++) blocks[i] = i;
-        try (OffHeapKvCache pCache = KvTestSupport.cache(pInfo, 64);
+        try (PagedKvCache pCache = KvTestSupport.cache(pInfo, 64);
              KvProducer producer = KvProducer.start(config("kv_producer", "\"lease_seconds\":1"), pInfo, pCache)) {
             AtomicInteger freed = new AtomicInteger();
             long t0 = System.nanoTime();
@@ -133,7 +133,7 @@ class KvLeaseTest {
     void aConsumerThatStopsReadingTimesOutTheSendAndTheLeaseStillExpires() throws Exception {
         int[] blocks = new int[64];
         for (int i = 0; i < blocks.length; i++) blocks[i] = i;
-        try (OffHeapKvCache pCache = KvTestSupport.cache(pInfo, 64);
+        try (PagedKvCache pCache = KvTestSupport.cache(pInfo, 64);
              KvProducer producer = KvProducer.start(config("kv_producer", "\"lease_seconds\":1,\"read_timeout_ms\":300"), pInfo, pCache)) {
             AtomicInteger freed = new AtomicInteger();
             producer.lease("r1", blocks, freed::incrementAndGet);
@@ -152,7 +152,7 @@ class KvLeaseTest {
     void anAbortDuringTheTransferFreesOnlyAfterTheLastByteWasSent() throws Exception {
         int[] blocks = new int[64];
         for (int i = 0; i < blocks.length; i++) blocks[i] = i;
-        try (OffHeapKvCache pCache = KvTestSupport.cache(pInfo, 64);
+        try (PagedKvCache pCache = KvTestSupport.cache(pInfo, 64);
              KvProducer producer = KvProducer.start(config("kv_producer", ""), pInfo, pCache)) {
             AtomicInteger freed = new AtomicInteger();
             producer.lease("r1", blocks, freed::incrementAndGet);
@@ -179,7 +179,7 @@ class KvLeaseTest {
     @Test
     void aProducerDyingMidTransferFailsThePullWithAClearError() throws Exception {
         try (ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
-             OffHeapKvCache cCache = KvTestSupport.cache(cInfo, 8);
+             PagedKvCache cCache = KvTestSupport.cache(cInfo, 8);
              KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), cInfo)) {
             int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
             Thread fake = Thread.ofVirtual().start(() -> {
@@ -208,7 +208,7 @@ class KvLeaseTest {
     @Test
     void aRestartedProducerDoesNotLeaveAStaleConnection() throws Exception {
         for (boolean sameEngineId : new boolean[]{true, false}) {
-            try (OffHeapKvCache pCache = KvTestSupport.cache(pInfo, 8); OffHeapKvCache cCache = KvTestSupport.cache(cInfo, 8);
+            try (PagedKvCache pCache = KvTestSupport.cache(pInfo, 8); PagedKvCache cCache = KvTestSupport.cache(cInfo, 8);
                  KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), cInfo)) {
                 KvTestSupport.fill(pCache, LAYERS, 3);
                 KvProducer first = KvProducer.start(config("kv_producer", ""), pInfo, pCache);

@@ -3,6 +3,8 @@ package dev.pdserve.proxy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.pdserve.http.ErrorBody;
+import dev.pdserve.http.HttpEdge;
 
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
@@ -218,7 +220,7 @@ final class FakeInstance implements AutoCloseable {
     }
 
     private static byte[] error(int code, String message) {
-        return OpenAiError.body(JSON, message, code == 400 ? "BadRequestError" : "InternalServerError", code);
+        return HttpEdge.bytes(ErrorBody.of(code, null, message));
     }
 
     private static void chunk(OutputStream out, String data) throws IOException {

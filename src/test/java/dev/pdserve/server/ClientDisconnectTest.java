@@ -1,6 +1,6 @@
 package dev.pdserve.server;
 
-import dev.pdserve.net.TcpPeerTest;
+import dev.pdserve.http.TcpPeerTest;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

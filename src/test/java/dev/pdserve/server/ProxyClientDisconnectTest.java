@@ -1,7 +1,7 @@
 package dev.pdserve.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.pdserve.net.TcpPeerTest;
+import dev.pdserve.http.TcpPeerTest;
 import dev.pdserve.proxy.InstanceAddress;
 import dev.pdserve.proxy.ProxyConfig;
 import dev.pdserve.proxy.ProxyServer;
@@ -114,7 +114,7 @@ class ProxyClientDisconnectTest {
         JsonNode answer = Http.json(r);
         assertThat(answer.at("/usage/completion_tokens").asInt()).isEqualTo(40);
         assertThat(answer.at("/choices/0/text").asText()).hasSize(40);
-        // It went the PD way: the decode got the lease the prefill answered.
+        // It went the PD way: the decode got the booking the prefill answered.
         assertThat(decodeEngine.submitted.getFirst().kvTransferParams().path("remote_engine_id").asText()).isEqualTo("scripted");
         assertThat(prefillEngine.aborted).isEmpty();
         assertThat(decodeEngine.aborted).isEmpty();
