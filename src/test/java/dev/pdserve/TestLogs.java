@@ -10,18 +10,30 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Stream;
 
 /**
  * Where the pdserve processes a test class starts write their logs: {@code target/test-logs/CLASS/},
- * kept after the run. With {@code @ExtendWith(TestLogs.class)} every failure of the class names that
- * folder (as a suppressed exception, printed under the failure), so the console says where to look.
+ * kept after the run (until the class runs again). With {@code @ExtendWith(TestLogs.class)} every
+ * failure of the class names that folder (as a suppressed exception, printed under the failure), so
+ * the console says where to look.
  */
 public final class TestLogs implements TestExecutionExceptionHandler, LifecycleMethodExecutionExceptionHandler {
-    /** The folder for {@code testClass}'s child logs, created if needed. */
+    private static final Set<Class<?>> EMPTIED = ConcurrentHashMap.newKeySet();
+
+    /** The folder for {@code testClass}'s child logs, created if needed and emptied of an earlier run's logs. */
     public static Path dir(Class<?> testClass) {
         Path dir = TestModels.repo().resolve("target/test-logs").resolve(testClass.getSimpleName());
         try {
-            return Files.createDirectories(dir);
+            Files.createDirectories(dir);
+            if (EMPTIED.add(testClass)) {
+                try (Stream<Path> old = Files.list(dir)) {
+                    for (Path p : old.toList()) Files.deleteIfExists(p);
+                }
+            }
+            return dir;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

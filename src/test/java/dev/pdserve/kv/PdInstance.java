@@ -29,6 +29,8 @@ import java.util.regex.Pattern;
 public final class PdInstance implements AutoCloseable {
     static final ObjectMapper JSON = new ObjectMapper();
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    /** Several child JVMs loading models at once on one loaded core take a while to start. */
+    private static final Duration STARTUP = Duration.ofMinutes(3);
     private static final Pattern PORT = Pattern.compile("serving .* on http://127\\.0\\.0\\.1:(\\d+)");
 
     public final String name;
@@ -70,7 +72,7 @@ public final class PdInstance implements AutoCloseable {
 
     /** Waits for vLLM's startup line and reads the port from the line before it; fails with the log if the child exits. */
     public PdInstance awaitServe() throws Exception {
-        Await.until(name + " to print 'Application startup complete.' in " + log, () -> {
+        Await.until(name + " to print 'Application startup complete.' in " + log, STARTUP, () -> {
             String text = text(log);
             if (text.contains("Application startup complete.")) {
                 Matcher m = PORT.matcher(text);
@@ -101,7 +103,7 @@ public final class PdInstance implements AutoCloseable {
         decode.forEach(p -> args.add(String.valueOf(p.port)));
         PdInstance proxy = launch(name, logDir, args);
         proxy.port = port;
-        Await.until(name + " to listen on port " + port, () -> {
+        Await.until(name + " to listen on port " + port, STARTUP, () -> {
             try (Socket ignored = new Socket("127.0.0.1", port)) {
                 return true;
             } catch (IOException e) {
