@@ -61,7 +61,7 @@ public final class BenchmarkRunner implements AutoCloseable {
         log.println("Waiting for endpoint to become up in " + timeoutSec + " seconds");
         long deadline = System.nanoTime() + timeoutSec * 1_000_000_000L;
         OpenAiStreamClient client = client();
-        RequestOutput o;
+        RequestResult o;
         while (true) {
             o = client.send(first, null, System.nanoTime());
             long left = deadline - System.nanoTime();

@@ -55,7 +55,7 @@ public final class Report {
         if (m.completed() == 0) out.println("WARNING: All requests failed. This is likely due to a misconfiguration of the benchmark arguments.");
         out.println("Failed requests during benchmark run detected (capping to 10):");
         int i = 0;
-        for (RequestOutput o : r.outputs()) {
+        for (RequestResult o : r.outputs()) {
             if (o.success()) continue;
             if (i == 10) break;
             out.println("Error " + i++ + ": " + o.error());

@@ -14,8 +14,6 @@ import java.util.Arrays;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
@@ -38,7 +36,7 @@ public final class KvProducer implements AutoCloseable {
     private final ServerSocketChannel server;
     private final Map<String, Lease> leases = new ConcurrentHashMap<>();
     private final Set<KvChannel> connections = ConcurrentHashMap.newKeySet();
-    private final ScheduledExecutorService timers;
+    private final LeaseTimer timers;
     private final Thread acceptor;
     private volatile boolean closed;
 
@@ -51,18 +49,24 @@ public final class KvProducer implements AutoCloseable {
     private final LongAdder handshakesRefused = new LongAdder();
     private final LongAdder probesAnswered = new LongAdder();
 
-    private KvProducer(KvTransferConfig config, KvPeerInfo info, KvCache cache, ServerSocketChannel server) {
+    private KvProducer(KvTransferConfig config, KvPeerInfo info, KvCache cache, ServerSocketChannel server, LeaseTimer timers) {
         this.config = config;
         this.info = info;
         this.cache = cache;
         this.server = server;
-        this.timers = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("pdserve-kv-leases").factory());
+        this.timers = timers;
         this.acceptor = Thread.ofVirtual().name("pdserve-kv-accept").start(this::acceptLoop);
     }
 
     /** Binds {@code config.ip():config.port()} (port 0: any free port, see {@link #port()}) and starts serving. */
     public static KvProducer start(KvTransferConfig config, KvPeerInfo info, KvCache cache) throws IOException {
+        return start(config, info, cache, LeaseTimer.system());
+    }
+
+    /** As {@link #start(KvTransferConfig, KvPeerInfo, KvCache)}, with leases timed by {@code timers} (closed with the producer). */
+    public static KvProducer start(KvTransferConfig config, KvPeerInfo info, KvCache cache, LeaseTimer timers) throws IOException {
         if (cache.blockSize() != info.blockSize() || cache.entryFloats() != info.entryFloats()) {
+            timers.close();
             throw new IllegalArgumentException("cache (block size " + cache.blockSize() + ", entry floats " + cache.entryFloats()
                     + ") does not match the descriptor (" + info.blockSize() + ", " + info.entryFloats() + ")");
         }
@@ -72,9 +76,10 @@ public final class KvProducer implements AutoCloseable {
             server.bind(new InetSocketAddress(config.ip(), config.port()), 128);
         } catch (IOException e) {
             server.close();
+            timers.close();
             throw new IOException("cannot listen for KV transfers on " + config.ip() + ":" + config.port() + ": " + e.getMessage(), e);
         }
-        return new KvProducer(config, info, cache, server);
+        return new KvProducer(config, info, cache, server, timers);
     }
 
     public int port() {
@@ -93,10 +98,10 @@ public final class KvProducer implements AutoCloseable {
             if (b < 0 || b >= cache.numBlocks()) throw new IllegalArgumentException("block id " + b + " is out of range: the cache has " + cache.numBlocks() + " blocks");
         }
         long leaseNanos = config.lease().toNanos();
-        Lease lease = new Lease(requestId, blockIds.clone(), free, System.nanoTime() + leaseNanos);
+        Lease lease = new Lease(requestId, blockIds.clone(), free);
         if (leases.putIfAbsent(requestId, lease) != null) throw new IllegalStateException("request " + requestId + " already has leased KV");
         blocksLeased.addAndGet(blockIds.length);
-        timers.schedule(() -> expire(lease), leaseNanos, TimeUnit.NANOSECONDS);
+        timers.schedule(() -> expire(lease), leaseNanos);
     }
 
     /** The engine dropped the request: frees its blocks now, or as soon as a transfer in progress stops. False if no lease. */
@@ -138,7 +143,7 @@ public final class KvProducer implements AutoCloseable {
             free(lease);
         } else if (lease.isTransferring() && !closed) {
             // Being sent right now: check again shortly; the transfer has its own timeout.
-            timers.schedule(() -> expire(lease), 100, TimeUnit.MILLISECONDS);
+            timers.schedule(() -> expire(lease), TimeUnit.MILLISECONDS.toNanos(100));
         }
     }
 
@@ -268,6 +273,8 @@ public final class KvProducer implements AutoCloseable {
             }
         } finally {
             c.endTotal();
+            // The lease stops being sent before the transfer is counted: whoever sees the count can expire it.
+            boolean freeNow = lease.endTransfer();
             long nanos = System.nanoTime() - start;
             transferNanos.add(nanos);
             if (sent) {
@@ -276,7 +283,7 @@ public final class KvProducer implements AutoCloseable {
             } else {
                 transfersFailed.increment();
             }
-            if (lease.endTransfer()) free(lease);
+            if (freeNow) free(lease);
         }
     }
 
@@ -320,6 +327,6 @@ public final class KvProducer implements AutoCloseable {
         }
         // A lease being sent is freed by its transfer thread when the closed connection stops it.
         for (Lease lease : leases.values()) if (lease.abort()) free(lease);
-        timers.shutdownNow();
+        timers.close();
     }
 }

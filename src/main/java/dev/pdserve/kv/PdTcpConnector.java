@@ -45,14 +45,20 @@ public final class PdTcpConnector implements KvConnector {
      * {@code serveHost} is the API's --host: what to advertise when kv_ip is a wildcard.
      */
     public PdTcpConnector(KvTransferConfig config, KvPeerInfo me, KvCache cache, String serveHost) {
+        this(config, me, cache, serveHost, LeaseTimer.system());
+    }
+
+    /** As {@link #PdTcpConnector(KvTransferConfig, KvPeerInfo, KvCache, String)}, with the producer's leases timed by {@code leaseTimer}. */
+    public PdTcpConnector(KvTransferConfig config, KvPeerInfo me, KvCache cache, String serveHost, LeaseTimer leaseTimer) {
         this.config = config;
         this.me = me;
         this.cache = cache;
         try {
-            this.producer = config.role().produces() ? KvProducer.start(config, me, cache) : null;
+            this.producer = config.role().produces() ? KvProducer.start(config, me, cache, leaseTimer) : null;
         } catch (IOException e) {
             throw new UncheckedIOException(e.getMessage(), e);
         }
+        if (producer == null) leaseTimer.close();
         this.consumer = config.role().consumes() ? new KvConsumer(config, me) : null;
         this.advertisedHost = advertisedHost(config.ip(), serveHost);
         LOG.info("KV connector " + KvTransferConfig.CONNECTOR + ": role " + config.role().wire()

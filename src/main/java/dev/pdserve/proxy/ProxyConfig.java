@@ -5,6 +5,7 @@ import dev.pdserve.http.HttpEdge;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.LongSupplier;
 
 /**
  * Everything the proxy is started with. Defaults follow vllm-ascend's load-balance proxy where it has
@@ -28,6 +29,8 @@ public final class ProxyConfig {
     long maxBodyBytes = HttpEdge.MAX_BODY_BYTES;
     /** Sent as {@code Authorization: Bearer} when the client sent none (vllm-ascend reads OPENAI_API_KEY). */
     String upstreamApiKey;
+    /** What circuit breakers time their cool-down by; tests move it by hand. */
+    LongSupplier nanoClock = System::nanoTime;
 
     public ProxyConfig host(String v) { host = v; return this; }
     public ProxyConfig port(int v) { port = v; return this; }
@@ -44,6 +47,7 @@ public final class ProxyConfig {
     public ProxyConfig breakerCooldown(Duration v) { breakerCooldown = v; return this; }
     public ProxyConfig maxBodyBytes(long v) { maxBodyBytes = v; return this; }
     public ProxyConfig upstreamApiKey(String v) { upstreamApiKey = v == null || v.isEmpty() ? null : v; return this; }
+    ProxyConfig nanoClock(LongSupplier v) { nanoClock = v; return this; }
 
     public String host() { return host; }
     public int port() { return port; }

@@ -40,7 +40,7 @@ public final class ProxyServer implements AutoCloseable {
 
     private ProxyServer(ProxyConfig config) {
         this.config = config;
-        pool = new InstancePool(config.breakerFailures, config.breakerCooldown.toNanos(), System::nanoTime);
+        pool = new InstancePool(config.breakerFailures, config.breakerCooldown.toNanos(), config.nanoClock);
         for (InstanceAddress a : config.prefillers) register(InstanceType.PREFILL, a);
         for (InstanceAddress a : config.decoders) register(InstanceType.DECODE, a);
         upstream = new Upstream(config.connectTimeout);

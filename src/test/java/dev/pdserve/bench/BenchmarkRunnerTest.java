@@ -161,8 +161,17 @@ class BenchmarkRunnerTest {
             assertThat(r.outputs().stream().filter(o -> o.queueTime() > 0.03).count()).isGreaterThanOrEqualTo(3);
             assertThat(r.durationS()).isGreaterThan(3 * 0.04);
         }
-        try (var server = new FakeOpenAiServer((i, body) -> Behavior.ok(2, 100, 1))) {
-            // Without a cap all 6 are in flight together.
+        // Without a cap all 6 are in flight together: each answer waits until the 6th request arrived (a cap would keep it out).
+        java.util.concurrent.CountDownLatch arrived = new java.util.concurrent.CountDownLatch(6);
+        try (var server = new FakeOpenAiServer((i, body) -> {
+            arrived.countDown();
+            try {
+                arrived.await(10, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return Behavior.ok(2, 0, 1);
+        })) {
             run(server, BenchmarkConfig.defaults(Backend.OPENAI, server.baseUrl()).withModel("m"), prompts(6, 2));
             assertThat(server.maxInFlight.get()).isEqualTo(6);
         }

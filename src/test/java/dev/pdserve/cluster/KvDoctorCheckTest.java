@@ -1,5 +1,6 @@
 package dev.pdserve.cluster;
 
+import dev.pdserve.Await;
 import dev.pdserve.TestModels;
 import dev.pdserve.kv.KvPeerInfo;
 import dev.pdserve.kv.ModelFingerprint;
@@ -93,8 +94,7 @@ class KvDoctorCheckTest {
                 .contains("block size 16").doesNotContain("s3cret");
         assertThat(hs.fix()).startsWith("use the same cluster_token_file on every instance");
         // The producer counts the refusal after sending it, so the probe may return first.
-        long deadline = System.nanoTime() + 5_000_000_000L;
-        while (p.producer.handshakesRefused() == 0 && System.nanoTime() < deadline) Thread.sleep(5);
+        Await.until("the producer to count the refusal", () -> p.producer.handshakesRefused() > 0);
         assertThat(p.producer.handshakesRefused()).isEqualTo(1);
     }
 

@@ -10,6 +10,7 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.util.Locale;
 
+import static dev.pdserve.Await.until;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -43,11 +44,6 @@ public class TcpPeerTest {
         }
     }
 
-    static void awaitClosed(TcpPeer peer) throws Exception {
-        for (int i = 0; i < 500 && !peer.closed(); i++) Thread.sleep(2);
-        assertThat(peer.closed()).isTrue();
-    }
-
     @Test
     void closeIsSeenOnDualStackAndIpv4Sockets() throws Exception {
         for (StandardProtocolFamily family : new StandardProtocolFamily[] {null, StandardProtocolFamily.INET}) {
@@ -56,7 +52,7 @@ public class TcpPeerTest {
                 assertThat(peer).as("family %s", family).isNotSameAs(TcpPeer.UNWATCHED);
                 assertThat(peer.closed()).isFalse();
                 p.client.close();
-                awaitClosed(peer);
+                until("the kernel to report the connection closed", peer::closed);
             }
         }
     }
@@ -67,12 +63,12 @@ public class TcpPeerTest {
             TcpPeer peer = p.peer();
             p.client.setSoLinger(true, 0);
             p.client.close();
-            awaitClosed(peer);
+            until("the kernel to report the connection closed", peer::closed);
         }
         try (Pair p = Pair.open(null)) {
             TcpPeer peer = p.peer();
             p.client.shutdownOutput();
-            awaitClosed(peer);
+            until("the kernel to report the connection closed", peer::closed);
         }
     }
 

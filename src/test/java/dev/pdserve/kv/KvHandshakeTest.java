@@ -9,6 +9,7 @@ import java.nio.channels.SocketChannel;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
+import static dev.pdserve.Await.until;
 import static dev.pdserve.kv.KvTestSupport.config;
 import static dev.pdserve.kv.KvTestSupport.info;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -28,7 +29,7 @@ class KvHandshakeTest {
                 consumer.pull("127.0.0.1", producer.port(), pInfo.engineId(), "r", new int[]{1}, cCache, new int[]{2});
             } catch (KvTransferException e) {
                 assertThat(producer.isLeased("r")).as("a refused consumer frees nothing").isTrue();
-                waitFor(() -> producer.handshakesRefused() == 1);
+                until("the producer to count the refusal", () -> producer.handshakesRefused() == 1);
                 return e.getMessage();
             }
             throw new AssertionError("the pull should have been refused");
@@ -142,14 +143,6 @@ class KvHandshakeTest {
                     .hasMessageContaining("timed out while waiting for the producer's HELLO");
             assertThat((System.nanoTime() - t0) / 1e6).isLessThan(3000);
             accepted.get(5, TimeUnit.SECONDS).close();
-        }
-    }
-
-    static void waitFor(java.util.function.BooleanSupplier condition) throws InterruptedException {
-        long end = System.nanoTime() + 5_000_000_000L;
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > end) throw new AssertionError("condition not met within 5 s");
-            Thread.sleep(10);
         }
     }
 }
