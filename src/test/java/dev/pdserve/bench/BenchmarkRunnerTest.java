@@ -150,7 +150,18 @@ class BenchmarkRunnerTest {
 
     @Test
     void maxConcurrencyCapsRequestsInFlight() throws Exception {
-        try (var server = new FakeOpenAiServer((i, body) -> Behavior.ok(2, 40, 1))) {
+        // The first two answers wait for each other, so both slots are seen full however slowly the machine
+        // sends the second request (a loaded machine once sent it after the first had finished).
+        java.util.concurrent.CountDownLatch firstTwo = new java.util.concurrent.CountDownLatch(2);
+        try (var server = new FakeOpenAiServer((i, body) -> {
+            firstTwo.countDown();
+            try {
+                firstTwo.await(10, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return Behavior.ok(2, 40, 1);
+        })) {
             BenchmarkConfig config = BenchmarkConfig.defaults(Backend.OPENAI, server.baseUrl()).withModel("m")
                     .withLoad(Double.POSITIVE_INFINITY, 1, 2);
             BenchmarkResult r = run(server, config, prompts(6, 2));
