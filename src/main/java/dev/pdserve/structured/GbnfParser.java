@@ -22,8 +22,7 @@ final class GbnfParser {
         GbnfParser p = new GbnfParser(text);
         p.grammar();
         if (!p.rules.containsKey("root")) {
-            throw new ConstraintException("the grammar has no 'root' rule (GBNF: root ::= ...)" + (looksLikeLark(text)
-                    ? "; it looks like a Lark grammar, which pdserve does not read: write it as GBNF" : ""));
+            throw new ConstraintException("the grammar has no 'root' rule (GBNF: root ::= ...)");
         }
         return new Grammar(p.rules, "root");
     }
@@ -59,7 +58,10 @@ final class GbnfParser {
             String name = name();
             if (name.isEmpty()) throw error("expected a rule name");
             space(false);
-            if (!src.startsWith("::=", pos)) throw error("expected '::=' after rule name '" + name + "'");
+            if (!src.startsWith("::=", pos)) {
+                throw error("expected '::=' after rule name '" + name + "'" + (looksLikeLark(src)
+                        ? "; this looks like a Lark grammar, which pdserve does not read: write it as GBNF" : ""));
+            }
             pos += 3;
             space(true);
             Expr body = alternates(false);
