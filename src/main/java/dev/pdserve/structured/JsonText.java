@@ -157,7 +157,7 @@ final class JsonText {
 
     /** Any JSON number. */
     static Expr number() {
-        return Expr.seq(integers(null, null), Expr.opt(FRACTION),
+        return Expr.seq(Expr.opt(Expr.lit("-")), naturals(0, MAX_INTEGER), Expr.opt(FRACTION),
                 Expr.opt(Expr.seq(Expr.chars(CodePointSet.ofChars("eE")), Expr.opt(Expr.chars(CodePointSet.ofChars("+-"))), new Expr.Repeat(DIGIT, 1, 3))));
     }
 

@@ -114,6 +114,11 @@ class JsonSchemaConstraintTest {
         }
         assertThat(outs).hasSizeGreaterThan(20);
         for (String o : outs) assertThat(SchemaValidator.STRICT.readTree(o).isObject()).as(o).isTrue();
+        CompiledConstraint c = StructuredFixtures.compile(StructuredFixtures.tiny(), Constraint.jsonObject());
+        for (String ok : List.of("{\"x\": -0.5e3, \"y\": [0, -0, 1.25E+12, {}], \"z\": \"\\u00e9\\n\"}", "{ }")) {
+            Matcher m = c.newMatcher();
+            assertThat(m.acceptBytes(ok.getBytes(StandardCharsets.UTF_8)) && m.isComplete()).as(ok).isTrue();
+        }
         assertThat(outs).as("some outputs nest").anyMatch(o -> o.replaceAll("\"(\\\\.|[^\"\\\\])*\"", "").matches("(?s).*[\\[{].*[\\[{].*"));
     }
 
