@@ -2,7 +2,7 @@
 # Batch-1 decode and prefill speed of pdserve and Jlama 0.8.4 on one random-weight Llama checkpoint,
 # next to this machine's memory bandwidth and the decode roofline it implies. Prints a markdown table.
 #
-#   scripts/bench-decode.sh                      # 1B Llama (2.2 GB bf16), generated once into target/bench/
+#   scripts/bench-decode.sh                      # 1B Llama (2.2 GB bf16), generated once into target/models/
 #   MODEL_DIR=models/llama-tiny scripts/bench-decode.sh
 #
 # Knobs (environment): MODEL_DIR, ARCH (llama), PRESET (1b), PROMPT_TOKENS (256), DECODE_TOKENS (32),
@@ -15,7 +15,7 @@ cd "$ROOT"
 
 ARCH=${ARCH:-llama}
 PRESET=${PRESET:-1b}
-MODEL_DIR=${MODEL_DIR:-$ROOT/target/bench/random-$ARCH-$PRESET}
+MODEL_DIR=${MODEL_DIR:-$ROOT/target/models/random-$ARCH-$PRESET}
 PROMPT_TOKENS=${PROMPT_TOKENS:-256}
 DECODE_TOKENS=${DECODE_TOKENS:-32}
 WARMUP_TOKENS=${WARMUP_TOKENS:-8}
@@ -23,13 +23,13 @@ THREADS=${THREADS:-$( [ "$(nproc)" -gt 1 ] && echo "1 $(nproc)" || echo 1)}
 PROBE_MIB=${PROBE_MIB:-1024}
 PROBE_SECONDS=${PROBE_SECONDS:-4}
 ENGINES=${ENGINES:-pdserve jlama}
-OUT="$ROOT/target/bench/results"
+OUT="$ROOT/target/jmh/results"
 mkdir -p "$OUT"
 
-echo "== building the bench profile (target/bench)" >&2
-./mvnw -B -q -Pbench -DskipTests compile dependency:build-classpath \
-  -Dmdep.outputFile="$ROOT/target/bench/classpath.txt" -Dmdep.includeScope=runtime >&2
-CP="$ROOT/target/bench/classes:$(cat "$ROOT/target/bench/classpath.txt")"
+echo "== building the jmh profile (src/jmh into target/jmh)" >&2
+./mvnw -B -q -Pjmh -DskipTests compile dependency:build-classpath \
+  -Dmdep.outputFile="$ROOT/target/jmh/classpath.txt" -Dmdep.includeScope=runtime >&2
+CP="$ROOT/target/jmh/classes:$(cat "$ROOT/target/jmh/classpath.txt")"
 JAVA=("$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -cp "$CP")
 
 if [ ! -f "$MODEL_DIR/config.json" ]; then
@@ -39,14 +39,14 @@ if [ ! -f "$MODEL_DIR/config.json" ]; then
 fi
 
 echo "== memory bandwidth" >&2
-"${JAVA[@]}" dev.pdserve.benchmarks.BandwidthProbe --size-mib "$PROBE_MIB" --seconds "$PROBE_SECONDS" --model "$MODEL_DIR" 2>&1 \
+"${JAVA[@]}" dev.pdserve.jmh.BandwidthProbe --size-mib "$PROBE_MIB" --seconds "$PROBE_SECONDS" --model "$MODEL_DIR" 2>&1 \
   | grep -v '^WARNING' | tee "$OUT/bandwidth.txt" >&2
 
 ARGS=(--model "$MODEL_DIR" --prompt-tokens "$PROMPT_TOKENS" --decode-tokens "$DECODE_TOKENS" --warmup-tokens "$WARMUP_TOKENS")
 for engine in $ENGINES; do
   case $engine in
-    pdserve) main=dev.pdserve.benchmarks.PdserveDecodeBench ;;
-    jlama) main=dev.pdserve.benchmarks.JlamaDecodeBench ;;
+    pdserve) main=dev.pdserve.jmh.PdserveDecodeBench ;;
+    jlama) main=dev.pdserve.jmh.JlamaDecodeBench ;;
     *) echo "unknown engine $engine (pdserve, jlama)" >&2; exit 2 ;;
   esac
   for t in $THREADS; do

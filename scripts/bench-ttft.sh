@@ -5,7 +5,7 @@
 # so the prefill itself costs the same on both sides. Prints a markdown table.
 #
 #   scripts/bench-ttft.sh                                        # built-in deepseek-v3-tiny
-#   MODEL=target/bench/random-deepseek_v3-1b LENS="128 512 1024" PROMPTS=3 scripts/bench-ttft.sh
+#   MODEL=target/models/random-deepseek_v3-1b LENS="128 512 1024" PROMPTS=3 scripts/bench-ttft.sh
 #
 # Knobs: MODEL, LENS ("128 512 1016": the tiny models hold 1024 positions), OUTPUT (2 tokens),
 # PROMPTS (10 per length), WARMUPS (2), THREADS (all cores), BASE_PORT (18300).

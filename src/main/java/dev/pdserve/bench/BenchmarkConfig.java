@@ -25,8 +25,9 @@ public record BenchmarkConfig(String label, Backend backend, String baseUrl, Str
         if (maxConcurrency != null && maxConcurrency <= 0) throw new IllegalArgumentException("--max-concurrency must be greater than 0");
         if (numWarmups < 0) throw new IllegalArgumentException("--num-warmups must be >= 0");
         for (String m : percentileMetrics) {
-            if (!List.of("ttft", "tpot", "itl", "e2el").contains(m)) {
-                throw new IllegalArgumentException("unknown --percentile-metrics name '" + m + "' (use ttft, tpot, itl, e2el)");
+            if (!List.of("ttft", "tpot", "itl", "e2el", "client_queue_time", "e2el_including_client_queue").contains(m)) {
+                throw new IllegalArgumentException("unknown --percentile-metrics name '" + m
+                        + "' (use ttft, tpot, itl, e2el, client_queue_time, e2el_including_client_queue)");
             }
         }
         percentileMetrics = List.copyOf(percentileMetrics);
@@ -39,6 +40,17 @@ public record BenchmarkConfig(String label, Backend backend, String baseUrl, Str
         return new BenchmarkConfig(null, backend, baseUrl, null, null, null, Double.POSITIVE_INFINITY, 1.0, null,
                 false, 0, 0, List.of("ttft", "tpot", "itl"), new double[] {99}, Goodput.none(), Map.of(), Map.of(),
                 "bench-", false);
+    }
+
+    /** The metrics the report and the result file carry, in vLLM's order (queue ones under vLLM's conditions). */
+    public List<String[]> reportedMetrics() {
+        List<String[]> out = new java.util.ArrayList<>();
+        for (String[] m : BenchmarkMetrics.METRICS) if (percentileMetrics.contains(m[0])) out.add(m);
+        if (maxConcurrency != null && percentileMetrics.contains("client_queue_time")) out.add(BenchmarkMetrics.QUEUE_METRICS.get(0));
+        if (maxConcurrency != null && !Double.isInfinite(requestRate) && percentileMetrics.contains("e2el_including_client_queue")) {
+            out.add(BenchmarkMetrics.QUEUE_METRICS.get(1));
+        }
+        return out;
     }
 
     public String apiUrl() {

@@ -23,6 +23,14 @@ public record BenchmarkMetrics(int completed, int failed, long totalInput, long 
             new String[] {"itl", "ITL", "Inter-token Latency"},
             new String[] {"e2el", "E2EL", "End-to-end Latency"});
 
+    /**
+     * vLLM's client-side queueing metrics, reported only when asked for in --percentile-metrics and, as
+     * vLLM, only with --max-concurrency (the queue-inclusive E2EL also only at a finite request rate).
+     */
+    public static final List<String[]> QUEUE_METRICS = List.of(
+            new String[] {"client_queue_time", "Client Queue Time", "Client-side Queueing"},
+            new String[] {"e2el_including_client_queue", "E2EL incl. Client Queue", "Queue-inclusive End-to-end Latency"});
+
     /** Mean, median, std and the requested percentiles of one metric, in milliseconds. */
     public record MetricStats(double meanMs, double medianMs, double stdMs, double[] percentiles, double[] valuesMs,
                               double[] rawSeconds) {
@@ -34,18 +42,19 @@ public record BenchmarkMetrics(int completed, int failed, long totalInput, long 
         }
     }
 
-    public static BenchmarkMetrics compute(List<RequestOutput> outputs, double durationS, double[] percentiles, Goodput goodput) {
+    public static BenchmarkMetrics compute(List<RequestResult> outputs, double durationS, double[] percentiles, Goodput goodput) {
         int completed = 0, good = 0;
         long totalInput = 0, totalOutput = 0;
         int[] outputLens = new int[outputs.size()];
         List<Double> ttfts = new ArrayList<>(), tpots = new ArrayList<>(), e2els = new ArrayList<>();
+        List<Double> queues = new ArrayList<>(), e2elsWithQueue = new ArrayList<>();
         int itlCount = 0;
-        for (RequestOutput o : outputs) if (o.success()) itlCount += o.itl().length;
+        for (RequestResult o : outputs) if (o.success()) itlCount += o.itl().length;
         double[] itls = new double[itlCount];
         int k = 0;
         Map<String, Integer> reasons = new LinkedHashMap<>();
         for (int i = 0; i < outputs.size(); i++) {
-            RequestOutput o = outputs.get(i);
+            RequestResult o = outputs.get(i);
             if (!o.success()) {
                 reasons.merge(o.error(), 1, Integer::sum);
                 continue;
@@ -63,6 +72,8 @@ public record BenchmarkMetrics(int completed, int failed, long totalInput, long 
             k += o.itl().length;
             ttfts.add(o.ttft());
             e2els.add(o.latency());
+            queues.add(o.queueTime());
+            e2elsWithQueue.add(o.latency() + o.queueTime());
             if (goodput.enabled() && goodput.isGood(o.ttft(), tpot, o.latency())) good++;
             completed++;
         }
@@ -71,6 +82,8 @@ public record BenchmarkMetrics(int completed, int failed, long totalInput, long 
         stats.put("tpot", MetricStats.of(toArray(tpots), percentiles));
         stats.put("itl", MetricStats.of(itls, percentiles));
         stats.put("e2el", MetricStats.of(toArray(e2els), percentiles));
+        stats.put("client_queue_time", MetricStats.of(toArray(queues), percentiles));
+        stats.put("e2el_including_client_queue", MetricStats.of(toArray(e2elsWithQueue), percentiles));
 
         double[] perSecond = tokensPerSecond(outputs);
         double peak = Arrays.stream(perSecond).max().orElse(0);
@@ -84,16 +97,16 @@ public record BenchmarkMetrics(int completed, int failed, long totalInput, long 
      * Token chunks per one-second bucket from the first successful start, as vLLM's "peak output token
      * throughput": each chunk counts as one token at time start + ttft + sum(itl).
      */
-    static double[] tokensPerSecond(List<RequestOutput> outputs) {
+    static double[] tokensPerSecond(List<RequestResult> outputs) {
         double min = Double.POSITIVE_INFINITY, max = Double.NEGATIVE_INFINITY;
-        for (RequestOutput o : outputs) {
+        for (RequestResult o : outputs) {
             if (!o.success()) continue;
             min = Math.min(min, o.startTime());
             max = Math.max(max, o.startTime() + o.latency());
         }
         if (min == Double.POSITIVE_INFINITY) return new double[0];
         double[] buckets = new double[(int) Math.ceil(max - min) + 1];
-        for (RequestOutput o : outputs) {
+        for (RequestResult o : outputs) {
             if (!o.success()) continue;
             double t = o.startTime() + o.ttft();
             buckets[(int) (t - min)]++;
@@ -107,9 +120,9 @@ public record BenchmarkMetrics(int completed, int failed, long totalInput, long 
     }
 
     /** Most requests in flight at once, over half-open intervals [start, start + latency). */
-    static int peakConcurrency(List<RequestOutput> outputs) {
+    static int peakConcurrency(List<RequestResult> outputs) {
         List<double[]> events = new ArrayList<>();
-        for (RequestOutput o : outputs) {
+        for (RequestResult o : outputs) {
             if (!o.success()) continue;
             events.add(new double[] {o.startTime(), 1});
             events.add(new double[] {o.startTime() + o.latency(), -1});

@@ -24,6 +24,8 @@ public final class BenchmarkRunner implements AutoCloseable {
     private final HttpClient http;
     private final PrintStream log;
     private final PrintStream progressOut;
+    private static final int READY_RETRY_SECONDS = 5;
+    private String model;
 
     public BenchmarkRunner(BenchmarkConfig config, PrintStream log, PrintStream progressOut) {
         this.config = config;
@@ -35,20 +37,57 @@ public final class BenchmarkRunner implements AutoCloseable {
                 .executor(Executors.newVirtualThreadPerTaskExecutor()).build();
     }
 
-    /** The model this run will send: --model, or the first one the server lists. */
+    /** The model this run will send: --model, or the first one the server lists (asked once). */
     public String resolveModel() {
-        if (config.model() != null) return config.model();
+        if (model != null) return model;
+        if (config.model() != null) return model = config.model();
         log.println("Model not specified, fetching first model from server...");
-        String m = OpenAiStreamClient.firstModel(http, config.baseUrl(), config.headers());
-        log.println("First model name: " + m);
-        return m;
+        model = OpenAiStreamClient.firstModel(http, config.baseUrl(), config.headers());
+        log.println("First model name: " + model);
+        return model;
+    }
+
+    /**
+     * vLLM's initial single prompt test run: with {@code timeoutSec > 0} the first prompt is sent, again every
+     * {@value #READY_RETRY_SECONDS} s until it succeeds; it throws when it never does. With 0 (vLLM's
+     * default) nothing is sent. Call it before {@link #run}.
+     */
+    public void readyCheck(SampleRequest first, int timeoutSec) {
+        log.println("Starting initial single prompt test run...");
+        if (timeoutSec <= 0) {
+            log.println("Skipping endpoint ready check.");
+            return;
+        }
+        log.println("Waiting for endpoint to become up in " + timeoutSec + " seconds");
+        long deadline = System.nanoTime() + timeoutSec * 1_000_000_000L;
+        OpenAiStreamClient client = client();
+        RequestResult o;
+        while (true) {
+            o = client.send(first, null, System.nanoTime());
+            long left = deadline - System.nanoTime();
+            if (o.success() || left <= 0) break;
+            LockSupport.parkNanos(Math.min(left, READY_RETRY_SECONDS * 1_000_000_000L));
+        }
+        if (!o.success()) {
+            throw new IllegalStateException("Initial test run failed - Please make sure benchmark arguments are correctly specified. Error: " + o.error());
+        }
+        log.println("Initial test run completed.");
+    }
+
+    /** vLLM's re-alignment of random prompts to the server's tokenizer ({@link PromptAlignment}). */
+    public List<SampleRequest> alignToServerTokenizer(List<SampleRequest> requests) {
+        return new PromptAlignment(http, config.baseUrl(), resolveModel(), config.headers()).align(requests, log);
+    }
+
+    private OpenAiStreamClient client() {
+        return new OpenAiStreamClient(http, config.backend(), URI.create(config.apiUrl()), resolveModel(),
+                config.headers(), config.extraBody(), config.ignoreEos());
     }
 
     public BenchmarkResult run(List<SampleRequest> requests) {
         if (requests.isEmpty()) throw new IllegalArgumentException("no requests to send");
         String model = resolveModel();
-        var client = new OpenAiStreamClient(http, config.backend(), URI.create(config.apiUrl()), model,
-                config.headers(), config.extraBody(), config.ignoreEos());
+        OpenAiStreamClient client = client();
         Semaphore limit = new Semaphore(config.maxConcurrency() == null ? Integer.MAX_VALUE : config.maxConcurrency());
 
         if (config.numWarmups() > 0) {
@@ -66,7 +105,7 @@ public final class BenchmarkRunner implements AutoCloseable {
         double[] offsets = ArrivalSchedule.offsets(requests.size(), config.requestRate(), config.burstiness(), config.seed());
         ProgressBar bar = config.showProgress() ? new ProgressBar(progressOut, requests.size()) : null;
         long start = System.nanoTime();
-        List<RequestOutput> outputs = dispatch(client, limit, requests, offsets, start, bar, config.requestIdPrefix());
+        List<RequestResult> outputs = dispatch(client, limit, requests, offsets, start, bar, config.requestIdPrefix());
         double duration = (System.nanoTime() - start) / 1e9;
         if (bar != null) bar.close();
 
@@ -75,9 +114,9 @@ public final class BenchmarkRunner implements AutoCloseable {
     }
 
     /** Sends request i at start + offsets[i] (seconds) and waits for all; outputs keep the workload's order. */
-    private List<RequestOutput> dispatch(OpenAiStreamClient client, Semaphore limit, List<SampleRequest> requests,
+    private List<RequestResult> dispatch(OpenAiStreamClient client, Semaphore limit, List<SampleRequest> requests,
                                          double[] offsets, long start, ProgressBar bar, String idPrefix) {
-        List<Future<RequestOutput>> futures = new ArrayList<>(requests.size());
+        List<Future<RequestResult>> futures = new ArrayList<>(requests.size());
         try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
             for (int i = 0; i < requests.size(); i++) {
                 sleepUntil(start + (long) (offsets[i] * 1e9));
@@ -89,11 +128,11 @@ public final class BenchmarkRunner implements AutoCloseable {
                 limit.acquireUninterruptibly();
                 futures.add(threads.submit(() -> {
                     try {
-                        RequestOutput o = client.send(req, id, start);
+                        RequestResult o = client.send(req, id, start);
                         return o.withQueueTime(o.startTime() - arrival);
                     } catch (RuntimeException e) { // a client bug must still count as a failed request
                         double now = (System.nanoTime() - start) / 1e9;
-                        return RequestOutput.failure("client error: " + e, now, 0, req.promptLen(), 0);
+                        return RequestResult.failure("client error: " + e, now, 0, req.promptLen(), 0);
                     } finally {
                         limit.release();
                         if (bar != null) bar.step();
@@ -101,8 +140,8 @@ public final class BenchmarkRunner implements AutoCloseable {
                 }));
             }
         } // close() waits for every request to finish
-        List<RequestOutput> outputs = new ArrayList<>(futures.size());
-        for (Future<RequestOutput> f : futures) outputs.add(f.resultNow());
+        List<RequestResult> outputs = new ArrayList<>(futures.size());
+        for (Future<RequestResult> f : futures) outputs.add(f.resultNow());
         return outputs;
     }
 

@@ -22,11 +22,13 @@ public final class HfPromptTokenizer implements PromptTokenizer, AutoCloseable {
     private final HuggingFaceTokenizer tokenizer;
     private final int vocabSize;
     private final int[] specialIds;
+    private final int numSpecialTokensToAdd;
 
-    private HfPromptTokenizer(HuggingFaceTokenizer tokenizer, int vocabSize, int[] specialIds) {
+    private HfPromptTokenizer(HuggingFaceTokenizer tokenizer, int vocabSize, int[] specialIds, int numSpecialTokensToAdd) {
         this.tokenizer = tokenizer;
         this.vocabSize = vocabSize;
         this.specialIds = specialIds;
+        this.numSpecialTokensToAdd = numSpecialTokensToAdd;
     }
 
     /** Loads {@code dir/tokenizer.json} (or {@code dir} itself when it is the file). */
@@ -44,10 +46,36 @@ public final class HfPromptTokenizer implements PromptTokenizer, AutoCloseable {
             }
             // No BOS/EOS added on encode: prompt lengths count the text only, as vLLM's datasets do.
             var hf = HuggingFaceTokenizer.newInstance(file, Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false"));
-            return new HfPromptTokenizer(hf, vocab, special.stream().mapToInt(Integer::intValue).toArray());
+            return new HfPromptTokenizer(hf, vocab, special.stream().mapToInt(Integer::intValue).toArray(), specialsAdded(hf, root, file));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read tokenizer " + file + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * What the post-processor adds to an empty text, plus the BOS that tokenizer_config.json's
+     * {@code add_bos_token: true} adds where the post-processor does not (transformers' Llama tokenizers).
+     */
+    private static int specialsAdded(HuggingFaceTokenizer hf, JsonNode tokenizerJson, Path file) throws IOException {
+        long[] ids = hf.encode("", true, false).getIds();
+        Path config = file.resolveSibling("tokenizer_config.json");
+        if (Files.isRegularFile(config) && new ObjectMapper().readTree(config.toFile()).path("add_bos_token").asBoolean(false)) {
+            int bos = bosId(tokenizerJson, new ObjectMapper().readTree(config.toFile()).path("bos_token"));
+            if (bos >= 0 && (ids.length == 0 || ids[0] != bos)) return ids.length + 1;
+        }
+        return ids.length;
+    }
+
+    private static int bosId(JsonNode tokenizerJson, JsonNode bosToken) {
+        String content = bosToken.isObject() ? bosToken.path("content").asText(null) : bosToken.asText(null);
+        if (content == null) return -1;
+        for (JsonNode t : tokenizerJson.path("added_tokens")) if (content.equals(t.path("content").asText())) return t.path("id").asInt();
+        return -1;
+    }
+
+    @Override
+    public int numSpecialTokensToAdd() {
+        return numSpecialTokensToAdd;
     }
 
     @Override

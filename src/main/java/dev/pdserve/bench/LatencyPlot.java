@@ -90,11 +90,11 @@ public final class LatencyPlot {
      * x = bucket start (s), then tokens/s and requests in flight per bucket (sampled at the bucket's middle),
      * from token chunk times start + ttft + sum(itl) of the successful requests.
      */
-    static double[][] timeSeries(List<RequestOutput> outputs, double bucket, double duration) {
+    static double[][] timeSeries(List<RequestResult> outputs, double bucket, double duration) {
         int n = Math.max(1, (int) Math.ceil(duration / bucket));
         double[] x = new double[n], tokens = new double[n], active = new double[n];
         for (int b = 0; b < n; b++) x[b] = b * bucket;
-        for (RequestOutput o : outputs) {
+        for (RequestResult o : outputs) {
             if (!o.success()) continue;
             // A chunk may carry several tokens (usage says how many): spread them evenly over the chunks.
             double perChunk = (double) o.outputTokens() / o.chunks();

@@ -17,10 +17,13 @@ import java.util.Arrays;
 import java.util.Map;
 
 /**
- * Sends one streaming request to an OpenAI-compatible server and times it as vLLM's bench does: TTFT at the
- * first chunk that carries text, ITL between text chunks, E2EL at the last one; token count from the final
- * {@code usage} chunk ({@code stream_options.include_usage}). Only standard OpenAI fields are sent, plus
- * {@code ignore_eos} when asked for (vLLM's extension, also what `vllm bench` sends).
+ * Sends one streaming request to an OpenAI-compatible server and times it as vLLM's bench
+ * (vllm/benchmarks/lib/endpoint_request_func.py) does: every chunk that has {@code choices} is a token
+ * event, even with empty text (a held-back UTF-8 byte, a special token), so TTFT is the first such chunk,
+ * ITL the gaps between them and E2EL the last one; the trailing {@code usage} chunk
+ * ({@code stream_options.include_usage}) gives the token counts and moves no time. The body is vLLM's:
+ * completions send {@code repetition_penalty: 1.0} and {@code logprobs: null}, chat sends the prompt as one
+ * text content part; {@code ignore_eos} when asked for, then the extra body (sampling flags).
  */
 public final class OpenAiStreamClient {
     static final String NO_TOKEN_ERROR = "Never received a valid chunk to calculate TTFT.";
@@ -68,11 +71,14 @@ public final class OpenAiStreamClient {
         ObjectNode body = JSON.createObjectNode();
         body.put("model", model);
         if (backend.chat) {
-            body.putArray("messages").addObject().put("role", "user").put("content", req.prompt());
+            ObjectNode message = body.putArray("messages").addObject().put("role", "user");
+            message.putArray("content").addObject().put("type", "text").put("text", req.prompt());
             body.put("max_completion_tokens", req.expectedOutputLen());
         } else {
             body.put("prompt", req.prompt());
+            body.put("repetition_penalty", 1.0);
             body.put("max_tokens", req.expectedOutputLen());
+            body.putNull("logprobs");
         }
         body.put("stream", true);
         body.putObject("stream_options").put("include_usage", true);
@@ -82,7 +88,7 @@ public final class OpenAiStreamClient {
     }
 
     /** Sends {@code req} now; times are measured from {@code benchStartNanos}. Never throws for server faults. */
-    public RequestOutput send(SampleRequest req, String requestId, long benchStartNanos) {
+    public RequestResult send(SampleRequest req, String requestId, long benchStartNanos) {
         var b = HttpRequest.newBuilder(apiUrl)
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body(req)));
@@ -95,21 +101,21 @@ public final class OpenAiStreamClient {
             try (InputStream in = resp.body()) {
                 if (resp.statusCode() != 200) {
                     String text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-                    return RequestOutput.failure(httpError(resp.statusCode(), text), start, secondsSince(st), req.promptLen(), 0);
+                    return RequestResult.failure(httpError(resp.statusCode(), text), start, secondsSince(st), req.promptLen(), 0);
                 }
                 return readStream(in, st, start, req.promptLen());
             }
         } catch (java.net.ConnectException e) {
-            return RequestOutput.failure("cannot connect to " + apiUrl + " (" + describe(e) + ")", start, secondsSince(st), req.promptLen(), 0);
+            return RequestResult.failure("cannot connect to " + apiUrl + " (" + describe(e) + ")", start, secondsSince(st), req.promptLen(), 0);
         } catch (IOException e) {
-            return RequestOutput.failure("connection error: " + describe(e), start, secondsSince(st), req.promptLen(), 0);
+            return RequestResult.failure("connection error: " + describe(e), start, secondsSince(st), req.promptLen(), 0);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return RequestOutput.failure("interrupted", start, secondsSince(st), req.promptLen(), 0);
+            return RequestResult.failure("interrupted", start, secondsSince(st), req.promptLen(), 0);
         }
     }
 
-    private RequestOutput readStream(InputStream in, long st, double start, int promptLen) throws IOException {
+    private RequestResult readStream(InputStream in, long st, double start, int promptLen) throws IOException {
         BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
         double[] itl = new double[64];
         int chunks = 0;
@@ -127,28 +133,26 @@ public final class OpenAiStreamClient {
             try {
                 node = JSON.readTree(data);
             } catch (IOException e) {
-                return RequestOutput.failure("invalid JSON in stream: " + abbreviate(data, 80), start, secondsSince(st), promptLen, 0);
+                return RequestResult.failure("invalid JSON in stream: " + abbreviate(data, 80), start, secondsSince(st), promptLen, 0);
             }
             if (node.hasNonNull("error")) {
                 JsonNode err = node.get("error");
                 String msg = err.isObject() ? err.path("message").asText(err.toString()) : err.asText();
-                return RequestOutput.failure("error in stream: " + msg, start, secondsSince(st), promptLen, 0);
+                return RequestResult.failure("error in stream: " + msg, start, secondsSince(st), promptLen, 0);
             }
             JsonNode choices = node.path("choices");
             if (!choices.isEmpty()) {
                 JsonNode c = choices.get(0);
-                String piece = backend.chat ? c.path("delta").path("content").asText("") : c.path("text").asText("");
-                if (!piece.isEmpty()) {
-                    if (chunks == 0) {
-                        ttft = (now - st) / 1e9;
-                    } else {
-                        if (chunks - 1 == itl.length) itl = Arrays.copyOf(itl, itl.length * 2);
-                        itl[chunks - 1] = (now - last) / 1e9;
-                    }
-                    chunks++;
-                    last = now;
-                    text.append(piece);
+                if (chunks == 0) {
+                    ttft = (now - st) / 1e9;
+                } else {
+                    if (chunks - 1 == itl.length) itl = Arrays.copyOf(itl, itl.length * 2);
+                    itl[chunks - 1] = (now - last) / 1e9;
                 }
+                chunks++;
+                last = now;
+                text.append(backend.chat ? c.path("delta").path("content").asText("") : c.path("text").asText(""));
+                continue;
             }
             JsonNode usage = node.path("usage");
             if (usage.isObject()) {
@@ -156,9 +160,9 @@ public final class OpenAiStreamClient {
                 if (usage.hasNonNull("prompt_tokens")) promptLen = usage.get("prompt_tokens").asInt();
             }
         }
-        if (chunks == 0) return RequestOutput.failure(NO_TOKEN_ERROR, start, secondsSince(st), promptLen, 0);
+        if (chunks == 0) return RequestResult.failure(NO_TOKEN_ERROR, start, secondsSince(st), promptLen, 0);
         boolean usageReported = completionTokens >= 0;
-        return new RequestOutput(true, "", start, ttft, Arrays.copyOf(itl, chunks - 1), (last - st) / 1e9, promptLen,
+        return new RequestResult(true, "", start, ttft, Arrays.copyOf(itl, chunks - 1), (last - st) / 1e9, promptLen,
                 usageReported ? completionTokens : chunks, usageReported, text.toString(), 0);
     }
 

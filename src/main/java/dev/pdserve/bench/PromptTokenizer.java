@@ -13,6 +13,14 @@ public interface PromptTokenizer {
     /** Size of the base vocabulary; random prompts draw ids below it. */
     int vocabSize();
 
+    /**
+     * Special tokens the server adds to one prompt (the BOS), transformers' {@code num_special_tokens_to_add()}:
+     * vLLM's random dataset makes the text that much shorter so the server sees the requested length.
+     */
+    default int numSpecialTokensToAdd() {
+        return 0;
+    }
+
     /** Ids that random prompts must not contain (BOS, EOS, pad, chat markers...). */
     default int[] specialIds() {
         return new int[0];

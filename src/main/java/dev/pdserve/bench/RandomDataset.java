@@ -7,7 +7,10 @@ import java.util.SplittableRandom;
 
 /**
  * vLLM's "random" dataset: lengths drawn uniformly around the requested means, prompts made of token ids
- * decoded to text, then re-encoded and trimmed so the text really is about that many tokens.
+ * decoded to text, then re-encoded and trimmed so the text really is about that many tokens. As vLLM, the
+ * input length counts what the server sees: the special tokens it adds (the BOS) come off the text, so
+ * {@code --random-input-len 10} is 10 prompt tokens at the server; the range ratio and the prefix apply
+ * to the rest.
  */
 public final class RandomDataset {
     private static final int MAX_RETRIES = 10;
@@ -22,12 +25,15 @@ public final class RandomDataset {
         if (inputLen < 0 || outputLen < 1 || prefixLen < 0 || numRequests < 1) {
             throw new IllegalArgumentException("need --random-input-len >= 0, --random-output-len >= 1, --random-prefix-len >= 0, --num-prompts >= 1");
         }
-        int inLow = (int) Math.floor(inputLen * (1 - rangeRatio));
-        int inHigh = (int) Math.ceil(inputLen * (1 + rangeRatio));
+        int realInputLen = Math.max(0, inputLen - tokenizer.numSpecialTokensToAdd());
+        int inLow = (int) Math.floor(realInputLen * (1 - rangeRatio));
+        int inHigh = (int) Math.ceil(realInputLen * (1 + rangeRatio));
         int outLow = Math.max(1, (int) Math.floor(outputLen * (1 - rangeRatio)));
         int outHigh = Math.max(1, (int) Math.ceil(outputLen * (1 + rangeRatio)));
         if (prefixLen + inLow < 1) {
-            throw new IllegalArgumentException("--random-input-len is too small: prefix + sampled input can be 0 tokens");
+            throw new IllegalArgumentException("--random-input-len is too small: with " + tokenizer.numSpecialTokensToAdd()
+                    + " special token(s) and --random-range-ratio " + rangeRatio + ", prefix + sampled input can be "
+                    + (prefixLen + inLow) + " tokens; increase --random-input-len or --random-prefix-len");
         }
         SplittableRandom rng = new SplittableRandom(seed);
         int[] allowed = allowedTokens(tokenizer);

@@ -18,7 +18,7 @@ public final class Report {
     public static void summary(BenchmarkResult r, PrintStream out) {
         BenchmarkMetrics m = r.metrics();
         BenchmarkConfig c = r.config();
-        failures(m, out);
+        failures(r, out);
         out.println(center(" Serving Benchmark Result ", '='));
         line(out, "Successful requests:", m.completed());
         line(out, "Failed requests:", m.failed());
@@ -32,9 +32,8 @@ public final class Report {
         line(out, "Output token throughput (tok/s):", m.outputThroughput());
         line(out, "Peak output token throughput (tok/s):", m.maxOutputTokensPerS());
         line(out, "Peak concurrent requests:", (double) m.maxConcurrentRequests());
-        line(out, "Total Token throughput (tok/s):", m.totalTokenThroughput());
-        for (String[] metric : BenchmarkMetrics.METRICS) {
-            if (!c.percentileMetrics().contains(metric[0])) continue;
+        line(out, "Total token throughput (tok/s):", m.totalTokenThroughput());
+        for (String[] metric : c.reportedMetrics()) {
             BenchmarkMetrics.MetricStats s = m.stats().get(metric[0]);
             out.println(center(metric[2], '-'));
             line(out, "Mean " + metric[1] + " (ms):", s.meanMs());
@@ -46,11 +45,22 @@ public final class Report {
         out.println("=".repeat(WIDTH));
     }
 
-    /** Failed requests grouped by reason, most frequent first (printed before the block, as vLLM does). */
-    public static void failures(BenchmarkMetrics m, PrintStream out) {
+    /**
+     * Before the block, as vLLM: the first ten failed requests' errors, then (pdserve's addition) the failures
+     * grouped by reason, most frequent first.
+     */
+    public static void failures(BenchmarkResult r, PrintStream out) {
+        BenchmarkMetrics m = r.metrics();
         if (m.failureReasons().isEmpty()) return;
         if (m.completed() == 0) out.println("WARNING: All requests failed. This is likely due to a misconfiguration of the benchmark arguments.");
-        out.println("Failed requests during benchmark run detected, by reason:");
+        out.println("Failed requests during benchmark run detected (capping to 10):");
+        int i = 0;
+        for (RequestResult o : r.outputs()) {
+            if (o.success()) continue;
+            if (i == 10) break;
+            out.println("Error " + i++ + ": " + o.error());
+        }
+        out.println("Failed requests by reason:");
         for (Map.Entry<String, Integer> e : m.failureReasons().entrySet()) {
             out.printf(Locale.ROOT, "  %5d x %s%n", e.getValue(), e.getKey().replace('\n', ' '));
         }
@@ -70,7 +80,7 @@ public final class Report {
             addRow(rows, results, "Request goodput (req/s)", r -> fmt(r.metrics().requestGoodput()));
         }
         addRow(rows, results, "Output token throughput (tok/s)", r -> fmt(r.metrics().outputThroughput()));
-        addRow(rows, results, "Total Token throughput (tok/s)", r -> fmt(r.metrics().totalTokenThroughput()));
+        addRow(rows, results, "Total token throughput (tok/s)", r -> fmt(r.metrics().totalTokenThroughput()));
         BenchmarkConfig first = results.getFirst().config();
         for (String[] metric : BenchmarkMetrics.METRICS) {
             if (!first.percentileMetrics().contains(metric[0])) continue;

@@ -9,6 +9,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.format.DateTimeFormatter;
+import java.util.List;
 
 /**
  * The result file of {@code vllm bench serve --save-result}: the same top-level keys (so vLLM's plotting and
@@ -22,6 +23,15 @@ public final class ResultJson {
     private ResultJson() {}
 
     public static ObjectNode toJson(BenchmarkResult r) {
+        return toJson(r, true);
+    }
+
+    /**
+     * Without {@code detailed} (vLLM's --save-detailed) the per-request arrays vLLM drops are left out
+     * (input_lens, output_lens, start_times, ttfts, itls, generated_texts, errors), and so are pdserve's
+     * failure_reasons and requests.
+     */
+    public static ObjectNode toJson(BenchmarkResult r, boolean detailed) {
         BenchmarkConfig c = r.config();
         BenchmarkMetrics m = r.metrics();
         ObjectNode j = JSON.createObjectNode();
@@ -55,7 +65,7 @@ public final class ResultJson {
         ArrayNode texts = j.putArray("generated_texts"), errors = j.putArray("errors");
         ArrayNode requests = JSON.createArrayNode();
         for (int i = 0; i < r.outputs().size(); i++) {
-            RequestOutput o = r.outputs().get(i);
+            RequestResult o = r.outputs().get(i);
             inputLens.add(o.promptLen());
             outputLens.add(m.outputLens()[i]);
             ttfts.add(o.ttft());
@@ -82,8 +92,8 @@ public final class ResultJson {
         }
         j.put("max_output_tokens_per_s", m.maxOutputTokensPerS());
         j.put("max_concurrent_requests", m.maxConcurrentRequests());
-        for (String[] metric : BenchmarkMetrics.METRICS) {
-            if (!c.percentileMetrics().contains(metric[0])) continue;
+        j.put("rtfx", 0.0); // vLLM's inverse real-time factor of audio benchmarks
+        for (String[] metric : c.reportedMetrics()) {
             BenchmarkMetrics.MetricStats s = m.stats().get(metric[0]);
             j.put("mean_" + metric[0] + "_ms", s.meanMs());
             j.put("median_" + metric[0] + "_ms", s.medianMs());
@@ -91,6 +101,10 @@ public final class ResultJson {
             for (int i = 0; i < s.percentiles().length; i++) {
                 j.put("p" + Report.percentileWord(s.percentiles()[i]) + "_" + metric[0] + "_ms", s.valuesMs()[i]);
             }
+        }
+        if (!detailed) {
+            j.remove(List.of("input_lens", "output_lens", "start_times", "ttfts", "itls", "generated_texts", "errors"));
+            return j;
         }
         ObjectNode reasons = j.putObject("failure_reasons");
         m.failureReasons().forEach(reasons::put);
@@ -108,10 +122,14 @@ public final class ResultJson {
     }
 
     public static Path write(BenchmarkResult r, Path dir, String fileName) {
+        return write(r, dir, fileName, true);
+    }
+
+    public static Path write(BenchmarkResult r, Path dir, String fileName, boolean detailed) {
         Path file = (dir == null ? Path.of(".") : dir).resolve(fileName == null ? defaultFileName(r) : fileName);
         try {
             if (file.getParent() != null) Files.createDirectories(file.getParent());
-            JSON.writeValue(file.toFile(), toJson(r));
+            JSON.writeValue(file.toFile(), toJson(r, detailed));
             return file;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write result file " + file + ": " + e.getMessage(), e);

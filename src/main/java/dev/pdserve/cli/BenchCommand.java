@@ -79,6 +79,15 @@ final class BenchCommand implements Runnable {
         @Option(names = "--temperature") Double temperature;
         @Option(names = "--top-p") Double topP;
         @Option(names = "--top-k") Integer topK;
+        @Option(names = "--min-p") Double minP;
+        @Option(names = "--frequency-penalty") Double frequencyPenalty;
+        @Option(names = "--presence-penalty") Double presencePenalty;
+        @Option(names = "--repetition-penalty") Double repetitionPenalty;
+        @Option(names = "--extra-body", description = "JSON object merged into every request body, e.g. '{\"seed\": 1}'.")
+        String extraBody;
+        @Option(names = "--ready-check-timeout-sec", defaultValue = "600",
+                description = "Send the first prompt before the run, retrying for up to this many seconds until it succeeds, as benchmark_serving.py's initial test run (default: ${DEFAULT-VALUE}; 0 skips it, current vllm bench serve's default).")
+        int readyCheckTimeoutSec;
         @Option(names = "--header", arity = "1..*", description = "KEY=VALUE headers sent with every request.") List<String> header;
         @Option(names = "--request-id-prefix", description = "Prefix of the x-request-id header (default: bench-<random>-).")
         String requestIdPrefix;
@@ -89,7 +98,8 @@ final class BenchCommand implements Runnable {
         String metricPercentiles;
         @Option(names = "--goodput", arity = "1..*", description = "SLOs in ms, e.g. ttft:500 tpot:50 e2el:2000.") List<String> goodput;
         @Option(names = "--save-result", description = "Write the vLLM-style result JSON.") boolean saveResult;
-        @Option(names = "--save-detailed", description = "Accepted for vLLM compatibility: per-request data is always saved.") boolean saveDetailed;
+        @Option(names = "--save-detailed", description = "Also save per-request data (input_lens, ttfts, itls, texts, errors, pdserve's per-request records).")
+        boolean saveDetailed;
         @Option(names = "--result-dir") Path resultDir;
         @Option(names = "--result-filename") String resultFilename;
         @Option(names = "--plot", description = "Write latency CDFs and throughput over time to this PNG.") Path plot;
@@ -120,36 +130,47 @@ final class BenchCommand implements Runnable {
             boolean eos = ignoreEos || datasetName.equals("random");
 
             Path tokDir = tokenizer != null ? tokenizer : Defaults.builtInModel();
-            List<SampleRequest> requests;
-            try (HfPromptTokenizer tok = HfPromptTokenizer.load(tokDir)) {
-                requests = switch (datasetName) {
-                    case "random" -> RandomDataset.sample(tok, numPrompts, randomInputLen, randomOutputLen,
-                            randomRangeRatio, randomPrefixLen, seed);
-                    case "sharegpt" -> ShareGptDataset.sample(datasetPath, tok, numPrompts, sharegptOutputLen, seed);
-                    default -> CustomDataset.sample(datasetPath, tok, numPrompts, customOutputLen);
-                };
-            }
-            requests = SampleRequest.oversample(requests, numPrompts, seed);
-
-            Map<String, Object> extraBody = new LinkedHashMap<>();
-            if (temperature != null) extraBody.put("temperature", temperature);
-            if (topP != null) extraBody.put("top_p", topP);
-            if (topK != null) extraBody.put("top_k", topK);
+            Map<String, Object> body = new LinkedHashMap<>();
+            if (topP != null) body.put("top_p", topP);
+            if (topK != null) body.put("top_k", topK);
+            if (minP != null) body.put("min_p", minP);
+            if (temperature != null) body.put("temperature", temperature);
+            if (frequencyPenalty != null) body.put("frequency_penalty", frequencyPenalty);
+            if (presencePenalty != null) body.put("presence_penalty", presencePenalty);
+            if (repetitionPenalty != null) body.put("repetition_penalty", repetitionPenalty);
+            if (extraBody != null) body.putAll(parseExtraBody(extraBody));
             String base = baseUrl != null ? baseUrl : "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
             BenchmarkConfig config = new BenchmarkConfig(label, be, base, endpoint,
                     servedModelName != null ? servedModelName : model, tokDir.toString(), rate, burstiness,
                     maxConcurrency, eos, numWarmups, seed, Arrays.asList(percentileMetrics.split(",")),
-                    parsePercentiles(metricPercentiles), Goodput.parse(goodput), headers(header), extraBody,
+                    parsePercentiles(metricPercentiles), Goodput.parse(goodput), headers(header), body,
                     requestIdPrefix != null ? requestIdPrefix : "bench-" + UUID.randomUUID().toString().substring(0, 8) + "-",
                     !disableTqdm && System.console() != null && System.console().isTerminal());
 
             BenchmarkResult result;
             try (var runner = new BenchmarkRunner(config, out, System.err)) {
+                runner.resolveModel(); // as vLLM: the model before the tokenizer and the dataset
+                List<SampleRequest> requests;
+                try (HfPromptTokenizer tok = HfPromptTokenizer.load(tokDir)) {
+                    requests = switch (datasetName) {
+                        case "random" -> RandomDataset.sample(tok, numPrompts, randomInputLen, randomOutputLen,
+                                randomRangeRatio, randomPrefixLen, seed);
+                        case "sharegpt" -> ShareGptDataset.sample(datasetPath, tok, numPrompts, sharegptOutputLen, seed);
+                        default -> CustomDataset.sample(datasetPath, tok, numPrompts, customOutputLen);
+                    };
+                }
+                requests = SampleRequest.oversample(requests, numPrompts, seed);
+                if (datasetName.equals("random")) requests = runner.alignToServerTokenizer(requests);
+                if (!body.containsKey("temperature")) {
+                    out.println("WARNING: vllm bench serve no longer sets temperature==0 (greedy) in requests by default. The default will be "
+                            + "determined on the server side and can be model/API specific. For the old behavior, include --temperature=0.");
+                }
+                runner.readyCheck(requests.getFirst(), readyCheckTimeoutSec);
                 result = runner.run(requests);
             }
             Report.summary(result, out);
             if (saveResult || resultFilename != null) {
-                out.println("Result saved to " + ResultJson.write(result, resultDir, resultFilename));
+                out.println("Result saved to " + ResultJson.write(result, resultDir, resultFilename, saveDetailed));
             }
             if (plot != null) out.println("Plot saved to " + LatencyPlot.write(List.of(result), plot));
             return 0;
@@ -176,6 +197,18 @@ final class BenchCommand implements Runnable {
             }).toArray();
             for (double p : ps) if (p < 0 || p > 100) throw new IllegalArgumentException("--metric-percentiles must be in [0, 100]");
             return ps;
+        }
+
+        static Map<String, Object> parseExtraBody(String json) {
+            try {
+                var node = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json);
+                if (!node.isObject()) throw new IllegalArgumentException("--extra-body must be a JSON object, got " + json);
+                Map<String, Object> out = new LinkedHashMap<>();
+                node.properties().forEach(e -> out.put(e.getKey(), e.getValue()));
+                return out;
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                throw new IllegalArgumentException("--extra-body is not JSON: " + e.getOriginalMessage());
+            }
         }
 
         static Map<String, String> headers(List<String> items) {

@@ -60,7 +60,8 @@ final class BenchCompareCommand implements Callable<Integer> {
     @Option(names = "--cores", description = "Total cores of each side (default: 2): colocated gets all, prefill and decode half each.") Integer cores;
     @Option(names = "--pin", negatable = true, defaultValue = "true", fallbackValue = "true",
             description = "Pin each instance to its cores with taskset (default: on when taskset exists).") boolean pin;
-    @Option(names = "--kv-cache-memory", defaultValue = "256MiB", description = "KV cache of each instance (default: ${DEFAULT-VALUE}).") String kvCacheMemory;
+    @Option(names = "--kv-cache-memory", defaultValue = "256MiB", converter = ByteSize.Converter.class,
+            description = "KV cache of each instance (default: ${DEFAULT-VALUE}).") long kvCacheMemory;
     @Option(names = "--log-dir", paramLabel = "DIR", description = "Where the processes' logs go (default: a new folder under the temp dir).") Path logDir;
     @Option(names = "--save-result", description = "Write one vLLM-style result JSON per side.") boolean saveResult;
     @Option(names = "--result-dir") Path resultDir;
@@ -90,7 +91,7 @@ final class BenchCompareCommand implements Callable<Integer> {
         Path logs = logDir != null ? logDir : Files.createTempDirectory("pdserve-compare-");
         out.println("logs in " + logs.toAbsolutePath());
         var options = new LocalDeployment.Options(modelDir, MODEL_NAME, logs.toAbsolutePath(),
-                List.of("--kv-cache-memory", kvCacheMemory), Duration.ofSeconds(120), Duration.ofSeconds(30));
+                List.of("--kv-cache-memory", Long.toString(kvCacheMemory)), Duration.ofSeconds(120), Duration.ofSeconds(30));
         List<BenchmarkResult> results;
         try {
             results = Comparison.run(setups, options, config, requests, out);
@@ -105,7 +106,7 @@ final class BenchCompareCommand implements Callable<Integer> {
         for (BenchmarkResult r : results) {
             if (r.metrics().failed() == 0) continue;
             out.println(r.label() + ":");
-            Report.failures(r.metrics(), out);
+            Report.failures(r, out);
         }
         if (saveResult) for (BenchmarkResult r : results) out.println("Result saved to " + ResultJson.write(r, resultDir, null));
         if (plot != null) out.println("Plot saved to " + LatencyPlot.write(results, plot));

@@ -3,7 +3,6 @@ package dev.pdserve.cli;
 import dev.pdserve.cluster.ClusterSpec;
 import dev.pdserve.cluster.Doctor;
 import dev.pdserve.cluster.DoctorReport;
-import dev.pdserve.cluster.KvHandshakeCheck;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -44,7 +43,7 @@ final class DoctorCommand implements Callable<Integer> {
                     clusterSpec.proxy(), clusterSpec.instances());
         }
         DoctorReport report;
-        try (Doctor doctor = new Doctor(Duration.ofMillis(timeoutMs), Optional.ofNullable(apiKey), KvHandshakeCheck.discover())) {
+        try (Doctor doctor = new Doctor(Duration.ofMillis(timeoutMs), Optional.ofNullable(apiKey))) {
             report = doctor.run(clusterSpec);
         }
         PrintWriter out = spec.commandLine().getOut();

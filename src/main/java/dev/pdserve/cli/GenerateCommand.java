@@ -6,13 +6,13 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.pdserve.engine.Engine;
 import dev.pdserve.engine.EngineConfig;
 import dev.pdserve.engine.GenerationRequest;
+import dev.pdserve.engine.PagedKvCache;
 import dev.pdserve.engine.RequestOutput;
 import dev.pdserve.engine.SamplingParams;
 import dev.pdserve.engine.TokenLogprob;
 import dev.pdserve.model.CausalLM;
 import dev.pdserve.model.LoadOptions;
 import dev.pdserve.model.ModelLoader;
-import dev.pdserve.model.OffHeapKvCache;
 import dev.pdserve.tokenizer.Tokenizer;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -59,7 +59,7 @@ final class GenerateCommand implements Callable<Integer> {
             int[] promptIds = promptIds(tokenizer);
             int maxLen = promptIds.length + maxTokens;
             // One sequence: a KV pool of exactly its blocks (plus one spare) instead of a share of free RAM.
-            long kvBytes = ((maxLen + 15) / 16 + 1) * OffHeapKvCache.bytesPerBlock(lm, 16);
+            long kvBytes = ((maxLen + 15) / 16 + 1) * PagedKvCache.blockBytes(lm.numLayers(), 16, lm.kvEntryFloats());
             EngineConfig config = EngineConfig.defaults(maxLen).withKvCacheBytes(kvBytes).withGpuMemoryUtilization(0).withMaxNumSeqs(1)
                     .withMaxNumBatchedTokens(Math.max(2048, maxLen)).withPrefixCaching(false).withSeed(seed == null ? 0 : seed);
             SamplingParams sampling = SamplingParams.builder().temperature(temperature).topP(topP).topK(topK).seed(seed)

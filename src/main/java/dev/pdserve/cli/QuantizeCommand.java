@@ -1,6 +1,6 @@
 package dev.pdserve.cli;
 
-import dev.pdserve.model.CheckpointQuantizer;
+import dev.pdserve.model.checkpoint.CheckpointQuantizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 

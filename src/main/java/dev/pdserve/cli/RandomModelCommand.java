@@ -1,6 +1,6 @@
 package dev.pdserve.cli;
 
-import dev.pdserve.model.RandomCheckpoint;
+import dev.pdserve.model.checkpoint.RandomCheckpoint;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -24,9 +24,9 @@ final class RandomModelCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "Random seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--max-shard-size", defaultValue = "0",
-            description = "Split the weights into shards of at most this many bytes, with suffix K, M or G (default: one file).")
-    String maxShardSize;
+    @Option(names = "--max-shard-size", defaultValue = "0", converter = ByteSize.Converter.class,
+            description = "Split the weights into shards of at most this size, e.g. 2GB or 500MiB (default: one file).")
+    long maxShardSize;
 
     @Option(names = "--tokenizer-from", description = "Folder whose tokenizer.json and tokenizer_config.json are copied (default: models/deepseek-v3-tiny).")
     Path tokenizerFrom;
@@ -72,7 +72,7 @@ final class RandomModelCommand implements Callable<Integer> {
         long params = RandomCheckpoint.parameterCount(s);
         System.err.printf("writing %s %s: %,d parameters (%.2f GB bf16) into %s%n", arch, preset, params, params * 2 / 1e9, out);
         long start = System.nanoTime();
-        RandomCheckpoint.write(s, out, seed, parseBytes(maxShardSize), tokenizer);
+        RandomCheckpoint.write(s, out, seed, maxShardSize, tokenizer);
         double seconds = (System.nanoTime() - start) / 1e9;
         System.err.printf("done in %.1f s (%.0f MB/s)%n", seconds, params * 2 / 1e6 / seconds);
         return 0;
@@ -84,20 +84,5 @@ final class RandomModelCommand implements Callable<Integer> {
         Path dir = Path.of(home != null ? home : ".").resolve("models/deepseek-v3-tiny");
         if (!Files.isDirectory(dir)) throw new IllegalArgumentException("no " + dir + ": pass --tokenizer-from DIR");
         return dir;
-    }
-
-    static long parseBytes(String text) {
-        String t = text.trim().toUpperCase();
-        long unit = 1;
-        if (t.endsWith("B")) t = t.substring(0, t.length() - 1);
-        if (t.endsWith("K")) unit = 1L << 10;
-        else if (t.endsWith("M")) unit = 1L << 20;
-        else if (t.endsWith("G")) unit = 1L << 30;
-        if (unit > 1) t = t.substring(0, t.length() - 1);
-        try {
-            return Long.parseLong(t) * unit;
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("--max-shard-size '" + text + "' is not a size like 500M or 2G");
-        }
     }
 }

@@ -6,6 +6,7 @@ import dev.pdserve.cluster.ClusterSpec;
 import dev.pdserve.engine.Engine;
 import dev.pdserve.engine.EngineConfig;
 import dev.pdserve.engine.InferenceEngine;
+import dev.pdserve.http.HttpEdge;
 import dev.pdserve.kv.KvPeerInfo;
 import dev.pdserve.kv.KvTransferConfig;
 import dev.pdserve.kv.ModelFingerprint;
@@ -20,13 +21,12 @@ import dev.pdserve.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
@@ -43,7 +43,6 @@ final class ServeCommand implements Callable<Integer> {
     private static final Logger LOG = Logger.getLogger("pdserve.serve");
     /** How long SIGTERM waits for running requests before exiting anyway. */
     private static final Duration DRAIN_TIMEOUT = Duration.ofMinutes(5);
-    private static final long MAX_REQUEST_BYTES = 16L << 20;
 
     @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL_DIR",
             description = "Hugging Face model folder (default: the built-in models/deepseek-v3-tiny).")
@@ -58,7 +57,8 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--block-size", defaultValue = "16", description = "Tokens per KV cache block.") int blockSize;
     @Option(names = "--seed", defaultValue = "0", description = "Seed for sampling.") long seed;
     @Option(names = "--api-key", description = "Require 'Authorization: Bearer KEY' on /v1 (also $VLLM_API_KEY).") String apiKey;
-    @Option(names = "--kv-cache-memory", paramLabel = "SIZE", description = "KV cache size, e.g. 2GiB or 512MiB (default: --gpu-memory-utilization of free RAM).") String kvCacheMemory;
+    @Option(names = "--kv-cache-memory", paramLabel = "SIZE", converter = ByteSize.Converter.class,
+            description = "KV cache size, e.g. 2GiB or 512MiB (default: --gpu-memory-utilization of free RAM).") Long kvCacheMemory;
     @Option(names = "--gpu-memory-utilization", defaultValue = "0.9", description = "Share of free RAM for the KV cache when --kv-cache-memory is not given.") double gpuMemoryUtilization;
     @Option(names = "--enable-prefix-caching", negatable = true, defaultValue = "true", fallbackValue = "true", description = "Reuse cached prompt prefixes (default: on).") boolean enablePrefixCaching;
     @Option(names = "--threads", defaultValue = "0", description = "Kernel worker threads (default: all cores).") int threads;
@@ -93,8 +93,9 @@ final class ServeCommand implements Callable<Integer> {
         ModelConfig modelConfig = ModelConfig.load(modelDir);
         int contextLen = maxModelLen != null ? maxModelLen : modelConfig.maxPositionEmbeddings();
         if (contextLen < 1) throw new IllegalArgumentException("--max-model-len must be at least 1, got " + contextLen);
+        if (kvCacheMemory != null && kvCacheMemory < 1) throw new IllegalArgumentException("--kv-cache-memory must be at least 1 byte, got " + kvCacheMemory);
         EngineConfig config = EngineConfig.defaults(contextLen).withBlockSize(blockSize)
-                .withKvCacheBytes(kvCacheMemory == null ? 0 : parseSize(kvCacheMemory)).withGpuMemoryUtilization(gpuMemoryUtilization)
+                .withKvCacheBytes(kvCacheMemory == null ? 0 : kvCacheMemory).withGpuMemoryUtilization(gpuMemoryUtilization)
                 .withMaxNumSeqs(maxNumSeqs).withMaxNumBatchedTokens(maxNumBatchedTokens).withPrefixCaching(enablePrefixCaching).withSeed(seed);
 
         LOG.info(() -> "loading " + modelDir + " (" + modelConfig.modelType() + ")");
@@ -107,7 +108,7 @@ final class ServeCommand implements Callable<Integer> {
             return connector.get();
         });
         OpenAiServer server = new OpenAiServer(engine, TextCodec.of(tokenizer),
-                new OpenAiServer.Options(host, port, name, key, MAX_REQUEST_BYTES, version())).start();
+                new OpenAiServer.Options(host, port, name, key, HttpEdge.MAX_BODY_BYTES, version())).start();
 
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -124,7 +125,7 @@ final class ServeCommand implements Callable<Integer> {
         System.out.println("INFO:     pdserve serving '" + name + "' on http://" + host + ":" + server.port()
                 + " (max_model_len " + contextLen + ")");
         if (connector.get() != null) {
-            System.out.println("INFO:     KV transfer: " + kvConfig.role().wireName
+            System.out.println("INFO:     KV transfer: " + kvConfig.role().wire()
                     + (connector.get().producerPort() > 0 ? " serving KV on port " + connector.get().producerPort() : " pulling KV from prefill instances"));
         }
         System.out.println("INFO:     Application startup complete.");
@@ -184,28 +185,6 @@ final class ServeCommand implements Callable<Integer> {
         LOG.info("--kv-transfer-config: kv_role=" + node.path("kv_role").asText("?") + ", kv_connector="
                 + node.path("kv_connector").asText("?"));
         return node;
-    }
-
-    /** 2GiB, 512MiB, 1G, 1073741824: binary units, as vLLM reads --kv-cache-memory. */
-    static long parseSize(String text) {
-        String s = text.trim().toLowerCase(Locale.ROOT).replace("_", "");
-        long unit = 1;
-        String[][] units = {{"kib", "1024"}, {"mib", "1048576"}, {"gib", "1073741824"}, {"tib", "1099511627776"},
-                {"kb", "1000"}, {"mb", "1000000"}, {"gb", "1000000000"}, {"k", "1024"}, {"m", "1048576"}, {"g", "1073741824"}, {"b", "1"}};
-        for (String[] u : units) {
-            if (s.endsWith(u[0])) {
-                unit = Long.parseLong(u[1]);
-                s = s.substring(0, s.length() - u[0].length()).trim();
-                break;
-            }
-        }
-        try {
-            double v = Double.parseDouble(s);
-            if (v <= 0) throw new NumberFormatException();
-            return (long) (v * unit);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("--kv-cache-memory '" + text + "' is not a size like 2GiB or 512MiB");
-        }
     }
 
     private static String version() {

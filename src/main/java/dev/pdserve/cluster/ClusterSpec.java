@@ -2,6 +2,8 @@ package dev.pdserve.cluster;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.pdserve.kv.KvRole;
+import dev.pdserve.kv.KvTransferConfig;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -19,11 +21,9 @@ public record ClusterSpec(int schemaVersion, Optional<String> model, Optional<St
 
     /** The schema_version this build writes and reads. */
     public static final int SCHEMA_VERSION = 1;
-    /** The KV connector pdserve instances use, as named in {@code --kv-transfer-config}. */
-    public static final String KV_CONNECTOR = "PdTcpConnector";
 
     /** One serving process. {@code coreSet} is a Linux cpu list ("0-3,8"), for taskset and the thread pool. */
-    public record Instance(String id, Role role, String host, int httpPort, String kvIp, int kvPort,
+    public record Instance(String id, KvRole role, String host, int httpPort, String kvIp, int kvPort,
                            String engineId, Optional<String> coreSet, OptionalInt threads,
                            Optional<String> clusterId) {
         public String httpAddress() {
@@ -60,12 +60,12 @@ public record ClusterSpec(int schemaVersion, Optional<String> model, Optional<St
 
     /** The prefill instances (kv_producer), in file order. */
     public List<Instance> prefillers() {
-        return instances.stream().filter(i -> i.role() == Role.KV_PRODUCER).toList();
+        return instances.stream().filter(i -> i.role() == KvRole.PRODUCER).toList();
     }
 
     /** The decode instances (kv_consumer), in file order. */
     public List<Instance> decoders() {
-        return instances.stream().filter(i -> i.role() == Role.KV_CONSUMER).toList();
+        return instances.stream().filter(i -> i.role() == KvRole.CONSUMER).toList();
     }
 
     /**
@@ -77,7 +77,7 @@ public record ClusterSpec(int schemaVersion, Optional<String> model, Optional<St
         Instance in = instance(instanceId);
         ObjectMapper json = new ObjectMapper();
         ObjectNode cfg = json.createObjectNode();
-        cfg.put("kv_connector", KV_CONNECTOR);
+        cfg.put("kv_connector", KvTransferConfig.CONNECTOR);
         cfg.put("kv_role", in.role().wire());
         cfg.put("kv_ip", in.kvIp());
         cfg.put("kv_port", in.kvPort());

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pdserve.kv.KvRole;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -108,9 +109,9 @@ final class ClusterSpecReader {
             String id = text(n, "id", where);
             if (!ID.matcher(id).matches()) throw error(where, "field \"id\" may hold only letters, digits, '.', '_' and '-'");
             if (!ids.add(id)) throw error(where, "duplicate id \"" + id + "\": every instance needs its own id");
-            Role role;
+            KvRole role;
             try {
-                role = Role.fromWire(text(n, "role", where));
+                role = KvRole.fromWire(text(n, "role", where), KvRole.CLUSTER_ROLES);
             } catch (IllegalArgumentException e) {
                 throw error(where, "field \"role\": " + e.getMessage());
             }
@@ -125,7 +126,7 @@ final class ClusterSpecReader {
             Optional<String> clusterId = optionalText(n, "cluster_id", where);
             out.add(new ClusterSpec.Instance(id, role, host, httpPort, kvIp, kvPort, engineId, coreSet, threads, clusterId));
         }
-        for (Role r : Role.values()) {
+        for (KvRole r : KvRole.CLUSTER_ROLES) {
             if (out.stream().noneMatch(in -> in.role() == r)) {
                 throw error("", "no " + r.wire() + " instance: a PD cluster needs at least one prefill (kv_producer) "
                         + "and one decode (kv_consumer) instance");

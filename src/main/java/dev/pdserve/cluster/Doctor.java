@@ -3,6 +3,7 @@ package dev.pdserve.cluster;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pdserve.kv.KvRole;
 
 import java.io.IOException;
 import java.net.InetAddress;
@@ -39,7 +40,12 @@ public final class Doctor implements AutoCloseable {
     private final HttpClient http;
     private final ObjectMapper json = new ObjectMapper();
 
-    public Doctor(Duration timeout, Optional<String> apiKey, KvHandshakeCheck handshake) {
+    /** A doctor that probes the producers' KV ports with the transfer protocol's handshake. */
+    public Doctor(Duration timeout, Optional<String> apiKey) {
+        this(timeout, apiKey, new KvDoctorCheck());
+    }
+
+    Doctor(Duration timeout, Optional<String> apiKey, KvHandshakeCheck handshake) {
         this.timeout = timeout;
         this.apiKey = apiKey;
         this.handshake = handshake;
@@ -99,7 +105,7 @@ public final class Doctor implements AutoCloseable {
         Agreement.Answer models = up ? answer(in, MODEL, "/v1/models", true, this::modelIds)
                 : new Agreement.Answer(in.id(), Optional.empty(), CheckResult.skip(in.id(), MODEL, "not asked: http check failed"));
         // Only producers listen for KV: decoders (kv_consumer) dial the producers, so their kv_port has no listener.
-        CheckResult kv = in.role() == Role.KV_CONSUMER ? CheckResult.skip(in.id(), KV_PORT, CONSUMER_HAS_NO_KV_LISTENER)
+        CheckResult kv = in.role() == KvRole.CONSUMER ? CheckResult.skip(in.id(), KV_PORT, CONSUMER_HAS_NO_KV_LISTENER)
                 : tcp(in.id(), KV_PORT, in.kvIp(), in.kvPort(), "KV",
                 "start the instance with its --kv-transfer-config, or open the port in the firewall");
         return new Probe(in, address, health, rtt, kv, version, models);
@@ -120,7 +126,7 @@ public final class Doctor implements AutoCloseable {
     /** The handshake check's rows for this instance, or the reason it was not asked. */
     private static List<CheckResult> handshakeRows(Probe p, List<CheckResult> handshakes) {
         String id = p.instance().id();
-        if (p.instance().role() == Role.KV_CONSUMER) {
+        if (p.instance().role() == KvRole.CONSUMER) {
             return List.of(CheckResult.skip(id, KvHandshakeCheck.CHECK, "not tried: consumers do not listen on a KV port; "
                     + "each producer checks a consumer's token, model and block size at its first pull"));
         }

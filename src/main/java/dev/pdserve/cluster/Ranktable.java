@@ -3,6 +3,7 @@ package dev.pdserve.cluster;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.pdserve.kv.KvRole;
 
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -84,8 +85,8 @@ public final class Ranktable {
         proxy.put("host", proxyHost);
         proxy.put("port", r.proxyPort());
         ArrayNode instances = root.putArray("instances");
-        writeInstances(instances, prefill, Role.KV_PRODUCER, r, proxyHost);
-        writeInstances(instances, decode, Role.KV_CONSUMER, r, proxyHost);
+        writeInstances(instances, prefill, KvRole.PRODUCER, r, proxyHost);
+        writeInstances(instances, decode, KvRole.CONSUMER, r, proxyHost);
         return root;
     }
 
@@ -100,10 +101,10 @@ public final class Ranktable {
         }
     }
 
-    private static void writeInstances(ArrayNode out, List<Device> devices, Role role, Request r, String proxyHost) {
+    private static void writeInstances(ArrayNode out, List<Device> devices, KvRole role, Request r, String proxyHost) {
         for (int i = 0; i < devices.size(); i++) {
             Device d = devices.get(i);
-            String id = role.idPrefix() + "-" + i;
+            String id = (role == KvRole.PRODUCER ? "prefill" : "decode") + "-" + i;
             // Ports follow the device id, which is unique per node, so instances sharing a node never collide.
             int httpPort = port(r.httpPortBase() + d.deviceId(), "--http-port-base", id);
             int kvPort = port(r.kvPortBase() + d.deviceId(), "--kv-port-base", id);

@@ -6,6 +6,7 @@ import dev.pdserve.model.KvCache;
 import dev.pdserve.tokenizer.Tokenizer;
 
 import java.util.function.Function;
+import java.util.function.IntConsumer;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
@@ -43,6 +44,7 @@ public final class Engine implements InferenceEngine {
     private final Thread loop;
     private volatile boolean draining;
     private volatile boolean closed;
+    private volatile IntConsumer iterationListener = tokens -> {};
     private boolean closedFromSink;
 
     // Gauges and counters, written by the loop thread only, read by stats().
@@ -139,6 +141,9 @@ public final class Engine implements InferenceEngine {
                 promptTokens, generationTokens, prefixQueries, prefixHits, preemptions);
     }
 
+    @Override
+    public void onIteration(IntConsumer tokens) { iterationListener = tokens; }
+
     /** Tokens fed through the model so far (prefix-cache hits are not fed); for tests and benchmarks. */
     long numComputedTokens() { return computedTokens; }
 
@@ -230,7 +235,7 @@ public final class Engine implements InferenceEngine {
                     case FAILED -> {
                         liveIds.remove(r.id);
                         emit(r, RequestOutput.error(r.id, 502, ended.error() + " (kv_load_failure_policy=fail)",
-                                r.numPromptTokens, r.numOutputTokens(), r.cachedPromptTokens));
+                                r.numPromptTokens, r.numOutputTokens(), r.cachedPromptTokens, r.scheduledNanos));
                     }
                     case DROPPED -> { } // answered when it was aborted
                 }
@@ -249,11 +254,21 @@ public final class Engine implements InferenceEngine {
         float[] logits = runner.run(batch);
         computedTokens += batch.totalTokens();
         SamplerOutput sampled = sampler.sample(batch, logits);
+        long countedBefore = promptTokens + generationTokens;
         for (int i = 0; i < batch.size(); i++) {
             Request r = batch.request(i);
             r.numComputed += batch.numTokens(i);
             blocks.cacheComputedBlocks(r);
             if (batch.samples(i)) appendToken(r, sampled.token(i), sampled.logprob(i));
+        }
+        // The prompt and generation counters move only in appendToken: their growth is this step's count.
+        int iterationTokens = (int) (promptTokens + generationTokens - countedBefore);
+        if (iterationTokens > 0) {
+            try {
+                iterationListener.accept(iterationTokens);
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "iteration listener failed", e);
+            }
         }
     }
 
@@ -264,7 +279,7 @@ public final class Engine implements InferenceEngine {
         if (out == 1) promptTokens += r.numPromptTokens;
         boolean done = stops.check(r, token);
         JsonNode kvParams = done ? finish(r, true) : null;
-        RequestOutput o = RequestOutput.token(r.id, token, r.text.takeDelta(done), logprob, r.numPromptTokens, out, r.cachedPromptTokens);
+        RequestOutput o = RequestOutput.token(r.id, token, r.text.takeDelta(done), logprob, r.numPromptTokens, out, r.cachedPromptTokens, r.scheduledNanos);
         emit(r, done ? o.finish(r.finishReason, r.stopReason, kvParams) : o);
     }
 
@@ -289,7 +304,7 @@ public final class Engine implements InferenceEngine {
 
     private void answerAborted(Request r) {
         liveIds.remove(r.id);
-        emit(r, RequestOutput.abort(r.id, r.numPromptTokens, r.numOutputTokens(), r.cachedPromptTokens));
+        emit(r, RequestOutput.abort(r.id, r.numPromptTokens, r.numOutputTokens(), r.cachedPromptTokens, r.scheduledNanos));
     }
 
     /** The step threw: every request of its batch still running ends with the error. */
@@ -299,7 +314,7 @@ public final class Engine implements InferenceEngine {
             Request r = batch.request(i);
             if (!liveIds.containsKey(r.id)) continue;
             finish(r, false);
-            emit(r, RequestOutput.error(r.id, 500, msg, r.numPromptTokens, r.numOutputTokens(), r.cachedPromptTokens));
+            emit(r, RequestOutput.error(r.id, 500, msg, r.numPromptTokens, r.numOutputTokens(), r.cachedPromptTokens, r.scheduledNanos));
         }
     }
 

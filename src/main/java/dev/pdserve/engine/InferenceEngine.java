@@ -3,6 +3,8 @@ package dev.pdserve.engine;
 import dev.pdserve.model.CausalLM;
 import dev.pdserve.tokenizer.Tokenizer;
 
+import java.util.function.IntConsumer;
+
 /**
  * The serving engine as the HTTP layer sees it: submit a request with a sink for its outputs,
  * abort it, read its counters. Implemented by {@link Engine} (the step loop).
@@ -18,6 +20,13 @@ public interface InferenceEngine extends AutoCloseable {
     void abort(String requestId);
 
     EngineStats stats();
+
+    /**
+     * Sets what runs on the engine thread after every step that sampled a token, with vLLM's
+     * iteration token count: prompt tokens of the requests that got their first token plus the tokens
+     * sampled. It must not block. The default engine has no steps to report.
+     */
+    default void onIteration(IntConsumer tokens) {}
 
     /** The KV connector's counters (PD disaggregation), or null without one. */
     default KvConnector.Stats kvStats() { return null; }

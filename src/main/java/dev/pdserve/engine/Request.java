@@ -29,6 +29,8 @@ final class Request {
     /** Prompt tokens found in the prefix cache when first scheduled. */
     int cachedPromptTokens;
     boolean everScheduled;
+    /** System.nanoTime() when first scheduled (vLLM's scheduled_ts), 0 before. */
+    long scheduledNanos;
     /** splitmix64 state: one stream per request so a seeded request samples the same in any batch. */
     long rngState;
 

@@ -12,7 +12,9 @@ import java.util.List;
  * (EOS, length, abort). {@code kvTransferParams}: on a prefill instance's last output, where its
  * KV is leased (vLLM's response field). {@code errorStatus}: the HTTP status an ERROR maps to
  * (500 engine failure, 502 the KV could not be loaded from the prefill instance), else 0.
- * Made by the named factories {@link #token}, {@link #abort} and {@link #error}.
+ * {@code scheduledNanos}: {@link System#nanoTime()} when the engine first scheduled the request, 0
+ * if it never was (for vLLM's queue and prefill time metrics). Made by the named factories
+ * {@link #token}, {@link #abort} and {@link #error}.
  */
 public record RequestOutput(
         String requestId,
@@ -27,32 +29,34 @@ public record RequestOutput(
         String error,
         Object stopReason,
         JsonNode kvTransferParams,
-        int errorStatus) {
+        int errorStatus,
+        long scheduledNanos) {
 
     private static final int[] NO_TOKENS = new int[0];
 
     /** One new token of a request that goes on; {@code logprob} null when none were asked for. */
     public static RequestOutput token(String requestId, int tokenId, String textDelta, TokenLogprob logprob,
-                                      int promptTokens, int completionTokens, int cachedPromptTokens) {
+                                      int promptTokens, int completionTokens, int cachedPromptTokens, long scheduledNanos) {
         return new RequestOutput(requestId, new int[] {tokenId}, textDelta, logprob == null ? null : List.of(logprob), false, null,
-                promptTokens, completionTokens, cachedPromptTokens, null, null, null, 0);
+                promptTokens, completionTokens, cachedPromptTokens, null, null, null, 0, scheduledNanos);
     }
 
     /** This output, as the request's last: why it ended, vLLM's stop_reason (or null) and its kv_transfer_params (or null). */
     public RequestOutput finish(FinishReason reason, Object stopReason, JsonNode kvTransferParams) {
         return new RequestOutput(requestId, newTokenIds, textDelta, logprobs, true, reason,
-                promptTokens, completionTokens, cachedPromptTokens, error, stopReason, kvTransferParams, errorStatus);
+                promptTokens, completionTokens, cachedPromptTokens, error, stopReason, kvTransferParams, errorStatus, scheduledNanos);
     }
 
     /** The last output of an aborted request: no new tokens. */
-    public static RequestOutput abort(String requestId, int promptTokens, int completionTokens, int cachedPromptTokens) {
+    public static RequestOutput abort(String requestId, int promptTokens, int completionTokens, int cachedPromptTokens, long scheduledNanos) {
         return new RequestOutput(requestId, NO_TOKENS, "", null, true, FinishReason.ABORT,
-                promptTokens, completionTokens, cachedPromptTokens, null, null, null, 0);
+                promptTokens, completionTokens, cachedPromptTokens, null, null, null, 0, scheduledNanos);
     }
 
     /** The last output of a request that failed: {@code status} is the HTTP status to answer (500, 502, ...). */
-    public static RequestOutput error(String requestId, int status, String message, int promptTokens, int completionTokens, int cachedPromptTokens) {
+    public static RequestOutput error(String requestId, int status, String message, int promptTokens, int completionTokens,
+                                      int cachedPromptTokens, long scheduledNanos) {
         return new RequestOutput(requestId, NO_TOKENS, "", null, true, FinishReason.ERROR,
-                promptTokens, completionTokens, cachedPromptTokens, message, null, null, status);
+                promptTokens, completionTokens, cachedPromptTokens, message, null, null, status, scheduledNanos);
     }
 }

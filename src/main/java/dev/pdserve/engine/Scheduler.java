@@ -83,6 +83,7 @@ final class Scheduler {
             blocks.recordPrefixLookup(r.numTokens, cachedTokens);
             if (!r.everScheduled) {
                 r.everScheduled = true;
+                r.scheduledNanos = System.nanoTime();
                 r.cachedPromptTokens = Math.min(cachedTokens, r.numPromptTokens);
             }
             r.numComputed += cachedTokens;

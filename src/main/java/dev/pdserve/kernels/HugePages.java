@@ -5,7 +5,10 @@ import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.StructLayout;
 import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
 
 /**
  * Off-heap memory for weights, backed by 2 MiB pages where Linux allows it. Decode streams every
@@ -19,6 +22,9 @@ import java.lang.invoke.MethodHandle;
 public final class HugePages {
     private static final long HUGE = 2L << 20;
     private static final int MADV_COLLAPSE = 25;
+    private static final int EAGAIN = 11;
+    private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
     private static final MethodHandle MADVISE = lookup();
 
     private HugePages() {}
@@ -28,7 +34,8 @@ public final class HugePages {
         try {
             Linker linker = Linker.nativeLinker();
             return linker.downcallHandle(linker.defaultLookup().find("madvise").orElseThrow(),
-                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT),
+                    Linker.Option.captureCallState("errno"));
         } catch (RuntimeException | LinkageError e) {
             return null;
         }
@@ -40,14 +47,25 @@ public final class HugePages {
         return arena.allocate((bytes + HUGE - 1) / HUGE * HUGE, HUGE).asSlice(0, bytes);
     }
 
-    /** Asks the kernel to back a segment from {@link #allocate}, now written, with huge pages. */
-    public static void collapse(MemorySegment written) {
-        if (written.byteSize() < HUGE || MADVISE == null || written.address() % HUGE != 0) return;
+    /**
+     * Asks the kernel to back a segment from {@link #allocate}, now written, with huge pages.
+     * Returns 0 when it did, else the errno of the refusal (-1 where there is nothing to ask);
+     * callers may ignore it: ordinary pages work too, only slower. EAGAIN (a page briefly locked
+     * elsewhere) is asked again a few times, as the man page suggests.
+     */
+    public static int collapse(MemorySegment written) {
+        if (written.byteSize() < HUGE || MADVISE == null || written.address() % HUGE != 0) return -1;
         MemorySegment whole = MemorySegment.ofAddress(written.address()).reinterpret((written.byteSize() + HUGE - 1) / HUGE * HUGE);
-        try {
-            int ignored = (int) MADVISE.invokeExact(whole, whole.byteSize(), MADV_COLLAPSE);
+        try (Arena scratch = Arena.ofConfined()) {
+            MemorySegment state = scratch.allocate(CALL_STATE);
+            int errno = EAGAIN;
+            for (int attempt = 0; attempt < 3 && errno == EAGAIN; attempt++) {
+                int rc = (int) MADVISE.invokeExact(state, whole, whole.byteSize(), MADV_COLLAPSE);
+                errno = rc == 0 ? 0 : (int) ERRNO.get(state, 0L);
+            }
+            return errno;
         } catch (Throwable e) {
-            // advice only: ordinary pages work too
+            return -1;
         }
     }
 }

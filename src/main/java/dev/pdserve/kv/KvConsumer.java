@@ -11,8 +11,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.atomic.LongAdder;
-
-import static java.lang.System.Logger.Level.WARNING;
+import java.util.logging.Logger;
 
 /**
  * The decode side: pulls a finished prefill's KV blocks from a producer straight into this
@@ -21,7 +20,7 @@ import static java.lang.System.Logger.Level.WARNING;
  * once. A failed pull leaves the local blocks half written: the caller frees or recomputes them.
  */
 public final class KvConsumer implements AutoCloseable {
-    private static final System.Logger LOG = System.getLogger(KvConsumer.class.getName());
+    private static final Logger LOG = Logger.getLogger(KvConsumer.class.getName());
 
     private final KvTransferConfig config;
     private final KvPeerInfo info;
@@ -68,7 +67,7 @@ public final class KvConsumer implements AutoCloseable {
                 c.close();
                 if (!reused || closed) throw e;
                 // A pooled connection can be stale (the producer restarted): retry once on a fresh one.
-                LOG.log(WARNING, "KV connection to " + key + " failed (" + e.getMessage() + "); retrying on a new connection");
+                LOG.warning("KV connection to " + key + " failed (" + e.getMessage() + "); retrying on a new connection");
                 c = connect(remoteHost, remotePort, remoteEngineId);
                 return finish(key, c, transfer(c, remoteRequestId, remoteBlockIds, localCache, localBlockIds));
             }
@@ -224,7 +223,7 @@ public final class KvConsumer implements AutoCloseable {
             KvChannel.Frame r = c.read("waiting for RELEASED of request " + requestId, false);
             if (r.type() != KvChannel.RELEASED) throw new IOException("expected RELEASED, got " + KvChannel.name(r.type()));
         } catch (IOException e) {
-            LOG.log(WARNING, "RELEASE of request " + requestId + " to " + c.peer + " failed (" + e.getMessage() + "); the producer frees it when the lease runs out");
+            LOG.warning("RELEASE of request " + requestId + " to " + c.peer + " failed (" + e.getMessage() + "); the producer frees it when the lease runs out");
             c.close();
         }
     }

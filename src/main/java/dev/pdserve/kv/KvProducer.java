@@ -14,14 +14,11 @@ import java.util.Arrays;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
-
-import static java.lang.System.Logger.Level.DEBUG;
-import static java.lang.System.Logger.Level.WARNING;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * The prefill side: a TCP server on {@code kv_ip:kv_port} (one virtual thread per connection)
@@ -31,7 +28,7 @@ import static java.lang.System.Logger.Level.WARNING;
  * out, or after {@link #abort}.
  */
 public final class KvProducer implements AutoCloseable {
-    private static final System.Logger LOG = System.getLogger(KvProducer.class.getName());
+    private static final Logger LOG = Logger.getLogger(KvProducer.class.getName());
 
     private final KvTransferConfig config;
     private final KvPeerInfo info;
@@ -39,7 +36,7 @@ public final class KvProducer implements AutoCloseable {
     private final ServerSocketChannel server;
     private final Map<String, Lease> leases = new ConcurrentHashMap<>();
     private final Set<KvChannel> connections = ConcurrentHashMap.newKeySet();
-    private final ScheduledExecutorService timers;
+    private final LeaseTimer timers;
     private final Thread acceptor;
     private volatile boolean closed;
 
@@ -52,18 +49,24 @@ public final class KvProducer implements AutoCloseable {
     private final LongAdder handshakesRefused = new LongAdder();
     private final LongAdder probesAnswered = new LongAdder();
 
-    private KvProducer(KvTransferConfig config, KvPeerInfo info, KvCache cache, ServerSocketChannel server) {
+    private KvProducer(KvTransferConfig config, KvPeerInfo info, KvCache cache, ServerSocketChannel server, LeaseTimer timers) {
         this.config = config;
         this.info = info;
         this.cache = cache;
         this.server = server;
-        this.timers = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("pdserve-kv-leases").factory());
+        this.timers = timers;
         this.acceptor = Thread.ofVirtual().name("pdserve-kv-accept").start(this::acceptLoop);
     }
 
     /** Binds {@code config.ip():config.port()} (port 0: any free port, see {@link #port()}) and starts serving. */
     public static KvProducer start(KvTransferConfig config, KvPeerInfo info, KvCache cache) throws IOException {
+        return start(config, info, cache, LeaseTimer.system());
+    }
+
+    /** As {@link #start(KvTransferConfig, KvPeerInfo, KvCache)}, with leases timed by {@code timers} (closed with the producer). */
+    public static KvProducer start(KvTransferConfig config, KvPeerInfo info, KvCache cache, LeaseTimer timers) throws IOException {
         if (cache.blockSize() != info.blockSize() || cache.entryFloats() != info.entryFloats()) {
+            timers.close();
             throw new IllegalArgumentException("cache (block size " + cache.blockSize() + ", entry floats " + cache.entryFloats()
                     + ") does not match the descriptor (" + info.blockSize() + ", " + info.entryFloats() + ")");
         }
@@ -73,9 +76,10 @@ public final class KvProducer implements AutoCloseable {
             server.bind(new InetSocketAddress(config.ip(), config.port()), 128);
         } catch (IOException e) {
             server.close();
+            timers.close();
             throw new IOException("cannot listen for KV transfers on " + config.ip() + ":" + config.port() + ": " + e.getMessage(), e);
         }
-        return new KvProducer(config, info, cache, server);
+        return new KvProducer(config, info, cache, server, timers);
     }
 
     public int port() {
@@ -94,10 +98,10 @@ public final class KvProducer implements AutoCloseable {
             if (b < 0 || b >= cache.numBlocks()) throw new IllegalArgumentException("block id " + b + " is out of range: the cache has " + cache.numBlocks() + " blocks");
         }
         long leaseNanos = config.lease().toNanos();
-        Lease lease = new Lease(requestId, blockIds.clone(), free, System.nanoTime() + leaseNanos);
+        Lease lease = new Lease(requestId, blockIds.clone(), free);
         if (leases.putIfAbsent(requestId, lease) != null) throw new IllegalStateException("request " + requestId + " already has leased KV");
         blocksLeased.addAndGet(blockIds.length);
-        timers.schedule(() -> expire(lease), leaseNanos, TimeUnit.NANOSECONDS);
+        timers.schedule(() -> expire(lease), leaseNanos);
     }
 
     /** The engine dropped the request: frees its blocks now, or as soon as a transfer in progress stops. False if no lease. */
@@ -135,11 +139,11 @@ public final class KvProducer implements AutoCloseable {
         if (leases.get(lease.requestId) != lease) return;
         if (lease.tryClaimFree()) {
             leasesExpired.increment();
-            LOG.log(WARNING, "KV lease of request " + lease.requestId + " expired after " + config.lease().toMillis() + " ms unclaimed; freeing " + lease.blockIds.length + " blocks");
+            LOG.warning("KV lease of request " + lease.requestId + " expired after " + config.lease().toMillis() + " ms unclaimed; freeing " + lease.blockIds.length + " blocks");
             free(lease);
         } else if (lease.isTransferring() && !closed) {
             // Being sent right now: check again shortly; the transfer has its own timeout.
-            timers.schedule(() -> expire(lease), 100, TimeUnit.MILLISECONDS);
+            timers.schedule(() -> expire(lease), TimeUnit.MILLISECONDS.toNanos(100));
         }
     }
 
@@ -149,7 +153,7 @@ public final class KvProducer implements AutoCloseable {
         try {
             lease.free();
         } catch (RuntimeException e) {
-            LOG.log(WARNING, "freeing the KV blocks of request " + lease.requestId + " failed", e);
+            LOG.log(Level.WARNING, "freeing the KV blocks of request " + lease.requestId + " failed", e);
         }
     }
 
@@ -161,7 +165,7 @@ public final class KvProducer implements AutoCloseable {
             } catch (ClosedChannelException e) {
                 return;
             } catch (IOException e) {
-                if (!closed) LOG.log(WARNING, "KV accept failed: " + e.getMessage());
+                if (!closed) LOG.warning("KV accept failed: " + e.getMessage());
                 continue;
             }
             Thread.ofVirtual().name("pdserve-kv-conn").start(() -> serve(sc));
@@ -190,7 +194,7 @@ public final class KvProducer implements AutoCloseable {
                 KvHandshake.asProducer(c, first, info, config.clusterToken());
             } catch (KvHandshake.Refused r) {
                 handshakesRefused.increment();
-                LOG.log(WARNING, "refused KV connection from " + peer + ": " + r.getMessage());
+                LOG.warning("refused KV connection from " + peer + ": " + r.getMessage());
                 return;
             }
             while (true) {
@@ -208,9 +212,9 @@ public final class KvProducer implements AutoCloseable {
                 }
             }
         } catch (EOFException | ClosedChannelException e) {
-            LOG.log(DEBUG, "KV connection from " + peer + " closed");
+            LOG.fine("KV connection from " + peer + " closed");
         } catch (IOException e) {
-            if (!closed) LOG.log(WARNING, "KV connection from " + peer + " failed: " + e.getMessage());
+            if (!closed) LOG.warning("KV connection from " + peer + " failed: " + e.getMessage());
         } finally {
             connections.remove(c);
             c.close();
@@ -221,7 +225,7 @@ public final class KvProducer implements AutoCloseable {
     private void serveProbe(KvChannel c, KvChannel.Frame probe, String peer) throws IOException, KvHandshake.Refused {
         String prober = KvHandshake.answerProbe(c, probe, info, config.clusterToken());
         probesAnswered.increment();
-        LOG.log(DEBUG, "answered a KV probe from " + prober + " at " + peer);
+        LOG.fine("answered a KV probe from " + prober + " at " + peer);
         try {
             c.read("waiting for the probe's BYE", false); // BYE, or the prober just closes
         } catch (EOFException | ClosedChannelException ignored) {
@@ -269,6 +273,8 @@ public final class KvProducer implements AutoCloseable {
             }
         } finally {
             c.endTotal();
+            // The lease stops being sent before the transfer is counted: whoever sees the count can expire it.
+            boolean freeNow = lease.endTransfer();
             long nanos = System.nanoTime() - start;
             transferNanos.add(nanos);
             if (sent) {
@@ -277,7 +283,7 @@ public final class KvProducer implements AutoCloseable {
             } else {
                 transfersFailed.increment();
             }
-            if (lease.endTransfer()) free(lease);
+            if (freeNow) free(lease);
         }
     }
 
@@ -321,6 +327,6 @@ public final class KvProducer implements AutoCloseable {
         }
         // A lease being sent is freed by its transfer thread when the closed connection stops it.
         for (Lease lease : leases.values()) if (lease.abort()) free(lease);
-        timers.shutdownNow();
+        timers.close();
     }
 }

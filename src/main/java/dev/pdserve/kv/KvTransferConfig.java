@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.logging.Logger;
 
 /**
  * vLLM's {@code --kv-transfer-config} JSON, read the way vLLM reads it (same field names and
@@ -23,7 +24,7 @@ import java.util.UUID;
  */
 public record KvTransferConfig(
         String connector,
-        Role role,
+        KvRole role,
         String ip,
         int port,
         String engineId,
@@ -51,19 +52,7 @@ public record KvTransferConfig(
     /** vLLM fields that mean nothing for a CPU TCP transfer; accepted silently. */
     private static final Set<String> IGNORED_VLLM_FIELDS = Set.of("kv_rank", "kv_buffer_size", "enable_permute_local_kv");
 
-    private static final System.Logger LOG = System.getLogger(KvTransferConfig.class.getName());
-
-    public enum Role {
-        PRODUCER("kv_producer"), CONSUMER("kv_consumer"), BOTH("kv_both");
-
-        public final String wireName;
-
-        Role(String wireName) { this.wireName = wireName; }
-
-        public boolean produces() { return this != CONSUMER; }
-
-        public boolean consumes() { return this != PRODUCER; }
-    }
+    private static final Logger LOG = Logger.getLogger(KvTransferConfig.class.getName());
 
     public enum FailurePolicy {
         /** The request fails with an error (vLLM's default). */
@@ -92,8 +81,8 @@ public record KvTransferConfig(
             notes.add("kv_connector " + connector + " is not available in pdserve; " + CONNECTOR + " (KV over TCP) is used instead");
         }
         String roleName = string(root, "kv_role", null);
-        Role role = null;
-        for (Role r : Role.values()) if (r.wireName.equals(roleName)) role = r;
+        KvRole role = null;
+        for (KvRole r : KvRole.values()) if (r.wire().equals(roleName)) role = r;
         if (role == null) {
             throw bad("field 'kv_role' must be one of kv_producer, kv_consumer, kv_both; got " + (roleName == null ? "nothing" : "'" + roleName + "'"));
         }
@@ -149,7 +138,7 @@ public record KvTransferConfig(
         for (Map.Entry<String, JsonNode> e : extra.properties()) {
             if (!knownExtra.contains(e.getKey())) notes.add("unknown field 'kv_connector_extra_config." + e.getKey() + "' ignored");
         }
-        for (String n : notes) LOG.log(System.Logger.Level.WARNING, "--kv-transfer-config: " + n);
+        for (String n : notes) LOG.warning("--kv-transfer-config: " + n);
         return new KvTransferConfig(connector, role, ip, port, engineId, device, parallel,
                 Duration.ofMillis(Math.round(leaseSeconds * 1000)), token, policy, connectMs, readMs, transferMs, List.copyOf(notes));
     }
@@ -162,7 +151,7 @@ public record KvTransferConfig(
     /** Never prints the cluster token. */
     @Override
     public String toString() {
-        return "KvTransferConfig[connector=" + connector + ", role=" + role.wireName + ", ip=" + ip + ", port=" + port
+        return "KvTransferConfig[connector=" + connector + ", role=" + role.wire() + ", ip=" + ip + ", port=" + port
                 + ", engineId=" + engineId + ", lease=" + lease + ", clusterToken=" + (clusterToken.isEmpty() ? "none" : "set")
                 + ", loadFailurePolicy=" + loadFailurePolicy + "]";
     }

@@ -9,16 +9,14 @@ final class Lease {
     final String requestId;
     final int[] blockIds;
     private final Runnable free;
-    final long expiresAtNanos;
     private boolean transferring;
     private boolean aborted;
     private boolean freed;
 
-    Lease(String requestId, int[] blockIds, Runnable free, long expiresAtNanos) {
+    Lease(String requestId, int[] blockIds, Runnable free) {
         this.requestId = requestId;
         this.blockIds = blockIds;
         this.free = free;
-        this.expiresAtNanos = expiresAtNanos;
     }
 
     /** Why a PULL cannot start now, or null after marking the lease as being sent. */

@@ -13,6 +13,7 @@ import java.net.InetAddress;
 import java.net.NetworkInterface;
 import java.util.Collections;
 import java.util.function.Consumer;
+import java.util.logging.Logger;
 
 /**
  * The engine's KV connector over pdserve's TCP protocol: a {@link KvProducer} for
@@ -20,7 +21,7 @@ import java.util.function.Consumer;
  * Pulls run on virtual threads, never on the engine's step loop.
  */
 public final class PdTcpConnector implements KvConnector {
-    private static final System.Logger LOG = System.getLogger(PdTcpConnector.class.getName());
+    private static final Logger LOG = Logger.getLogger(PdTcpConnector.class.getName());
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final KvTransferConfig config;
@@ -44,17 +45,23 @@ public final class PdTcpConnector implements KvConnector {
      * {@code serveHost} is the API's --host: what to advertise when kv_ip is a wildcard.
      */
     public PdTcpConnector(KvTransferConfig config, KvPeerInfo me, KvCache cache, String serveHost) {
+        this(config, me, cache, serveHost, LeaseTimer.system());
+    }
+
+    /** As {@link #PdTcpConnector(KvTransferConfig, KvPeerInfo, KvCache, String)}, with the producer's leases timed by {@code leaseTimer}. */
+    public PdTcpConnector(KvTransferConfig config, KvPeerInfo me, KvCache cache, String serveHost, LeaseTimer leaseTimer) {
         this.config = config;
         this.me = me;
         this.cache = cache;
         try {
-            this.producer = config.role().produces() ? KvProducer.start(config, me, cache) : null;
+            this.producer = config.role().produces() ? KvProducer.start(config, me, cache, leaseTimer) : null;
         } catch (IOException e) {
             throw new UncheckedIOException(e.getMessage(), e);
         }
+        if (producer == null) leaseTimer.close();
         this.consumer = config.role().consumes() ? new KvConsumer(config, me) : null;
         this.advertisedHost = advertisedHost(config.ip(), serveHost);
-        LOG.log(System.Logger.Level.INFO, "KV connector " + KvTransferConfig.CONNECTOR + ": role " + config.role().wireName
+        LOG.info("KV connector " + KvTransferConfig.CONNECTOR + ": role " + config.role().wire()
                 + (producer != null ? ", serving KV on " + config.ip() + ":" + producer.port() + " (advertised as " + advertisedHost + ")" : "")
                 + ", engine_id " + me.engineId() + ", lease " + config.lease().toMillis() + " ms, kv_load_failure_policy "
                 + config.loadFailurePolicy().name().toLowerCase() + ", cluster token " + (config.clusterToken().isEmpty() ? "none" : "set"));
@@ -99,14 +106,14 @@ public final class PdTcpConnector implements KvConnector {
         if (p.doRemoteDecode()) {
             if (producer == null) {
                 throw new EngineException(400, "kv_transfer_params.do_remote_decode", "kv_transfer_params.do_remote_decode needs a kv_producer or kv_both instance; this one is "
-                        + config.role().wireName);
+                        + config.role().wire());
             }
             return REMOTE_DECODE;
         }
         if (!p.doRemotePrefill()) return NONE;
         if (consumer == null) {
             throw new EngineException(400, "kv_transfer_params.do_remote_prefill", "kv_transfer_params.do_remote_prefill needs a kv_consumer or kv_both instance; this one is "
-                    + config.role().wireName);
+                    + config.role().wire());
         }
         String why = p.incompatibilityWith(me);
         if (why != null) throw new EngineException(400, "kv_transfer_params", "cannot use the KV of " + p.remoteHost() + ":" + p.remotePort() + ": " + why);
@@ -140,7 +147,7 @@ public final class PdTcpConnector implements KvConnector {
             } catch (RuntimeException e) {
                 error = "KV transfer from prefill instance " + p.remoteHost() + ":" + p.remotePort() + " failed: " + e;
             }
-            if (error != null) LOG.log(System.Logger.Level.WARNING, error);
+            if (error != null) LOG.warning(error);
             done.accept(error);
         });
     }

@@ -31,6 +31,11 @@ public final class ModelLoader {
         }
     }
 
+    /** The checkpoint tensors a loaded model reads as projections: what quantizing a checkpoint converts (the model code decides). */
+    public static java.util.Set<String> linearWeightNames(CausalLM model) {
+        return java.util.Set.copyOf(((DecoderModel) model).linearWeightNames());
+    }
+
     public static final java.util.List<String> QUANTIZATIONS = java.util.List.of("w8a8", "w8a8_dynamic", "ascend");
 
     /** --quantization: W8A8 by any of its names (vllm-ascend calls it "ascend"); null keeps the checkpoint's dtype. */

@@ -4,11 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.pdserve.http.ApiException;
+import dev.pdserve.http.HttpEdge;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.http.ServerRequest;
 
-import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.ArrayList;
@@ -37,13 +37,13 @@ final class AdminApi {
     /** 403 when the admin API is off (no key configured), 401 when the caller's key is missing or wrong. */
     void authorize(ServerRequest req) {
         if (config.adminApiKey == null)
-            throw new OpenAiError(403, "PermissionDeniedError", "the admin API is disabled: start the proxy with --admin-api-key");
+            throw new ApiException(403, null, "the admin API is disabled: start the proxy with --admin-api-key");
         String given = req.headers().first(HeaderNames.create("X-API-Key"))
                 .or(() -> req.headers().first(HeaderNames.AUTHORIZATION)
                         .filter(a -> a.regionMatches(true, 0, "Bearer ", 0, 7)).map(a -> a.substring(7).trim()))
                 .orElse("");
         if (!MessageDigest.isEqual(given.getBytes(StandardCharsets.UTF_8), config.adminApiKey.getBytes(StandardCharsets.UTF_8)))
-            throw new OpenAiError(401, "AuthenticationError", "missing or wrong admin API key (send X-API-Key or Authorization: Bearer)");
+            throw new ApiException(401, null, "missing or wrong admin API key (send X-API-Key or Authorization: Bearer)");
     }
 
     ObjectNode add(ServerRequest req) {
@@ -55,7 +55,7 @@ final class AdminApi {
         boolean probing = !config.healthInterval.isZero();
         for (InstanceAddress a : c.addresses) {
             // Without health probes the instance is trusted at once; with them it waits for a passing /health.
-            Instance i = pool.add(c.role, a, !probing);
+            Instance i = pool.add(c.type, a, !probing);
             if (i == null) {
                 present.add(a.toString());
                 continue;
@@ -65,7 +65,7 @@ final class AdminApi {
             (i.healthy ? added : waiting).add(a.toString());
         }
         StringBuilder m = new StringBuilder();
-        if (!added.isEmpty()) m.append("Added ").append(c.role.label()).append(" instances: ").append(added).append(". ");
+        if (!added.isEmpty()) m.append("Added ").append(c.type.label()).append(" instances: ").append(added).append(". ");
         if (!waiting.isEmpty()) m.append("Instances ").append(waiting).append(" are waiting to be added (their /health does not answer 200 yet). ");
         if (!present.isEmpty()) m.append("Instances ").append(present).append(" were already present. ");
         return snapshot(m.toString().trim());
@@ -77,7 +77,7 @@ final class AdminApi {
         List<String> removed = new ArrayList<>();
         List<String> unknown = new ArrayList<>();
         for (InstanceAddress a : c.addresses) {
-            Instance i = pool.remove(c.role, a);
+            Instance i = pool.remove(c.type, a);
             if (i == null) {
                 unknown.add(a.toString());
             } else {
@@ -86,27 +86,21 @@ final class AdminApi {
             }
         }
         if (removed.isEmpty())
-            throw new OpenAiError(404, "NotFoundError", "no " + c.role.label() + " instance " + unknown + " in the proxy");
-        String m = "Removed " + c.role.label() + " instances: " + removed + "."
+            throw new ApiException(404, null, "no " + c.type.label() + " instance " + unknown + " in the proxy");
+        String m = "Removed " + c.type.label() + " instances: " + removed + "."
                 + (unknown.isEmpty() ? "" : " Not found: " + unknown + ".");
         return snapshot(m);
     }
 
-    private record Change(Role role, List<InstanceAddress> addresses) {}
+    private record Change(InstanceType type, List<InstanceAddress> addresses) {}
 
     private Change parse(ServerRequest req) {
-        JsonNode body;
-        try (InputStream in = req.content().inputStream()) {
-            body = json.readTree(in.readAllBytes());
-        } catch (IOException | RuntimeException e) {
-            throw OpenAiError.badRequest("the request body is not valid JSON");
-        }
-        if (body == null || !body.isObject()) throw OpenAiError.badRequest("the request body must be a JSON object");
-        Role role;
+        ObjectNode body = HttpEdge.jsonObject(HttpEdge.body(req, config.maxBodyBytes));
+        InstanceType type;
         try {
-            role = Role.fromLabel(body.path("type").asText(""));
+            type = InstanceType.fromLabel(body.path("type").asText(""));
         } catch (IllegalArgumentException e) {
-            throw OpenAiError.badRequest(e.getMessage());
+            throw ApiException.badRequest(null, e.getMessage());
         }
         JsonNode list = body.has("instances") ? body.get("instances") : body.get("instance");
         List<InstanceAddress> addresses = new ArrayList<>();
@@ -114,16 +108,16 @@ final class AdminApi {
             if (list != null && list.isTextual()) addresses.add(InstanceAddress.parse(list.asText()));
             else if (list != null && list.isArray()) for (JsonNode n : list) addresses.add(InstanceAddress.parse(n.asText()));
         } catch (IllegalArgumentException e) {
-            throw OpenAiError.badRequest(e.getMessage());
+            throw ApiException.badRequest(null, e.getMessage());
         }
-        if (addresses.isEmpty()) throw OpenAiError.badRequest("give \"instances\": [\"host:port\", ...] (or \"instance\": \"host:port\")");
-        return new Change(role, addresses);
+        if (addresses.isEmpty()) throw ApiException.badRequest(null, "give \"instances\": [\"host:port\", ...] (or \"instance\": \"host:port\")");
+        return new Change(type, addresses);
     }
 
     private ObjectNode snapshot(String message) {
         ObjectNode o = json.createObjectNode();
         o.put("message", message);
-        for (Role r : Role.values()) {
+        for (InstanceType r : InstanceType.values()) {
             ArrayNode a = o.putArray("current_" + r.label() + "_instances");
             for (Instance i : pool.list(r)) a.add(i.address.toString());
         }

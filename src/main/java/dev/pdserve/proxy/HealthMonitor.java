@@ -9,13 +9,14 @@ import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
 
 /**
  * Every {@code --health-interval}: {@code GET /health} on each instance (a failed probe takes it out of
  * the choice until a probe passes again) and {@code GET /metrics} for {@code vllm:kv_cache_usage_perc}.
  */
 final class HealthMonitor implements AutoCloseable {
-    private static final System.Logger LOG = System.getLogger("dev.pdserve.proxy");
+    private static final Logger LOG = Logger.getLogger("dev.pdserve.proxy");
 
     private final InstancePool pool;
     private final Upstream upstream;
@@ -36,8 +37,8 @@ final class HealthMonitor implements AutoCloseable {
     /** Probes every instance in parallel and waits for all of them. */
     void probeAll() {
         List<Thread> probes = new ArrayList<>();
-        for (Role role : Role.values())
-            for (Instance i : pool.list(role)) probes.add(Thread.ofVirtual().start(() -> probe(i)));
+        for (InstanceType type : InstanceType.values())
+            for (Instance i : pool.list(type)) probes.add(Thread.ofVirtual().start(() -> probe(i)));
         for (Thread t : probes) {
             try {
                 t.join();
@@ -62,7 +63,7 @@ final class HealthMonitor implements AutoCloseable {
             Thread.currentThread().interrupt();
             return;
         }
-        if (ok != i.healthy) LOG.log(System.Logger.Level.WARNING, i + (ok ? " is healthy again" : " is unhealthy: " + why));
+        if (ok != i.healthy) LOG.warning(i + (ok ? " is healthy again" : " is unhealthy: " + why));
         if (!ok) i.lastError = why;
         i.healthy = ok;
         if (ok) scrapeKvUsage(i);

@@ -5,7 +5,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /** One upstream prefill or decode instance, with the load and health the balancer ranks it by. */
 final class Instance {
-    final Role role;
+    final InstanceType type;
     final InstanceAddress address;
     final CircuitBreaker breaker;
     /** Prompt tokens of prefill requests sent and not yet answered (token ids exactly, text estimated). */
@@ -17,8 +17,8 @@ final class Instance {
     volatile boolean healthy;
     volatile String lastError;
 
-    Instance(Role role, InstanceAddress address, CircuitBreaker breaker, boolean healthy) {
-        this.role = role;
+    Instance(InstanceType type, InstanceAddress address, CircuitBreaker breaker, boolean healthy) {
+        this.type = type;
         this.address = address;
         this.breaker = breaker;
         this.healthy = healthy;
@@ -31,6 +31,6 @@ final class Instance {
 
     @Override
     public String toString() {
-        return role.label() + " instance " + address;
+        return type.label() + " instance " + address;
     }
 }

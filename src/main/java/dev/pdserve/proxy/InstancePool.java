@@ -18,7 +18,7 @@ final class InstancePool {
     private final int breakerThreshold;
     private final long breakerCooldownNanos;
     private final LongSupplier nanoClock;
-    private final int[] roundRobin = new int[Role.values().length]; // per role, so that one role's picks do not steer the other's
+    private final int[] roundRobin = new int[InstanceType.values().length]; // per type, so that one type's picks do not steer the other's
 
     InstancePool(int breakerThreshold, long breakerCooldownNanos, LongSupplier nanoClock) {
         this.breakerThreshold = breakerThreshold;
@@ -26,55 +26,55 @@ final class InstancePool {
         this.nanoClock = nanoClock;
     }
 
-    List<Instance> list(Role role) {
-        return role == Role.PREFILL ? prefill : decode;
+    List<Instance> list(InstanceType type) {
+        return type == InstanceType.PREFILL ? prefill : decode;
     }
 
     /** Adds an instance; returns null when it is already in the pool. */
-    synchronized Instance add(Role role, InstanceAddress address, boolean healthy) {
-        if (find(role, address) != null) return null;
-        Instance i = new Instance(role, address, new CircuitBreaker(breakerThreshold, breakerCooldownNanos, nanoClock), healthy);
-        list(role).add(i);
+    synchronized Instance add(InstanceType type, InstanceAddress address, boolean healthy) {
+        if (find(type, address) != null) return null;
+        Instance i = new Instance(type, address, new CircuitBreaker(breakerThreshold, breakerCooldownNanos, nanoClock), healthy);
+        list(type).add(i);
         return i;
     }
 
     /** Removes an instance for new requests; requests already on it finish. Returns null when unknown. */
-    synchronized Instance remove(Role role, InstanceAddress address) {
-        Instance i = find(role, address);
-        if (i != null) list(role).remove(i);
+    synchronized Instance remove(InstanceType type, InstanceAddress address) {
+        Instance i = find(type, address);
+        if (i != null) list(type).remove(i);
         return i;
     }
 
-    Instance find(Role role, InstanceAddress address) {
-        for (Instance i : list(role)) if (i.address.sameAs(address)) return i;
+    Instance find(InstanceType type, InstanceAddress address) {
+        for (Instance i : list(type)) if (i.address.sameAs(address)) return i;
         return null;
     }
 
-    boolean anyAvailable(Role role) {
-        for (Instance i : list(role)) if (i.isAvailable()) return true;
+    boolean anyAvailable(InstanceType type) {
+        for (Instance i : list(type)) if (i.isAvailable()) return true;
         return false;
     }
 
     /**
      * Picks the least-loaded available instance, preferring ones this request has not tried yet, and
-     * books the load on it. Returns null when no instance of the role is available.
+     * books the load on it. Returns null when no instance of the type is available.
      */
-    synchronized Lease acquire(Role role, Set<Instance> tried, long promptTokens) {
+    synchronized Booking acquire(InstanceType type, Set<Instance> tried, long promptTokens) {
         List<Instance> fresh = new ArrayList<>();
         List<Instance> retried = new ArrayList<>();
-        for (Instance i : list(role)) if (i.isAvailable()) (tried.contains(i) ? retried : fresh).add(i);
+        for (Instance i : list(type)) if (i.isAvailable()) (tried.contains(i) ? retried : fresh).add(i);
         List<Instance> candidates = fresh.isEmpty() ? retried : fresh;
         if (candidates.isEmpty()) return null;
         // Rotate before the stable sort so that equal loads take turns.
-        int shift = Math.floorMod(roundRobin[role.ordinal()]++, candidates.size());
+        int shift = Math.floorMod(roundRobin[type.ordinal()]++, candidates.size());
         List<Instance> rotated = new ArrayList<>(candidates.subList(shift, candidates.size()));
         rotated.addAll(candidates.subList(0, shift));
-        rotated.sort(role == Role.PREFILL ? BY_PREFILL_LOAD : BY_DECODE_LOAD);
+        rotated.sort(type == InstanceType.PREFILL ? BY_PREFILL_LOAD : BY_DECODE_LOAD);
         for (Instance i : rotated) {
             if (!i.breaker.tryAcquire()) continue;
             i.pendingPromptTokens.addAndGet(promptTokens);
             i.activeRequests.incrementAndGet();
-            return new Lease(i, promptTokens);
+            return new Booking(i, promptTokens);
         }
         return null;
     }
@@ -87,13 +87,13 @@ final class InstancePool {
             .thenComparingDouble(i -> i.kvCacheUsage);
 
     /** The load one request books on one instance, released once, and its one verdict for the breaker. */
-    static final class Lease {
+    static final class Booking {
         final Instance instance;
         private final long promptTokens;
         private boolean released;
         private boolean judged;
 
-        Lease(Instance instance, long promptTokens) {
+        Booking(Instance instance, long promptTokens) {
             this.instance = instance;
             this.promptTokens = promptTokens;
         }

@@ -3,8 +3,11 @@ package dev.pdserve.proxy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.pdserve.net.TcpPeer;
-import dev.pdserve.proxy.InstancePool.Lease;
+import dev.pdserve.http.ApiException;
+import dev.pdserve.http.ErrorBody;
+import dev.pdserve.http.HttpEdge;
+import dev.pdserve.http.TcpPeer;
+import dev.pdserve.proxy.InstancePool.Booking;
 import dev.pdserve.proxy.ProxyMetrics.Outcome;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.http.ServerRequest;
@@ -15,8 +18,9 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * One client request to {@code /v1/completions} or {@code /v1/chat/completions}: (1) the prompt with
@@ -26,9 +30,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * connection while an instance computes cancels that call, and the instance aborts.
  */
 final class PdHandler {
-    private static final System.Logger LOG = System.getLogger("dev.pdserve.proxy");
-
-    private static final io.helidon.http.HeaderName X_REQUEST_ID = HeaderNames.create("X-Request-Id");
+    private static final Logger LOG = Logger.getLogger("dev.pdserve.proxy");
 
     private final ProxyConfig config;
     private final InstancePool pool;
@@ -50,82 +52,55 @@ final class PdHandler {
     void handle(ServerRequest req, ServerResponse res, String path) {
         inFlight.incrementAndGet();
         try {
-            String requestId = req.headers().first(X_REQUEST_ID).filter(s -> !s.isBlank())
-                    .orElseGet(() -> "pdproxy-" + UUID.randomUUID());
-            res.header(X_REQUEST_ID, requestId);
+            String requestId = HttpEdge.requestId(req, res);
             String auth = req.headers().first(HeaderNames.AUTHORIZATION)
                     .orElse(config.upstreamApiKey == null ? null : "Bearer " + config.upstreamApiKey);
             Upstream.Forward fwd = new Upstream.Forward(requestId, auth);
             // Looked up before the work starts: a connection already reset could not be told from one not found.
             TcpPeer client = TcpPeer.of(req.localPeer().address(), req.remotePeer().address());
             try {
-                ObjectNode body = parse(req);
+                ObjectNode body = HttpEdge.jsonObject(HttpEdge.body(req, config.maxBodyBytes));
                 JsonNode kv = prefill(path, body, fwd, client);
                 byte[] decodeBody = json.writeValueAsBytes(PdRequests.decodeBody(body, kv));
                 if (body.path("stream").asBoolean(false)) decodeStreaming(path, decodeBody, fwd, client, res);
                 else decodeBuffered(path, decodeBody, fwd, client, res);
             } catch (Upstream.ClientClosed e) {
                 metrics.request(Outcome.CLIENT_DISCONNECT);
-                LOG.log(System.Logger.Level.INFO, "request " + requestId + ": " + e.getMessage());
+                LOG.info("request " + requestId + ": " + e.getMessage());
                 // Heard only by a client that shut down just its sending side: TCP cannot tell it from a close.
-                sendQuietly(res, 499, "application/json", OpenAiError.body(json,
-                        "The client closed the connection; the request was aborted", "BadRequestError", 499));
-            } catch (OpenAiError e) {
-                metrics.request(switch (e.status) {
-                    case 400 -> Outcome.BAD_REQUEST;
-                    case 503 -> Outcome.NO_INSTANCE;
-                    default -> Outcome.UPSTREAM_ERROR;
-                });
-                LOG.log(e.status == 400 ? System.Logger.Level.INFO : System.Logger.Level.WARNING,
+                HttpEdge.sendError(res, new ApiException(499, null, "The client closed the connection; the request was aborted"));
+            } catch (ApiException e) {
+                metrics.request(e.status < 500 ? Outcome.BAD_REQUEST : e.status == 503 ? Outcome.NO_INSTANCE : Outcome.UPSTREAM_ERROR);
+                LOG.log(e.status < 500 ? Level.INFO : Level.WARNING,
                         "request " + requestId + ": " + e.getMessage());
-                sendQuietly(res, e.status, "application/json", e.json(json));
+                HttpEdge.sendError(res, e);
             } catch (PassThrough p) {
                 metrics.request(Outcome.CLIENT_ERROR);
-                sendQuietly(res, p.status, p.contentType, p.body);
+                HttpEdge.sendQuietly(res, p.status, p.contentType, p.body);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             } catch (IOException | RuntimeException e) { // a bug of ours: still an OpenAI-shaped answer
-                LOG.log(System.Logger.Level.ERROR, "request " + requestId + " failed", e);
-                if (!res.isSent())
-                    sendQuietly(res, 500, "application/json", OpenAiError.body(json, e.toString(), "InternalServerError", 500));
+                LOG.log(Level.SEVERE, "request " + requestId + " failed", e);
+                HttpEdge.sendError(res, new ApiException(500, null, "internal error: " + e));
             }
         } finally {
             inFlight.decrementAndGet();
         }
     }
 
-    private ObjectNode parse(ServerRequest req) {
-        byte[] raw;
-        try (InputStream in = req.content().inputStream()) {
-            raw = in.readAllBytes();
-        } catch (IOException | RuntimeException e) {
-            throw OpenAiError.badRequest("could not read the request body: " + e.getMessage());
-        }
-        JsonNode node;
-        try {
-            node = json.readTree(raw);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw OpenAiError.badRequest("the request body is not valid JSON: " + e.getOriginalMessage());
-        } catch (IOException e) {
-            throw OpenAiError.badRequest("the request body is not valid JSON: " + e.getMessage());
-        }
-        if (node == null || !node.isObject()) throw OpenAiError.badRequest("the request body must be a JSON object");
-        return (ObjectNode) node;
-    }
-
     private JsonNode prefill(String path, ObjectNode body, Upstream.Forward fwd, TcpPeer client)
             throws IOException, InterruptedException {
         byte[] prefillBody = json.writeValueAsBytes(PdRequests.prefillBody(body));
-        return retries.run(Role.PREFILL, PdRequests.promptTokens(body), lease -> {
+        return retries.run(InstanceType.PREFILL, PdRequests.promptTokens(body), booking -> {
             long t0 = System.nanoTime();
-            HttpResponse<byte[]> r = upstream.postBuffered(lease.instance.address, path, prefillBody, fwd, config.requestTimeout, client);
-            metrics.latency(Role.PREFILL, System.nanoTime() - t0);
-            byte[] answer = checkStatus(lease, r.statusCode(), r.body(), contentType(r));
+            HttpResponse<byte[]> r = upstream.postBuffered(booking.instance.address, path, prefillBody, fwd, config.requestTimeout, client);
+            metrics.latency(InstanceType.PREFILL, System.nanoTime() - t0);
+            byte[] answer = checkStatus(booking, r.statusCode(), r.body(), contentType(r));
             JsonNode parsed = parseAnswer(answer);
-            lease.success();
+            booking.success();
             JsonNode kv = parsed.get("kv_transfer_params");
             if (kv == null || !kv.isObject())
-                throw OpenAiError.upstream(lease.instance + " answered without kv_transfer_params: it is not a "
+                throw ApiException.upstream(booking.instance + " answered without kv_transfer_params: it is not a "
                         + "kv_producer (start it with --kv-transfer-config '{\"kv_role\":\"kv_producer\",...}')");
             return kv;
         });
@@ -134,38 +109,38 @@ final class PdHandler {
     /** Non-streaming decode: buffered, so that a failure can still become a retry or a JSON error. */
     private void decodeBuffered(String path, byte[] body, Upstream.Forward fwd, TcpPeer client, ServerResponse res)
             throws InterruptedException {
-        HttpResponse<byte[]> r = retries.run(Role.DECODE, 0, lease -> {
+        HttpResponse<byte[]> r = retries.run(InstanceType.DECODE, 0, booking -> {
             long t0 = System.nanoTime();
-            HttpResponse<byte[]> resp = upstream.postBuffered(lease.instance.address, path, body, fwd, config.requestTimeout, client);
-            metrics.latency(Role.DECODE, System.nanoTime() - t0);
-            parseAnswer(checkStatus(lease, resp.statusCode(), resp.body(), contentType(resp)));
-            lease.success();
+            HttpResponse<byte[]> resp = upstream.postBuffered(booking.instance.address, path, body, fwd, config.requestTimeout, client);
+            metrics.latency(InstanceType.DECODE, System.nanoTime() - t0);
+            parseAnswer(checkStatus(booking, resp.statusCode(), resp.body(), contentType(resp)));
+            booking.success();
             return resp;
         });
-        metrics.request(sendQuietly(res, 200, contentType(r), r.body()) ? Outcome.SUCCESS : Outcome.CLIENT_DISCONNECT);
+        metrics.request(HttpEdge.sendQuietly(res, 200, contentType(r), r.body()) ? Outcome.SUCCESS : Outcome.CLIENT_DISCONNECT);
     }
 
     /** Streaming decode: the first chunk is awaited before anything is sent, then every chunk is relayed as it comes. */
     private void decodeStreaming(String path, byte[] body, Upstream.Forward fwd, TcpPeer client, ServerResponse res)
             throws InterruptedException {
-        retries.run(Role.DECODE, 0, lease -> {
+        retries.run(InstanceType.DECODE, 0, booking -> {
             long t0 = System.nanoTime();
-            HttpResponse<InputStream> r = upstream.postStreaming(lease.instance.address, path, body, fwd, config.requestTimeout, client);
+            HttpResponse<InputStream> r = upstream.postStreaming(booking.instance.address, path, body, fwd, config.requestTimeout, client);
             try (InputStream in = r.body()) { // closing it closes the connection: the decode instance aborts
-                if (r.statusCode() >= 400) checkStatus(lease, r.statusCode(), in.readNBytes(64 * 1024), contentType(r));
+                if (r.statusCode() >= 400) checkStatus(booking, r.statusCode(), in.readNBytes(64 * 1024), contentType(r));
                 if (r.statusCode() != 200) throw new Retries.RetryableFailure("answered HTTP " + r.statusCode());
                 byte[] buf = new byte[16 * 1024];
                 int n = in.read(buf);
                 if (n < 0) throw new Retries.RetryableFailure("closed the stream before its first byte");
-                metrics.latency(Role.DECODE, System.nanoTime() - t0);
-                relay(lease, in, buf, n, res, contentType(r));
+                metrics.latency(InstanceType.DECODE, System.nanoTime() - t0);
+                relay(booking, in, buf, n, res, contentType(r));
                 return null;
             }
         });
     }
 
     /** From the first byte on there is no retry: a failure becomes an SSE error event, never a silent cut. */
-    private void relay(Lease lease, InputStream in, byte[] buf, int first, ServerResponse res, String contentType) {
+    private void relay(Booking booking, InputStream in, byte[] buf, int first, ServerResponse res, String contentType) {
         StreamTail tail = new StreamTail();
         OutputStream out;
         try {
@@ -175,7 +150,7 @@ final class PdHandler {
             out.write(buf, 0, first);
             out.flush();
         } catch (RuntimeException | IOException e) {
-            clientGone(lease, e);
+            clientGone(booking, e);
             return;
         }
         tail.add(buf, 0, first);
@@ -184,7 +159,7 @@ final class PdHandler {
             try {
                 n = in.read(buf);
             } catch (IOException e) {
-                streamFailed(lease, out, tail, "failed mid-stream: " + describe(e));
+                streamFailed(booking, out, tail, "failed mid-stream: " + describe(e));
                 return;
             }
             if (n < 0) break;
@@ -193,28 +168,28 @@ final class PdHandler {
                 out.write(buf, 0, n);
                 out.flush();
             } catch (RuntimeException | IOException e) {
-                clientGone(lease, e);
+                clientGone(booking, e);
                 return;
             }
         }
         if (!tail.endsWithDone()) {
-            streamFailed(lease, out, tail, "closed the stream before data: [DONE]");
+            streamFailed(booking, out, tail, "closed the stream before data: [DONE]");
             return;
         }
-        lease.success();
+        booking.success();
         metrics.request(Outcome.SUCCESS);
         closeQuietly(out);
     }
 
-    private void streamFailed(Lease lease, OutputStream out, StreamTail tail, String why) {
-        String message = lease.instance + " " + why;
-        lease.failure(message);
+    private void streamFailed(Booking booking, OutputStream out, StreamTail tail, String why) {
+        String message = booking.instance + " " + why;
+        booking.failure(message);
         metrics.request(Outcome.UPSTREAM_ERROR);
-        LOG.log(System.Logger.Level.WARNING, message);
+        LOG.warning(message);
         try {
             // Same shape vLLM sends when a stream fails: an error event, then [DONE].
             String event = (tail.atEventBoundary() ? "" : "\n\n") + "data: "
-                    + new String(OpenAiError.body(json, message, OpenAiError.UPSTREAM, 502), StandardCharsets.UTF_8)
+                    + new String(HttpEdge.bytes(ErrorBody.of(502, null, message)), StandardCharsets.UTF_8)
                     + "\n\ndata: [DONE]\n\n";
             out.write(event.getBytes(StandardCharsets.UTF_8));
             out.flush();
@@ -224,17 +199,17 @@ final class PdHandler {
         closeQuietly(out);
     }
 
-    private void clientGone(Lease lease, Exception e) {
-        lease.noVerdict();
+    private void clientGone(Booking booking, Exception e) {
+        booking.noVerdict();
         metrics.request(Outcome.CLIENT_DISCONNECT);
-        LOG.log(System.Logger.Level.INFO, "client went away (" + describe(e) + "); closing " + lease.instance);
+        LOG.info("client went away (" + describe(e) + "); closing " + booking.instance);
     }
 
     /** 5xx is an instance failure (retried); 4xx is the client's and goes back to it untouched. */
-    private static byte[] checkStatus(Lease lease, int status, byte[] body, String contentType) throws Retries.RetryableFailure {
+    private static byte[] checkStatus(Booking booking, int status, byte[] body, String contentType) throws Retries.RetryableFailure {
         if (status >= 500) throw new Retries.RetryableFailure("answered HTTP " + status + ": " + snippet(body));
         if (status >= 400) {
-            lease.success();
+            booking.success();
             throw new PassThrough(status, body, contentType);
         }
         if (status != 200) throw new Retries.RetryableFailure("answered HTTP " + status);
@@ -266,18 +241,6 @@ final class PdHandler {
     private static String snippet(byte[] body) {
         String s = new String(body, 0, Math.min(body.length, 300), StandardCharsets.UTF_8).strip();
         return s.isEmpty() ? "(empty body)" : s;
-    }
-
-    /** Sends a whole response; false when the client has gone away. */
-    private static boolean sendQuietly(ServerResponse res, int status, String contentType, byte[] body) {
-        try {
-            res.status(status);
-            res.header(HeaderNames.CONTENT_TYPE, contentType);
-            res.send(body);
-            return true;
-        } catch (RuntimeException e) {
-            return false;
-        }
     }
 
     private static void closeQuietly(OutputStream out) {

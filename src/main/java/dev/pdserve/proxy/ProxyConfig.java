@@ -1,13 +1,16 @@
 package dev.pdserve.proxy;
 
+import dev.pdserve.http.HttpEdge;
+
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.LongSupplier;
 
 /**
  * Everything the proxy is started with. Defaults follow vllm-ascend's load-balance proxy where it has
- * the flag. The instance lists are built in one place ({@link #prefillers}/{@link #decoders}), so a
- * later {@code --cluster cluster.json} only has to fill them.
+ * the flag. The instance lists are built in one place ({@link #prefillers}/{@link #decoders}), which
+ * {@code --cluster cluster.json} fills too.
  */
 public final class ProxyConfig {
     String host = "127.0.0.1";
@@ -22,8 +25,12 @@ public final class ProxyConfig {
     Duration connectTimeout = Duration.ofSeconds(5);
     int breakerFailures = 5;
     Duration breakerCooldown = Duration.ofSeconds(10);
+    /** The largest request body taken (413 beyond): the server's limit, so a request the proxy takes a server takes too. */
+    long maxBodyBytes = HttpEdge.MAX_BODY_BYTES;
     /** Sent as {@code Authorization: Bearer} when the client sent none (vllm-ascend reads OPENAI_API_KEY). */
     String upstreamApiKey;
+    /** What circuit breakers time their cool-down by; tests move it by hand. */
+    LongSupplier nanoClock = System::nanoTime;
 
     public ProxyConfig host(String v) { host = v; return this; }
     public ProxyConfig port(int v) { port = v; return this; }
@@ -38,7 +45,9 @@ public final class ProxyConfig {
     public ProxyConfig connectTimeout(Duration v) { connectTimeout = v; return this; }
     public ProxyConfig breakerFailures(int v) { breakerFailures = Math.max(1, v); return this; }
     public ProxyConfig breakerCooldown(Duration v) { breakerCooldown = v; return this; }
+    public ProxyConfig maxBodyBytes(long v) { maxBodyBytes = v; return this; }
     public ProxyConfig upstreamApiKey(String v) { upstreamApiKey = v == null || v.isEmpty() ? null : v; return this; }
+    ProxyConfig nanoClock(LongSupplier v) { nanoClock = v; return this; }
 
     public String host() { return host; }
     public int port() { return port; }
@@ -51,6 +60,7 @@ public final class ProxyConfig {
     public Duration requestTimeout() { return requestTimeout; }
     public int breakerFailures() { return breakerFailures; }
     public Duration breakerCooldown() { return breakerCooldown; }
+    public long maxBodyBytes() { return maxBodyBytes; }
 
     /** Converts a flag given in (fractional) seconds, as vLLM's flags are. */
     public static Duration seconds(double s) {

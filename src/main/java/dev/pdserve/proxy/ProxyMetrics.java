@@ -25,15 +25,15 @@ final class ProxyMetrics {
 
     final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final Map<Outcome, Counter> requests = new java.util.EnumMap<>(Outcome.class);
-    private final Map<Role, Counter> retries = new java.util.EnumMap<>(Role.class);
-    private final Map<Role, Timer> latency = new java.util.EnumMap<>(Role.class);
+    private final Map<InstanceType, Counter> retries = new java.util.EnumMap<>(InstanceType.class);
+    private final Map<InstanceType, Timer> latency = new java.util.EnumMap<>(InstanceType.class);
     private final Map<Instance, List<Meter>> instanceMeters = new ConcurrentHashMap<>();
 
     ProxyMetrics() {
         for (Outcome o : Outcome.values())
             requests.put(o, Counter.builder("pdserve.proxy.requests").description("Client requests by outcome")
                     .tag("outcome", o.name().toLowerCase(java.util.Locale.ROOT)).register(registry));
-        for (Role r : Role.values()) {
+        for (InstanceType r : InstanceType.values()) {
             retries.put(r, Counter.builder("pdserve.proxy.retries").description("Upstream attempts after the first")
                     .tag("role", r.label()).register(registry));
             latency.put(r, Timer.builder("pdserve.proxy.upstream.latency")
@@ -44,12 +44,12 @@ final class ProxyMetrics {
 
     void request(Outcome o) { requests.get(o).increment(); }
 
-    void retry(Role r) { retries.get(r).increment(); }
+    void retry(InstanceType r) { retries.get(r).increment(); }
 
-    void latency(Role r, long nanos) { latency.get(r).record(Duration.ofNanos(nanos)); }
+    void latency(InstanceType r, long nanos) { latency.get(r).record(Duration.ofNanos(nanos)); }
 
     void instanceAdded(Instance i) {
-        Tags tags = Tags.of("role", i.role.label(), "instance", i.address.toString());
+        Tags tags = Tags.of("role", i.type.label(), "instance", i.address.toString());
         List<Meter> meters = new ArrayList<>();
         meters.add(Gauge.builder("pdserve.proxy.instance.healthy", i, x -> x.healthy ? 1 : 0)
                 .description("1 when the last /health probe passed").tags(tags).register(registry));

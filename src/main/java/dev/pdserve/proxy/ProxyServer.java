@@ -3,6 +3,8 @@ package dev.pdserve.proxy;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.pdserve.http.ApiException;
+import dev.pdserve.http.HttpEdge;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.http.Handler;
@@ -15,6 +17,7 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.logging.Logger;
 
 /**
  * The PD proxy's HTTP server (Helidon SE, a virtual thread per request). Endpoints:
@@ -23,7 +26,7 @@ import java.util.List;
  * {@code POST /instances/add}, {@code POST /instances/remove}.
  */
 public final class ProxyServer implements AutoCloseable {
-    private static final System.Logger LOG = System.getLogger("dev.pdserve.proxy");
+    private static final Logger LOG = Logger.getLogger("dev.pdserve.proxy");
 
     private final ProxyConfig config;
     private final ObjectMapper json = new ObjectMapper();
@@ -37,9 +40,9 @@ public final class ProxyServer implements AutoCloseable {
 
     private ProxyServer(ProxyConfig config) {
         this.config = config;
-        pool = new InstancePool(config.breakerFailures, config.breakerCooldown.toNanos(), System::nanoTime);
-        for (InstanceAddress a : config.prefillers) register(Role.PREFILL, a);
-        for (InstanceAddress a : config.decoders) register(Role.DECODE, a);
+        pool = new InstancePool(config.breakerFailures, config.breakerCooldown.toNanos(), config.nanoClock);
+        for (InstanceAddress a : config.prefillers) register(InstanceType.PREFILL, a);
+        for (InstanceAddress a : config.decoders) register(InstanceType.DECODE, a);
         upstream = new Upstream(config.connectTimeout);
         health = new HealthMonitor(pool, upstream, config);
         pd = new PdHandler(config, pool, upstream, metrics, json);
@@ -47,7 +50,7 @@ public final class ProxyServer implements AutoCloseable {
         // TCP_NODELAY: relayed SSE events are small writes that must not wait for the client's delayed ACK.
         server = WebServer.builder().host(config.host).port(config.port).connectionOptions(o -> o.tcpNoDelay(true))
                 .routing(this::routes).build().start();
-        LOG.log(System.Logger.Level.INFO, "pdserve proxy on http://" + config.host + ":" + server.port()
+        LOG.info("pdserve proxy on http://" + config.host + ":" + server.port()
                 + " prefill=" + config.prefillers + " decode=" + config.decoders);
     }
 
@@ -55,8 +58,8 @@ public final class ProxyServer implements AutoCloseable {
         return new ProxyServer(config);
     }
 
-    private void register(Role role, InstanceAddress a) {
-        Instance i = pool.add(role, a, true); // trusted until the first probe says otherwise
+    private void register(InstanceType type, InstanceAddress a) {
+        Instance i = pool.add(type, a, true); // trusted until the first probe says otherwise
         if (i != null) metrics.instanceAdded(i);
     }
 
@@ -70,10 +73,7 @@ public final class ProxyServer implements AutoCloseable {
                 .get("/v1/models", this::models)
                 .get("/health", (req, res) -> res.send())
                 .get("/healthcheck", json(req -> healthcheck()))
-                .get("/metrics", (req, res) -> {
-                    res.header(HeaderNames.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
-                    res.send(metrics.scrape());
-                })
+                .get("/metrics", (req, res) -> HttpEdge.sendMetrics(res, metrics.scrape()))
                 .post("/instances/add", json(admin::add))
                 .post("/instances/remove", json(admin::remove));
     }
@@ -82,18 +82,17 @@ public final class ProxyServer implements AutoCloseable {
         ObjectNode answer(ServerRequest req);
     }
 
-    /** A JSON endpoint; an {@link OpenAiError} becomes its status and OpenAI-shaped body. */
+    /** A JSON endpoint; an {@link ApiException} becomes its status and OpenAI-shaped body. */
     private Handler json(JsonEndpoint e) {
         return (req, res) -> {
-            byte[] body;
+            ObjectNode answer;
             try {
-                body = json.writeValueAsBytes(e.answer(req));
-            } catch (OpenAiError err) {
-                res.status(err.status);
-                body = err.json(json);
+                answer = e.answer(req);
+            } catch (ApiException err) {
+                HttpEdge.sendError(res, err);
+                return;
             }
-            res.header(HeaderNames.CONTENT_TYPE, "application/json");
-            res.send(body);
+            HttpEdge.sendJson(res, 200, answer);
         };
     }
 
@@ -103,13 +102,13 @@ public final class ProxyServer implements AutoCloseable {
      */
     ObjectNode healthcheck() {
         ObjectNode o = json.createObjectNode();
-        o.put("status", pool.anyAvailable(Role.PREFILL) && pool.anyAvailable(Role.DECODE) ? "ok" : "degraded");
-        o.put("prefill_instances", pool.list(Role.PREFILL).size());
-        o.put("decode_instances", pool.list(Role.DECODE).size());
+        o.put("status", pool.anyAvailable(InstanceType.PREFILL) && pool.anyAvailable(InstanceType.DECODE) ? "ok" : "degraded");
+        o.put("prefill_instances", pool.list(InstanceType.PREFILL).size());
+        o.put("decode_instances", pool.list(InstanceType.DECODE).size());
         o.put("request_num", pd.inFlight.get());
-        for (Role role : Role.values()) {
-            ArrayNode a = o.putArray(role.label());
-            for (Instance i : pool.list(role)) {
+        for (InstanceType type : InstanceType.values()) {
+            ArrayNode a = o.putArray(type.label());
+            for (Instance i : pool.list(type)) {
                 ObjectNode n = a.addObject();
                 n.put("instance", i.address.toString());
                 n.put("healthy", i.healthy);
@@ -127,8 +126,8 @@ public final class ProxyServer implements AutoCloseable {
     /** {@code GET /v1/models} from the first healthy decode instance that answers (then prefill ones). */
     private void models(ServerRequest req, ServerResponse res) {
         List<Instance> candidates = new ArrayList<>();
-        for (Role role : List.of(Role.DECODE, Role.PREFILL))
-            for (Instance i : pool.list(role)) if (i.isAvailable()) candidates.add(i);
+        for (InstanceType type : List.of(InstanceType.DECODE, InstanceType.PREFILL))
+            for (Instance i : pool.list(type)) if (i.isAvailable()) candidates.add(i);
         String auth = req.headers().first(HeaderNames.AUTHORIZATION)
                 .orElse(config.upstreamApiKey == null ? null : "Bearer " + config.upstreamApiKey);
         List<String> failures = new ArrayList<>();
@@ -149,11 +148,8 @@ public final class ProxyServer implements AutoCloseable {
                 return;
             }
         }
-        OpenAiError err = OpenAiError.unavailable(candidates.isEmpty() ? "no healthy instance to ask for /v1/models"
-                : "no instance answered /v1/models: " + failures);
-        res.status(err.status);
-        res.header(HeaderNames.CONTENT_TYPE, "application/json");
-        res.send(err.json(json));
+        HttpEdge.sendError(res, ApiException.unavailable(candidates.isEmpty() ? "no healthy instance to ask for /v1/models"
+                : "no instance answered /v1/models: " + failures));
     }
 
     /** Blocks until the server stops (the CLI's foreground mode). */

@@ -1,10 +1,12 @@
 package dev.pdserve.proxy;
 
-import dev.pdserve.proxy.InstancePool.Lease;
+import dev.pdserve.http.ApiException;
+import dev.pdserve.proxy.InstancePool.Booking;
 
 import java.io.IOException;
 import java.util.HashSet;
 import java.util.Set;
+import java.util.logging.Logger;
 
 /**
  * The retry policy: connection errors, timeouts and 5xx are tried again, on another instance when there
@@ -12,7 +14,7 @@ import java.util.Set;
  * the first byte went to the client.
  */
 final class Retries {
-    private static final System.Logger LOG = System.getLogger("dev.pdserve.proxy");
+    private static final Logger LOG = Logger.getLogger("dev.pdserve.proxy");
 
     private final ProxyConfig config;
     private final InstancePool pool;
@@ -24,47 +26,47 @@ final class Retries {
         this.metrics = metrics;
     }
 
-    /** One try on one instance; it judges the lease itself on success or on a 4xx. */
+    /** One try on one instance; it judges the booking itself on success or on a 4xx. */
     interface Attempt<T> {
-        T run(Lease lease) throws IOException, InterruptedException, RetryableFailure;
+        T run(Booking booking) throws IOException, InterruptedException, RetryableFailure;
     }
 
     /**
-     * Runs {@code attempt} on the least-loaded available instance of {@code role}, booking
+     * Runs {@code attempt} on the least-loaded available instance of {@code type}, booking
      * {@code promptTokens} on it, and again on failure. 503 when no instance is available at all, 502
      * naming the last instance and cause when every attempt failed.
      */
-    <T> T run(Role role, long promptTokens, Attempt<T> attempt) throws InterruptedException {
+    <T> T run(InstanceType type, long promptTokens, Attempt<T> attempt) throws InterruptedException {
         Set<Instance> tried = new HashSet<>();
         String lastFailure = null;
         for (int n = 0; n <= config.maxRetries; n++) {
             if (n > 0) {
-                metrics.retry(role);
+                metrics.retry(type);
                 Thread.sleep(config.retryDelay.multipliedBy(1L << Math.min(n - 1, 20)));
             }
-            Lease lease = pool.acquire(role, tried, promptTokens);
-            if (lease == null) {
-                if (lastFailure == null) throw noInstance(role);
+            Booking booking = pool.acquire(type, tried, promptTokens);
+            if (booking == null) {
+                if (lastFailure == null) throw noInstance(type);
                 continue;
             }
-            tried.add(lease.instance);
+            tried.add(booking.instance);
             try {
-                return attempt.run(lease);
+                return attempt.run(booking);
             } catch (IOException | RetryableFailure e) {
-                lastFailure = lease.instance + " " + (e instanceof RetryableFailure ? e.getMessage() : PdHandler.describe(e));
-                lease.failure(lastFailure);
-                LOG.log(System.Logger.Level.WARNING, "attempt " + (n + 1) + ": " + lastFailure);
+                lastFailure = booking.instance + " " + (e instanceof RetryableFailure ? e.getMessage() : PdHandler.describe(e));
+                booking.failure(lastFailure);
+                LOG.warning("attempt " + (n + 1) + ": " + lastFailure);
             } finally {
-                lease.noVerdict(); // no-op when the attempt already judged the instance
+                booking.noVerdict(); // no-op when the attempt already judged the instance
             }
         }
-        if (lastFailure == null) throw noInstance(role);
-        throw OpenAiError.upstream(role.label() + " failed after " + (config.maxRetries + 1) + " attempt(s); last: " + lastFailure);
+        if (lastFailure == null) throw noInstance(type);
+        throw ApiException.upstream(type.label() + " failed after " + (config.maxRetries + 1) + " attempt(s); last: " + lastFailure);
     }
 
-    private OpenAiError noInstance(Role role) {
-        int total = pool.list(role).size();
-        return OpenAiError.unavailable("no healthy " + role.label() + " instance"
+    private ApiException noInstance(InstanceType type) {
+        int total = pool.list(type).size();
+        return ApiException.unavailable("no healthy " + type.label() + " instance"
                 + (total == 0 ? " is configured" : ": all " + total + " are failing health checks or their circuit breakers are open"));
     }
 

@@ -1,6 +1,6 @@
 package dev.pdserve.proxy;
 
-import dev.pdserve.net.TcpPeer;
+import dev.pdserve.http.TcpPeer;
 
 import java.io.IOException;
 import java.io.InputStream;

@@ -14,7 +14,14 @@ final class Choice {
     final String requestId;
     final StringBuilder text = new StringBuilder();
     final List<TokenLogprob> logprobs = new ArrayList<>();
+    /** Which prompt of the request this choice continues (its n choices share it). */
+    final int promptIndex;
+    /** The max_tokens the engine runs it with (vLLM's max_tokens_param). */
+    final int maxTokens;
     final long arrivalNanos;
+    /** When the engine first scheduled it, from its outputs; 0 until known. */
+    long scheduledNanos;
+    long firstTokenNanos;
     long lastTokenNanos;
     boolean finished;
     FinishReason finishReason;
@@ -31,19 +38,26 @@ final class Choice {
     /** HTTP status of an ERROR finish: 500 engine failure, 502 KV transfer failure. */
     int errorStatus = 500;
 
-    Choice(int index, String requestId, int promptTokens, long arrivalNanos) {
+    Choice(int index, String requestId, int promptIndex, int promptTokens, int maxTokens, long arrivalNanos) {
         this.index = index;
         this.requestId = requestId;
+        this.promptIndex = promptIndex;
         this.promptTokens = promptTokens;
+        this.maxTokens = maxTokens;
         this.arrivalNanos = arrivalNanos;
     }
 
     /** Takes one output in; records TTFT, inter-token latency and the finish in {@code metrics}. */
     void apply(RequestOutput o, VllmMetrics metrics) {
         long now = System.nanoTime();
+        if (o.scheduledNanos() != 0) scheduledNanos = o.scheduledNanos();
         if (o.newTokenIds() != null && o.newTokenIds().length > 0) {
-            if (lastTokenNanos == 0) metrics.recordFirstToken((now - arrivalNanos) / 1e9);
-            else metrics.recordInterToken((now - lastTokenNanos) / 1e9);
+            if (firstTokenNanos == 0) {
+                firstTokenNanos = now;
+                metrics.recordFirstToken((now - arrivalNanos) / 1e9);
+            } else {
+                metrics.recordInterToken((now - lastTokenNanos) / 1e9);
+            }
             lastTokenNanos = now;
         }
         if (o.textDelta() != null) text.append(o.textDelta());
@@ -58,7 +72,19 @@ final class Choice {
             stopReason = o.stopReason();
             kvTransferParams = o.kvTransferParams();
             if (o.errorStatus() > 0) errorStatus = o.errorStatus();
-            metrics.recordFinished(finishReason, (now - arrivalNanos) / 1e9);
+            metrics.recordFinished(finished(now));
         }
+    }
+
+    /** Ends the choice without an engine output (the client went away); the caller records it. */
+    VllmMetrics.FinishedRequest abort(long now) {
+        finished = true;
+        finishReason = FinishReason.ABORT;
+        return finished(now);
+    }
+
+    private VllmMetrics.FinishedRequest finished(long now) {
+        return new VllmMetrics.FinishedRequest(finishReason, arrivalNanos, scheduledNanos, firstTokenNanos, lastTokenNanos, now,
+                promptTokens, completionTokens, maxTokens);
     }
 }

@@ -8,7 +8,10 @@ import dev.pdserve.engine.GenerationRequest;
 import dev.pdserve.engine.InferenceEngine;
 import dev.pdserve.engine.RequestOutput;
 import dev.pdserve.engine.TokenLogprob;
-import dev.pdserve.net.TcpPeer;
+import dev.pdserve.http.ApiException;
+import dev.pdserve.http.ErrorBody;
+import dev.pdserve.http.HttpEdge;
+import dev.pdserve.http.TcpPeer;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.http.ServerResponse;
 
@@ -44,6 +47,7 @@ final class GenerationCall {
     private final Map<String, Choice> byId = new HashMap<>();
     private final LinkedBlockingQueue<RequestOutput> outputs = new LinkedBlockingQueue<>();
     private long nextCheck = System.nanoTime();
+    private boolean roleSent;
 
     /** Thrown when a write to the client fails: it disconnected. */
     private static final class ClientGone extends RuntimeException {
@@ -61,9 +65,11 @@ final class GenerationCall {
     void submit(String idPrefix, int maxModelLen) {
         long arrival = System.nanoTime();
         int index = 0;
-        for (int[] prompt : request.prompts()) {
+        for (int p = 0; p < request.prompts().size(); p++) {
+            int[] prompt = request.prompts().get(p);
+            int maxTokens = request.samplingFor(prompt.length, maxModelLen).maxTokens();
             for (int i = 0; i < request.n(); i++, index++) {
-                Choice c = new Choice(index, idPrefix + "-" + index, prompt.length, arrival);
+                Choice c = new Choice(index, idPrefix + "-" + index, p, prompt.length, maxTokens, arrival);
                 choices.add(c);
                 byId.put(c.requestId, c);
             }
@@ -107,7 +113,7 @@ final class GenerationCall {
                     int aborted = abortUnfinished();
                     LOG.info(() -> "client closed the connection; aborted " + aborted + " request(s) " + choices.get(0).requestId + "..");
                     try {
-                        send(res, 499, ErrorBody.of(499, null, "The client closed the connection; the request was aborted"));
+                        HttpEdge.sendJson(res, 499, ErrorBody.of(499, null, "The client closed the connection; the request was aborted"));
                     } catch (RuntimeException ignored) {
                         // nobody is listening
                     }
@@ -124,7 +130,7 @@ final class GenerationCall {
                 throw new ApiException(c.errorStatus, null, "generation failed: " + (c.error == null ? "engine error" : c.error));
             }
         }
-        send(res, 200, format.full(choices));
+        HttpEdge.sendJson(res, 200, format.full(choices));
     }
 
     /** Streams chunks as server-sent events, each flushed at once; ends with {@code data: [DONE]}. */
@@ -134,9 +140,6 @@ final class GenerationCall {
         res.header(HeaderNames.CACHE_CONTROL, "no-cache");
         OutputStream out = res.outputStream();
         try {
-            if (request.kind() == ApiRequest.Kind.CHAT) {
-                for (Choice c : choices) event(out, format.roleChunk(c));
-            }
             int open = choices.size();
             String failure = null;
             int failureStatus = 500;
@@ -144,9 +147,12 @@ final class GenerationCall {
                 RequestOutput o = outputs.take();
                 Choice c = byId.get(o.requestId());
                 if (c == null || c.finished) continue;
+                // As vLLM, the chat role chunks go out with the first engine output, not before the prefill:
+                // a client timing its first chunk (vllm bench serve) must see the first token's time.
+                if (!roleSent) roleSent = roleChunks(out);
                 int textStart = c.text.length();
                 int lpStart = c.logprobs.size();
-                c.apply(o, metrics);
+                apply(c, o);
                 if (c.finished) open--;
                 if (c.finished && c.finishReason == FinishReason.ERROR) {
                     failure = c.error == null ? "engine error" : c.error;
@@ -159,6 +165,7 @@ final class GenerationCall {
                 event(out, format.deltaChunk(c, delta, newLps, c.finished, choices));
                 c.streamedTextOffset += format.textLength(newLps);
             }
+            if (!roleSent) roleChunks(out);
             if (failure != null) {
                 abortUnfinished();
                 event(out, ErrorBody.of(failureStatus, null, "generation failed: " + failure));
@@ -176,6 +183,13 @@ final class GenerationCall {
         }
     }
 
+    private boolean roleChunks(OutputStream out) {
+        if (request.kind() == ApiRequest.Kind.CHAT) {
+            for (Choice c : choices) event(out, format.roleChunk(c));
+        }
+        return true;
+    }
+
     /** The choice the next output belongs to, after applying it; null when the client closed the connection. */
     private Choice take(TcpPeer client) throws InterruptedException {
         while (true) {
@@ -188,9 +202,25 @@ final class GenerationCall {
             }
             Choice c = byId.get(o.requestId());
             if (c == null || c.finished) continue;
-            c.apply(o, metrics);
+            apply(c, o);
             return c;
         }
+    }
+
+    private void apply(Choice c, RequestOutput o) {
+        c.apply(o, metrics);
+        if (c.finished) promptDone(c.promptIndex);
+    }
+
+    /** When the last of a prompt's n choices ends, vLLM records the longest of them and n. */
+    private void promptDone(int promptIndex) {
+        int max = 0;
+        for (Choice c : choices) {
+            if (c.promptIndex != promptIndex) continue;
+            if (!c.finished) return;
+            max = Math.max(max, c.completionTokens);
+        }
+        metrics.recordParallelSampling(max, request.n());
     }
 
     private int abortUnfinished() {
@@ -198,9 +228,8 @@ final class GenerationCall {
         for (Choice c : choices) {
             if (!c.finished) {
                 engine.abort(c.requestId);
-                c.finished = true;
-                c.finishReason = FinishReason.ABORT;
-                metrics.recordFinished(FinishReason.ABORT, (System.nanoTime() - c.arrivalNanos) / 1e9);
+                metrics.recordFinished(c.abort(System.nanoTime()));
+                promptDone(c.promptIndex);
                 n++;
             }
         }
@@ -236,16 +265,6 @@ final class GenerationCall {
             out.close();
         } catch (Exception e) {
             throw new ClientGone(e);
-        }
-    }
-
-    static void send(ServerResponse res, int status, ObjectNode body) {
-        try {
-            res.status(status);
-            res.header(HeaderNames.CONTENT_TYPE, "application/json");
-            res.send(JSON.writeValueAsBytes(body));
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
         }
     }
 }

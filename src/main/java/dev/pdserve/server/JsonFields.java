@@ -2,6 +2,7 @@ package dev.pdserve.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.pdserve.http.ApiException;
 
 import java.util.ArrayList;
 import java.util.List;

@@ -6,22 +6,20 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.pdserve.engine.EngineException;
 import dev.pdserve.engine.GenerationRequest;
 import dev.pdserve.engine.InferenceEngine;
-import dev.pdserve.net.TcpPeer;
-import io.helidon.http.HeaderName;
+import dev.pdserve.http.ApiException;
+import dev.pdserve.http.HttpEdge;
+import dev.pdserve.http.TcpPeer;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
 
-import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Map;
-import java.util.OptionalLong;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Level;
@@ -35,12 +33,11 @@ import java.util.logging.Logger;
 public final class OpenAiServer implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(OpenAiServer.class.getName());
     private static final JsonNodeFactory F = JsonNodeFactory.instance;
-    static final HeaderName X_REQUEST_ID = HeaderNames.create("X-Request-Id");
 
     /** How to listen and what to call the model; {@code apiKey} null leaves /v1 open. */
     public record Options(String host, int port, String servedModelName, String apiKey, long maxBodyBytes, String version) {
         public static Options loopback(String servedModelName) {
-            return new Options("127.0.0.1", 0, servedModelName, null, 4L << 20, "dev");
+            return new Options("127.0.0.1", 0, servedModelName, null, HttpEdge.MAX_BODY_BYTES, "dev");
         }
     }
 
@@ -66,7 +63,8 @@ public final class OpenAiServer implements AutoCloseable {
         this.options = options;
         this.maxModelLen = engine.config().maxModelLen();
         this.parser = new RequestParser(options.servedModelName(), codec);
-        this.metrics = new VllmMetrics(options.servedModelName(), engine::stats, engine::kvStats);
+        this.metrics = new VllmMetrics(options.servedModelName(), maxModelLen, engine::stats, engine::kvStats);
+        engine.onIteration(metrics::recordIteration);
     }
 
     public OpenAiServer start() {
@@ -90,42 +88,34 @@ public final class OpenAiServer implements AutoCloseable {
     private void routes(HttpRouting.Builder r) {
         r.post("/v1/completions", (req, res) -> guard(req, res, true, (q, s, id) -> generate(q, s, id, ApiRequest.Kind.COMPLETION)));
         r.post("/v1/chat/completions", (req, res) -> guard(req, res, true, (q, s, id) -> generate(q, s, id, ApiRequest.Kind.CHAT)));
-        r.get("/v1/models", (req, res) -> guard(req, res, true, (q, s, id) -> GenerationCall.send(s, 200, models())));
+        r.get("/v1/models", (req, res) -> guard(req, res, true, (q, s, id) -> HttpEdge.sendJson(s, 200, models())));
         r.get("/health", (req, res) -> res.status(draining ? 503 : 200).send());
-        r.get("/version", (req, res) -> GenerationCall.send(res, 200, F.objectNode().put("version", options.version())));
-        r.get("/metrics", (req, res) -> {
-            res.header(HeaderNames.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
-            res.send(metrics.scrape().getBytes(StandardCharsets.UTF_8));
-        });
+        r.get("/version", (req, res) -> HttpEdge.sendJson(res, 200, F.objectNode().put("version", options.version())));
+        r.get("/metrics", (req, res) -> HttpEdge.sendMetrics(res, metrics.scrape()));
         r.post("/tokenize", (req, res) -> guard(req, res, false, this::tokenize));
         r.post("/detokenize", (req, res) -> guard(req, res, false, this::detokenize));
     }
 
     /** Request id, auth, draining and the error shape, around every API endpoint. */
     private void guard(ServerRequest req, ServerResponse res, boolean v1, Endpoint endpoint) {
-        String requestId = req.headers().first(X_REQUEST_ID).orElseGet(() -> HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong()));
-        res.header(X_REQUEST_ID, requestId);
+        String requestId = HttpEdge.requestId(req, res);
         inFlight.incrementAndGet();
         try {
             if (v1 && options.apiKey() != null) checkApiKey(req);
             if (draining) throw new ApiException(503, null, "The server is shutting down and takes no new requests");
             endpoint.handle(req, res, requestId);
         } catch (ApiException e) {
-            fail(res, e);
+            HttpEdge.sendError(res, e);
         } catch (EngineException e) {
-            fail(res, new ApiException(e.status, e.param, e.getMessage()));
+            HttpEdge.sendError(res, new ApiException(e.status, e.param, e.getMessage()));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (Exception e) {
             LOG.log(Level.WARNING, "request " + requestId + " failed", e);
-            fail(res, new ApiException(500, null, "internal error: " + e));
+            HttpEdge.sendError(res, new ApiException(500, null, "internal error: " + e));
         } finally {
             inFlight.decrementAndGet();
         }
-    }
-
-    private static void fail(ServerResponse res, ApiException e) {
-        if (!res.isSent()) GenerationCall.send(res, e.status, ErrorBody.of(e));
     }
 
     private void checkApiKey(ServerRequest req) {
@@ -136,7 +126,7 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     private void generate(ServerRequest req, ServerResponse res, String requestId, ApiRequest.Kind kind) throws InterruptedException {
-        ObjectNode body = RequestParser.readObject(body(req));
+        ObjectNode body = HttpEdge.jsonObject(HttpEdge.body(req, options.maxBodyBytes()));
         ApiRequest request = kind == ApiRequest.Kind.CHAT ? parser.parseChat(body) : parser.parseCompletion(body);
         String prefix = kind == ApiRequest.Kind.CHAT ? "chatcmpl-" : "cmpl-";
         ResponseFormat format = new ResponseFormat(request, prefix + requestId, options.servedModelName(), codec);
@@ -163,7 +153,7 @@ public final class OpenAiServer implements AutoCloseable {
 
     /** vLLM's /tokenize: a prompt, or chat messages through the template. */
     private void tokenize(ServerRequest req, ServerResponse res, String requestId) {
-        JsonFields f = new JsonFields(RequestParser.readObject(body(req)));
+        JsonFields f = new JsonFields(HttpEdge.jsonObject(HttpEdge.body(req, options.maxBodyBytes())));
         String model = f.string("model", null);
         if (model != null && !model.equals(options.servedModelName())) {
             throw new ApiException(404, "model", "The model `" + model + "` does not exist. This server serves `" + options.servedModelName() + "`.");
@@ -189,34 +179,15 @@ public final class OpenAiServer implements AutoCloseable {
         } else {
             out.putNull("token_strs");
         }
-        GenerationCall.send(res, 200, out);
+        HttpEdge.sendJson(res, 200, out);
     }
 
     private void detokenize(ServerRequest req, ServerResponse res, String requestId) {
-        JsonFields f = new JsonFields(RequestParser.readObject(body(req)));
+        JsonFields f = new JsonFields(HttpEdge.jsonObject(HttpEdge.body(req, options.maxBodyBytes())));
         if (!f.has("tokens")) throw ApiException.badRequest("tokens", "'tokens' is required");
         int[] ids = f.ints("tokens");
         for (int id : ids) GenerationRequest.checkTokenId("tokens", id, codec.vocabSize());
-        GenerationCall.send(res, 200, F.objectNode().put("prompt", codec.decode(ids, false)));
-    }
-
-    /** The request body, at most {@code maxBodyBytes} (413 beyond). */
-    private byte[] body(ServerRequest req) {
-        long max = options.maxBodyBytes();
-        OptionalLong declared = req.headers().contentLength();
-        if (declared.isPresent() && declared.getAsLong() > max) throw tooLarge(declared.getAsLong());
-        try (InputStream in = req.content().inputStream()) {
-            byte[] bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, max + 1));
-            if (bytes.length > max) throw tooLarge(-1);
-            return bytes;
-        } catch (IOException e) {
-            throw ApiException.badRequest(null, "could not read the request body: " + e.getMessage());
-        }
-    }
-
-    private ApiException tooLarge(long size) {
-        return new ApiException(413, null, "The request body" + (size >= 0 ? " (" + size + " bytes)" : "")
-                + " is over the limit of " + options.maxBodyBytes() + " bytes");
+        HttpEdge.sendJson(res, 200, F.objectNode().put("prompt", codec.decode(ids, false)));
     }
 
     /**

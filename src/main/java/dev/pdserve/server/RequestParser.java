@@ -5,8 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.pdserve.engine.GenerationRequest;
 import dev.pdserve.engine.SamplingParams;
+import dev.pdserve.http.ApiException;
 
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -29,20 +29,6 @@ public final class RequestParser {
     public RequestParser(String servedModelName, TextCodec codec) {
         this.servedModelName = servedModelName;
         this.codec = codec;
-    }
-
-    /** The body as a JSON object, or a 400 saying why not. */
-    public static ObjectNode readObject(byte[] body) {
-        JsonNode root;
-        try {
-            root = JSON.readTree(body);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw ApiException.badRequest(null, "The request body is not valid JSON: " + e.getOriginalMessage());
-        } catch (IOException e) {
-            throw ApiException.badRequest(null, "The request body could not be read: " + e.getMessage());
-        }
-        if (root == null || !root.isObject()) throw ApiException.badRequest(null, "The request body must be a JSON object");
-        return (ObjectNode) root;
     }
 
     public ApiRequest parseCompletion(ObjectNode body) {

@@ -49,13 +49,16 @@ class BenchServeCliTest {
                     "--random-range-ratio", "0.25", "--num-prompts", "20", "--request-rate", "200", "--burstiness", "0.5",
                     "--max-concurrency", "8", "--seed", "1", "--percentile-metrics", "ttft,tpot,itl,e2el",
                     "--metric-percentiles", "50,90,99", "--goodput", "ttft:1000", "tpot:100",
-                    "--save-result", "--result-dir", OUT.toString(), "--result-filename", "result.json",
-                    "--plot", OUT.resolve("plot.png").toString(), "--disable-tqdm");
+                    "--save-result", "--save-detailed", "--result-dir", OUT.toString(), "--result-filename", "result.json",
+                    "--plot", OUT.resolve("plot.png").toString(), "--disable-tqdm", "--ready-check-timeout-sec", "0");
             assertThat(r[0]).as(r[2]).isEqualTo("0");
             String text = r[1];
             System.out.println(text); // the sample summary in the test log
             assertThat(text).contains("============ Serving Benchmark Result ============", "Successful requests:                     18",
                     "Failed requests:                         2", "    2 x HTTP 500: engine overloaded",
+                    "Failed requests during benchmark run detected (capping to 10):", "Error 0: HTTP 500: engine overloaded",
+                    "Starting initial single prompt test run...", "Skipping endpoint ready check.",
+                    "WARNING: /tokenize unavailable, skipping alignment.", "WARNING: vllm bench serve no longer sets temperature==0",
                     "Maximum request concurrency:             8", "Request rate configured (RPS):           200.00",
                     "Request goodput (req/s):", "P90 TPOT (ms):", "Median E2EL (ms):", "First model name: " + FakeOpenAiServer.MODEL,
                     "Burstiness factor: 0.5 (Gamma distribution)");
@@ -81,7 +84,7 @@ class BenchServeCliTest {
         try (var server = new FakeOpenAiServer((i, body) -> Behavior.ok(body.get("max_completion_tokens").asInt(), 0, 1))) {
             String[] r = run("bench", "serve", "--backend", "openai-chat", "--base-url", server.baseUrl() + "/",
                     "--model", "my-model", "--tokenizer", TestModels.deepseek().toString(), "--dataset-name", "custom",
-                    "--dataset-path", jsonl.toString(), "--num-prompts", "4", "--disable-tqdm");
+                    "--dataset-path", jsonl.toString(), "--num-prompts", "4", "--disable-tqdm", "--ready-check-timeout-sec", "0");
             assertThat(r[0]).as(r[2]).isEqualTo("0");
             // 4 prompts from a 2-line file: topped up with seeded repeats; each asks for its own output_tokens.
             int asked = server.bodies.stream().mapToInt(b -> b.get("max_completion_tokens").asInt()).sum();
@@ -108,7 +111,7 @@ class BenchServeCliTest {
                 "--num-prompts", "1", "--random-input-len", "4");
         assertThat(r[2]).contains("KEY:VALUE");
         r = run("bench", "serve", "--port", "1", "--model", "m", "--num-prompts", "2", "--random-input-len", "4",
-                "--random-output-len", "2", "--tokenizer", TestModels.deepseek().toString(), "--disable-tqdm");
+                "--random-output-len", "2", "--tokenizer", TestModels.deepseek().toString(), "--disable-tqdm", "--ready-check-timeout-sec", "0");
         // Nothing listens on port 1: every request fails with its reason, and the report still prints.
         assertThat(r[0]).isEqualTo("0");
         assertThat(r[1]).contains("Failed requests:                         2", "    2 x cannot connect to http://127.0.0.1:1/v1/completions (ConnectException",

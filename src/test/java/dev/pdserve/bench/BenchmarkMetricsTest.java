@@ -13,12 +13,12 @@ class BenchmarkMetricsTest {
     static final double EPS = 1e-9;
 
     /** Three successes and one failure over 2 s; every number below is computed by hand from these. */
-    static List<RequestOutput> sample() {
+    static List<RequestResult> sample() {
         return List.of(
-                new RequestOutput(true, "", 0.0, 0.1, new double[] {0.02, 0.03, 0.05}, 0.2, 10, 4, true, "abcd", 0),
-                new RequestOutput(true, "", 0.1, 0.3, new double[] {0.1}, 0.4, 20, 2, true, "ab", 0),
-                new RequestOutput(true, "", 0.5, 0.05, new double[0], 0.05, 5, 1, true, "a", 0),
-                RequestOutput.failure("HTTP 500: boom", 0.2, 0.01, 8, 0));
+                new RequestResult(true, "", 0.0, 0.1, new double[] {0.02, 0.03, 0.05}, 0.2, 10, 4, true, "abcd", 0),
+                new RequestResult(true, "", 0.1, 0.3, new double[] {0.1}, 0.4, 20, 2, true, "ab", 0),
+                new RequestResult(true, "", 0.5, 0.05, new double[0], 0.05, 5, 1, true, "a", 0),
+                RequestResult.failure("HTTP 500: boom", 0.2, 0.01, 8, 0));
     }
 
     @Test
@@ -98,7 +98,7 @@ class BenchmarkMetricsTest {
 
     @Test
     void allFailedGivesZerosNotErrors() {
-        var m = BenchmarkMetrics.compute(List.of(RequestOutput.failure("x", 0, 0, 1, 0)), 1.0, new double[] {99}, Goodput.none());
+        var m = BenchmarkMetrics.compute(List.of(RequestResult.failure("x", 0, 0, 1, 0)), 1.0, new double[] {99}, Goodput.none());
         assertThat(m.completed()).isZero();
         assertThat(m.failed()).isEqualTo(1);
         assertThat(m.stats().get("ttft").meanMs()).isZero();

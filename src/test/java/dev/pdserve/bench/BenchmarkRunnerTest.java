@@ -2,6 +2,7 @@ package dev.pdserve.bench;
 
 import dev.pdserve.bench.FakeOpenAiServer.Behavior;
 import dev.pdserve.bench.FakeOpenAiServer.Kind;
+import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
@@ -59,6 +60,10 @@ class BenchmarkRunnerTest {
                 assertThat(b.get("stream_options").get("include_usage").asBoolean()).isTrue();
                 assertThat(b.get("max_tokens").asInt()).isEqualTo(5);
                 assertThat(b.has("ignore_eos")).isFalse();
+                // vLLM's completions body: no temperature unless asked, repetition_penalty 1, logprobs null.
+                assertThat(b.has("temperature")).isFalse();
+                assertThat(b.get("repetition_penalty").asDouble()).isEqualTo(1.0);
+                assertThat(b.get("logprobs").isNull()).isTrue();
                 assertThat(b.get("prompt").asText()).startsWith("prompt number ");
             });
             assertThat(server.requestIds).containsExactlyInAnyOrder("bench-0", "bench-1", "bench-2", "bench-3", "bench-4", "bench-5");
@@ -71,32 +76,42 @@ class BenchmarkRunnerTest {
                 ? new Behavior(Kind.OK, 6, 2, 0, 2, true)
                 : new Behavior(Kind.OK, 6, 2, 0, 2, false))) {
             BenchmarkResult r = run(server, BenchmarkConfig.defaults(Backend.VLLM, server.baseUrl()).withModel("m"), prompts(4, 6));
-            for (RequestOutput o : r.outputs()) {
+            for (RequestResult o : r.outputs()) {
                 assertThat(o.success()).isTrue();
                 assertThat(o.chunks()).isEqualTo(3);
                 assertThat(o.itl()).hasSize(2);
                 // With usage the server's 6 tokens count; without it, vLLM-style fallback counts chunks.
                 assertThat(o.outputTokens()).isEqualTo(o.usageReported() ? 6 : 3);
             }
-            assertThat(r.outputs().stream().filter(RequestOutput::usageReported).count()).isEqualTo(2);
+            assertThat(r.outputs().stream().filter(RequestResult::usageReported).count()).isEqualTo(2);
             assertThat(r.metrics().totalOutput()).isEqualTo(2 * 6 + 2 * 3);
         }
     }
 
+    /**
+     * vLLM's definition: every chunk with choices is a token event, whatever its text. A role chunk sent at
+     * once is the "first token" (which is why a server must send it with the first token, as vLLM does);
+     * an empty-text finish chunk is the last one.
+     */
     @Test
-    void chatIgnoresTheRoleChunkAndTheEmptyFinishChunk() throws Exception {
-        try (var server = new FakeOpenAiServer((i, body) -> Behavior.ok(body.get("max_completion_tokens").asInt(), 40, 3))) {
+    void everyChunkWithChoicesIsATokenEventAsInVllm() throws Exception {
+        try (var server = new FakeOpenAiServer((i, body) -> new Behavior(Kind.EMPTY_FINISH, body.get("max_completion_tokens").asInt(), 1, 40, 3, true))) {
             BenchmarkConfig config = BenchmarkConfig.defaults(Backend.OPENAI_CHAT, server.baseUrl());
             assertThat(config.apiUrl()).endsWith("/v1/chat/completions");
             BenchmarkResult r = run(server, config, prompts(3, 4));
             assertThat(r.outputs()).allSatisfy(o -> {
                 assertThat(o.success()).isTrue();
-                assertThat(o.chunks()).isEqualTo(4);
-                assertThat(o.ttft()).isGreaterThanOrEqualTo(0.039); // the role chunk came at once; TTFT waits for text
+                assertThat(o.chunks()).isEqualTo(1 + 4 + 1); // role, four tokens, the empty finish chunk
+                // TTFT is the role chunk's; the first text came only after the server's 40 ms (load-proof: a sum, not a split).
+                assertThat(o.ttft() + o.itl()[0]).isGreaterThanOrEqualTo(0.039);
+                assertThat(o.outputTokens()).isEqualTo(4); // the usage chunk's count; it moves no time
+                assertThat(o.generatedText()).isEqualTo(" tok".repeat(4));
             });
             assertThat(server.bodies).allSatisfy(b -> {
                 assertThat(b.get("messages").get(0).get("role").asText()).isEqualTo("user");
-                assertThat(b.get("messages").get(0).get("content").asText()).startsWith("prompt number");
+                JsonNode part = b.get("messages").get(0).get("content").get(0);
+                assertThat(part.get("type").asText()).isEqualTo("text");
+                assertThat(part.get("text").asText()).startsWith("prompt number");
             });
         }
     }
@@ -135,7 +150,18 @@ class BenchmarkRunnerTest {
 
     @Test
     void maxConcurrencyCapsRequestsInFlight() throws Exception {
-        try (var server = new FakeOpenAiServer((i, body) -> Behavior.ok(2, 40, 1))) {
+        // The first two answers wait for each other, so both slots are seen full however slowly the machine
+        // sends the second request (a loaded machine once sent it after the first had finished).
+        java.util.concurrent.CountDownLatch firstTwo = new java.util.concurrent.CountDownLatch(2);
+        try (var server = new FakeOpenAiServer((i, body) -> {
+            firstTwo.countDown();
+            try {
+                firstTwo.await(10, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return Behavior.ok(2, 40, 1);
+        })) {
             BenchmarkConfig config = BenchmarkConfig.defaults(Backend.OPENAI, server.baseUrl()).withModel("m")
                     .withLoad(Double.POSITIVE_INFINITY, 1, 2);
             BenchmarkResult r = run(server, config, prompts(6, 2));
@@ -146,8 +172,17 @@ class BenchmarkRunnerTest {
             assertThat(r.outputs().stream().filter(o -> o.queueTime() > 0.03).count()).isGreaterThanOrEqualTo(3);
             assertThat(r.durationS()).isGreaterThan(3 * 0.04);
         }
-        try (var server = new FakeOpenAiServer((i, body) -> Behavior.ok(2, 100, 1))) {
-            // Without a cap all 6 are in flight together.
+        // Without a cap all 6 are in flight together: each answer waits until the 6th request arrived (a cap would keep it out).
+        java.util.concurrent.CountDownLatch arrived = new java.util.concurrent.CountDownLatch(6);
+        try (var server = new FakeOpenAiServer((i, body) -> {
+            arrived.countDown();
+            try {
+                arrived.await(10, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return Behavior.ok(2, 0, 1);
+        })) {
             run(server, BenchmarkConfig.defaults(Backend.OPENAI, server.baseUrl()).withModel("m"), prompts(6, 2));
             assertThat(server.maxInFlight.get()).isEqualTo(6);
         }

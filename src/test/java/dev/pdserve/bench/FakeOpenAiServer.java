@@ -22,7 +22,8 @@ import java.util.function.BiFunction;
  * {@code plan} says for the n-th request it receives.
  */
 final class FakeOpenAiServer implements AutoCloseable {
-    enum Kind { OK, HTTP_500, BAD_JSON, DROP, NO_TOKENS }
+    /** EMPTY_FINISH: the tokens, then a chunk with empty text and the finish reason (a held-back stop string, say). */
+    enum Kind { OK, HTTP_500, BAD_JSON, DROP, NO_TOKENS, EMPTY_FINISH }
 
     /**
      * What to do with one request. {@code tokens} completion tokens, sent {@code tokensPerChunk} per SSE chunk,
@@ -94,14 +95,16 @@ final class FakeOpenAiServer implements AutoCloseable {
         ex.getResponseHeaders().set("Content-Type", "text/event-stream");
         ex.sendResponseHeaders(200, 0); // chunked
         OutputStream out = ex.getResponseBody();
-        if (chat) send(out, chunk(true, null, true)); // vLLM's role-only first chunk: not a token
+        if (chat) send(out, chunk(true, null, true)); // a role-only first chunk, sent at once (vLLM sends it with the first token)
         if (b.kind() != Kind.NO_TOKENS) {
             int sent = 0, chunks = 0;
             while (sent < b.tokens()) {
                 sleep(chunks == 0 ? b.ttftMs() : b.itlMs());
                 int n = Math.min(b.tokensPerChunk(), b.tokens() - sent);
-                send(out, chunk(chat, " tok".repeat(n), false));
                 sent += n;
+                String c = chunk(chat, " tok".repeat(n), false);
+                // As vLLM and pdserve stream: the finish reason rides on the last token's chunk.
+                send(out, sent < b.tokens() ? c : c.replace("\"finish_reason\":null", "\"finish_reason\":\"length\""));
                 chunks++;
                 if (chunks == 2 && b.kind() == Kind.BAD_JSON) {
                     send(out, "data: {\"choices\": [{\"text\": \"oops\"\n\n");
@@ -114,7 +117,7 @@ final class FakeOpenAiServer implements AutoCloseable {
                 }
             }
         }
-        send(out, chunk(chat, "", false).replace("\"finish_reason\":null", "\"finish_reason\":\"length\""));
+        if (b.kind() == Kind.EMPTY_FINISH) send(out, chunk(chat, "", false).replace("\"finish_reason\":null", "\"finish_reason\":\"length\""));
         if (b.usage() && body.path("stream_options").path("include_usage").asBoolean()) {
             int completion = b.kind() == Kind.NO_TOKENS ? 0 : b.tokens();
             send(out, "data: {\"id\":\"x\",\"object\":\"text_completion\",\"choices\":[],\"usage\":{\"prompt_tokens\":" + PROMPT_TOKENS

@@ -27,7 +27,7 @@ class ReportTest {
                 "Output token throughput (tok/s):         3.50      ",
                 "Peak output token throughput (tok/s):    7.00      ",
                 "Peak concurrent requests:                2.00      ",
-                "Total Token throughput (tok/s):          21.00     ",
+                "Total token throughput (tok/s):          21.00     ",
                 "---------------Time to First Token----------------",
                 "Mean TTFT (ms):                          150.00    ",
                 "Median TTFT (ms):                        100.00    ",
@@ -69,8 +69,9 @@ class ReportTest {
     void summaryIsVllmsBlockPrecededByTheFailureReasons() {
         String text = print(out -> Report.summary(sampleResult("openai"), out));
         List<String> lines = text.lines().toList();
-        assertThat(lines.subList(0, 2)).containsExactly("Failed requests during benchmark run detected, by reason:", "      1 x HTTP 500: boom");
-        assertThat(lines.subList(2, lines.size())).containsExactlyElementsOf(VLLM_BLOCK);
+        assertThat(lines.subList(0, 4)).containsExactly("Failed requests during benchmark run detected (capping to 10):",
+                "Error 0: HTTP 500: boom", "Failed requests by reason:", "      1 x HTTP 500: boom");
+        assertThat(lines.subList(4, lines.size())).containsExactlyElementsOf(VLLM_BLOCK);
     }
 
     @Test

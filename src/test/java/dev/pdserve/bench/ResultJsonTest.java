@@ -27,6 +27,19 @@ class ResultJsonTest {
             "mean_itl_ms", "median_itl_ms", "std_itl_ms", "p99.9_itl_ms",
             "mean_e2el_ms", "median_e2el_ms", "std_e2el_ms", "p99.9_e2el_ms");
 
+    /** Without --save-detailed, exactly vLLM's keys: its per-request arrays dropped, and none of pdserve's extras. */
+    @Test
+    void withoutSaveDetailedTheKeysAreVllms() {
+        List<String> keys = new ArrayList<>();
+        ResultJson.toJson(ReportTest.sampleResult("openai"), false).fieldNames().forEachRemaining(keys::add);
+        List<String> expected = new ArrayList<>();
+        ResultJson.toJson(ReportTest.sampleResult("openai"), true).fieldNames().forEachRemaining(expected::add);
+        expected.removeAll(List.of("input_lens", "output_lens", "start_times", "ttfts", "itls", "generated_texts", "errors",
+                "failure_reasons", "requests"));
+        assertThat(keys).containsExactlyElementsOf(expected).contains("latencies", "queue_times", "rtfx", "p50_tpot_ms")
+                .doesNotContain("ttfts", "requests");
+    }
+
     @Test
     void writesVllmKeysAndPerRequestRecords(@TempDir Path dir) throws Exception {
         BenchmarkResult r = ReportTest.sampleResult("openai");
@@ -109,7 +122,7 @@ class ResultJsonTest {
         assertThat(LatencyPlot.niceStep(1.0)).isCloseTo(1.0, within(1e-12));
         assertThat(LatencyPlot.niceStep(12)).isCloseTo(20, within(1e-12));
         // One request, 3 chunks carrying 6 tokens (usage), chunks at 0.15, 0.25, 0.35 s; 0.1 s buckets.
-        var o = new RequestOutput(true, "", 0.05, 0.1, new double[] {0.1, 0.1}, 0.3, 4, 6, true, "", 0);
+        var o = new RequestResult(true, "", 0.05, 0.1, new double[] {0.1, 0.1}, 0.3, 4, 6, true, "", 0);
         double[][] ts = LatencyPlot.timeSeries(java.util.List.of(o), 0.1, 0.4);
         assertThat(ts[0]).containsExactly(new double[] {0, 0.1, 0.2, 0.3}, within(1e-12));
         assertThat(ts[1]).containsExactly(new double[] {0, 20, 20, 20}, within(1e-9)); // 2 tokens per 0.1 s

@@ -2,6 +2,7 @@ package dev.pdserve.cluster;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pdserve.kv.KvRole;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -43,7 +44,7 @@ class ClusterSpecTest {
         assertThat(spec.prefillers()).extracting(ClusterSpec.Instance::id).containsExactly("prefill-0", "prefill-1");
         assertThat(spec.decoders()).extracting(ClusterSpec.Instance::id).containsExactly("decode-0", "decode-1");
         ClusterSpec.Instance d1 = spec.instance("decode-1");
-        assertThat(d1.role()).isEqualTo(Role.KV_CONSUMER);
+        assertThat(d1.role()).isEqualTo(KvRole.CONSUMER);
         assertThat(d1.host()).isEqualTo("198.51.100.2");
         assertThat(d1.httpPort()).isEqualTo(8101);
         assertThat(d1.kvPort()).isEqualTo(20002);

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.pdserve.TestModels;
 import dev.pdserve.cli.Main;
+import dev.pdserve.kv.KvRole;
 import dev.pdserve.kv.TinyProducer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -56,6 +57,10 @@ class DoctorTest {
                 + String.join(",", entries) + "]}";
     }
 
+    /** Stands in for the KV handshake where a test is about the other checks. */
+    private static final KvHandshakeCheck NO_KV_CHECK = (spec, instances, timeout) -> instances.stream()
+            .map(in -> CheckResult.skip(in.id(), KvHandshakeCheck.CHECK, "kv handshake: not checked by this test")).toList();
+
     private static DoctorReport doctor(String json, KvHandshakeCheck handshake) {
         return doctor(json, handshake, 1500);
     }
@@ -74,8 +79,8 @@ class DoctorTest {
     @Test
     void healthyClusterPassesAndCountsTheHandshakeAsSkip() throws Exception {
         FakeInstance p = fake("0.1.0", "tiny"), d = fake("0.1.0", "tiny");
-        DoctorReport r = doctor(cluster(p.entry("prefill-0", Role.KV_PRODUCER), d.entry("decode-0", Role.KV_CONSUMER)),
-                KvHandshakeCheck.UNAVAILABLE);
+        DoctorReport r = doctor(cluster(p.entry("prefill-0", KvRole.PRODUCER), d.entry("decode-0", KvRole.CONSUMER)),
+                NO_KV_CHECK);
 
         assertThat(r.exitCode()).as(r.table()).isZero();
         for (String id : List.of("prefill-0", "decode-0")) {
@@ -85,7 +90,7 @@ class DoctorTest {
         }
         assertThat(row(r, "prefill-0", "kv_port").status()).isEqualTo(PASS);
         assertThat(row(r, "prefill-0", "kv_handshake")).isEqualTo(
-                CheckResult.skip("prefill-0", "kv_handshake", "kv handshake: not available in this build"));
+                CheckResult.skip("prefill-0", "kv_handshake", "kv handshake: not checked by this test"));
         // Decoders dial the producers; they have no KV listener to check, and doctor says so instead of failing.
         assertThat(row(r, "decode-0", "kv_port")).isEqualTo(CheckResult.skip("decode-0", "kv_port",
                 "kv_consumer instances do not listen on a KV port (they connect to the producers')"));
@@ -104,8 +109,8 @@ class DoctorTest {
         FakeInstance p = fake("0.1.0", "tiny"), d = fake("0.1.0", "tiny");
         int closed = FakeInstance.closedPort(), closedKv = FakeInstance.closedPort();
         String dead = "{\"id\":\"prefill-1\",\"role\":\"kv_producer\",\"host\":\"127.0.0.1\",\"http_port\":" + closed + ",\"kv_port\":" + closedKv + "}";
-        DoctorReport r = doctor(cluster(p.entry("prefill-0", Role.KV_PRODUCER), dead, d.entry("decode-0", Role.KV_CONSUMER)),
-                KvHandshakeCheck.UNAVAILABLE);
+        DoctorReport r = doctor(cluster(p.entry("prefill-0", KvRole.PRODUCER), dead, d.entry("decode-0", KvRole.CONSUMER)),
+                NO_KV_CHECK);
 
         assertThat(r.exitCode()).isEqualTo(1);
         CheckResult http = row(r, "prefill-1", "http");
@@ -124,8 +129,8 @@ class DoctorTest {
     @Test
     void versionMismatchFailsTheOddOneOut() throws Exception {
         FakeInstance p0 = fake("0.1.0", "tiny"), p1 = fake("0.1.0", "tiny"), d = fake("0.2.0", "tiny");
-        DoctorReport r = doctor(cluster(p0.entry("prefill-0", Role.KV_PRODUCER), p1.entry("prefill-1", Role.KV_PRODUCER),
-                d.entry("decode-0", Role.KV_CONSUMER)), KvHandshakeCheck.UNAVAILABLE);
+        DoctorReport r = doctor(cluster(p0.entry("prefill-0", KvRole.PRODUCER), p1.entry("prefill-1", KvRole.PRODUCER),
+                d.entry("decode-0", KvRole.CONSUMER)), NO_KV_CHECK);
 
         assertThat(r.exitCode()).isEqualTo(1);
         assertThat(row(r, "prefill-0", "version").status()).isEqualTo(PASS);
@@ -139,8 +144,8 @@ class DoctorTest {
     @Test
     void modelMismatchWithoutMajorityFailsBoth() throws Exception {
         FakeInstance p = fake("0.1.0", "llama-tiny"), d = fake("0.1.0", "deepseek-v3-tiny");
-        DoctorReport r = doctor(cluster(p.entry("prefill-0", Role.KV_PRODUCER), d.entry("decode-0", Role.KV_CONSUMER)),
-                KvHandshakeCheck.UNAVAILABLE);
+        DoctorReport r = doctor(cluster(p.entry("prefill-0", KvRole.PRODUCER), d.entry("decode-0", KvRole.CONSUMER)),
+                NO_KV_CHECK);
 
         assertThat(r.exitCode()).isEqualTo(1);
         assertThat(row(r, "prefill-0", "model").detail()).isEqualTo("llama-tiny, but decode-0 has deepseek-v3-tiny");
@@ -159,7 +164,7 @@ class DoctorTest {
         String silent = "{\"id\":\"decode-0\",\"role\":\"kv_consumer\",\"host\":\"127.0.0.1\",\"http_port\":" + hung.getLocalPort()
                 + ",\"kv_port\":" + FakeInstance.closedPort() + "}";
         // Generous timeout: the 503 instance must answer within it even on a loaded CI machine.
-        DoctorReport r = doctor(cluster(p.entry("prefill-0", Role.KV_PRODUCER), silent), KvHandshakeCheck.UNAVAILABLE, 3000);
+        DoctorReport r = doctor(cluster(p.entry("prefill-0", KvRole.PRODUCER), silent), NO_KV_CHECK, 3000);
 
         assertThat(row(r, "prefill-0", "http").detail()).contains("-> 503");
         assertThat(row(r, "prefill-0", "http").fix()).startsWith("the instance is up but not healthy");
@@ -170,7 +175,7 @@ class DoctorTest {
     @Test
     void pluggedHandshakeCheckGetsTheAnsweringProducersTogether() throws Exception {
         FakeInstance p0 = fake("0.1.0", "tiny"), p1 = fake("0.1.0", "tiny"), d = fake("0.1.0", "tiny");
-        String deadKv = p1.entry("prefill-2", Role.KV_PRODUCER).replace("\"kv_port\":" + p1.kvPort(), "\"kv_port\":" + FakeInstance.closedPort())
+        String deadKv = p1.entry("prefill-2", KvRole.PRODUCER).replace("\"kv_port\":" + p1.kvPort(), "\"kv_port\":" + FakeInstance.closedPort())
                 .replace("\"http_port\":" + p1.httpPort(), "\"http_port\":" + FakeInstance.closedPort());
         List<List<String>> asked = new ArrayList<>();
         KvHandshakeCheck check = (spec, instances, timeout) -> {
@@ -180,8 +185,8 @@ class DoctorTest {
                     CheckResult.fail("prefill-0", "kv_agree", "block size 16, but prefill-1 has 32", "use one --block-size"),
                     CheckResult.fail("prefill-1", "kv_agree", "block size 32, but prefill-0 has 16", "use one --block-size"));
         };
-        DoctorReport r = doctor(cluster(p0.entry("prefill-0", Role.KV_PRODUCER), p1.entry("prefill-1", Role.KV_PRODUCER), deadKv,
-                d.entry("decode-0", Role.KV_CONSUMER)), check);
+        DoctorReport r = doctor(cluster(p0.entry("prefill-0", KvRole.PRODUCER), p1.entry("prefill-1", KvRole.PRODUCER), deadKv,
+                d.entry("decode-0", KvRole.CONSUMER)), check);
 
         assertThat(asked).containsExactly(List.of("prefill-0", "prefill-1"));
         assertThat(row(r, "prefill-0", "kv_handshake").status()).isEqualTo(PASS);
@@ -196,8 +201,8 @@ class DoctorTest {
     @Test
     void localInstanceWithForeignKvIpFailsTheAddressCheck() throws Exception {
         FakeInstance p = fake("0.1.0", "tiny"), d = fake("0.1.0", "tiny");
-        String foreign = p.entry("prefill-0", Role.KV_PRODUCER).replace("\"kv_port\"", "\"kv_ip\":\"192.0.2.123\",\"kv_port\"");
-        DoctorReport r = doctor(cluster(foreign, d.entry("decode-0", Role.KV_CONSUMER)), KvHandshakeCheck.UNAVAILABLE, 3000);
+        String foreign = p.entry("prefill-0", KvRole.PRODUCER).replace("\"kv_port\"", "\"kv_ip\":\"192.0.2.123\",\"kv_port\"");
+        DoctorReport r = doctor(cluster(foreign, d.entry("decode-0", KvRole.CONSUMER)), NO_KV_CHECK, 3000);
 
         CheckResult a = row(r, "prefill-0", "address");
         assertThat(a.status()).as(r.table()).isEqualTo(FAIL);
@@ -210,7 +215,7 @@ class DoctorTest {
     void loopbackAddressesInAMultiNodeClusterAreFlagged() throws Exception {
         FakeInstance p = fake("0.1.0", "tiny");
         String remote = "{\"id\":\"decode-0\",\"role\":\"kv_consumer\",\"host\":\"198.51.100.2\",\"http_port\":8100,\"kv_port\":20001}";
-        DoctorReport r = doctor(cluster(p.entry("prefill-0", Role.KV_PRODUCER), remote), KvHandshakeCheck.UNAVAILABLE, 200);
+        DoctorReport r = doctor(cluster(p.entry("prefill-0", KvRole.PRODUCER), remote), NO_KV_CHECK, 200);
 
         assertThat(row(r, "decode-0", "address").detail()).startsWith("remote node: host 198.51.100.2");
         CheckResult reach = row(r, "prefill-0", "reachable");
@@ -221,7 +226,7 @@ class DoctorTest {
 
     @Test
     void commandPrintsTableOrJsonAndExitsOneOnFailure(@TempDir Path dir) throws Exception {
-        // End to end: HTTP stand-ins, real KV producers (llama-tiny's descriptor) and the real KvDoctorCheck found by ServiceLoader.
+        // End to end: HTTP stand-ins, real KV producers (llama-tiny's descriptor) and the real KvDoctorCheck the command builds.
         FakeInstance p = fake("0.1.0", "tiny"), p1 = fake("0.1.0", "tiny"), p2 = fake("0.1.0", "tiny"), d = fake("0.1.0", "tiny");
         String token = "\"cluster_token\":\"s3cret\"";
         TinyProducer kv0 = TinyProducer.start("prefill-0", 16, token), kv1 = TinyProducer.start("prefill-1", 16, token),
@@ -230,8 +235,8 @@ class DoctorTest {
         Path tokenFile = Files.writeString(dir.resolve("cluster.token"), "s3cret\n");
         String extra = "{\"schema_version\":1,\"cluster_token_file\":\"" + tokenFile + "\",\"model\":\"" + TestModels.llama() + "\",";
         Path ok = dir.resolve("ok.json");
-        Files.writeString(ok, cluster(p.entry("prefill-0", Role.KV_PRODUCER, kv0.port()), p1.entry("prefill-1", Role.KV_PRODUCER, kv1.port()),
-                d.entry("decode-0", Role.KV_CONSUMER)).replace("{\"schema_version\":1,", extra));
+        Files.writeString(ok, cluster(p.entry("prefill-0", KvRole.PRODUCER, kv0.port()), p1.entry("prefill-1", KvRole.PRODUCER, kv1.port()),
+                d.entry("decode-0", KvRole.CONSUMER)).replace("{\"schema_version\":1,", extra));
         StringWriter out = new StringWriter();
         CommandLine cl = Main.commandLine();
         cl.setOut(new PrintWriter(out));
@@ -256,8 +261,8 @@ class DoctorTest {
 
         // A producer started with another --block-size: both sides of the disagreement are named, with the fix.
         Path mixed = dir.resolve("mixed.json");
-        Files.writeString(mixed, cluster(p.entry("prefill-0", Role.KV_PRODUCER, kv0.port()), p2.entry("prefill-2", Role.KV_PRODUCER, kv32.port()),
-                d.entry("decode-0", Role.KV_CONSUMER)).replace("{\"schema_version\":1,", extra));
+        Files.writeString(mixed, cluster(p.entry("prefill-0", KvRole.PRODUCER, kv0.port()), p2.entry("prefill-2", KvRole.PRODUCER, kv32.port()),
+                d.entry("decode-0", KvRole.CONSUMER)).replace("{\"schema_version\":1,", extra));
         StringWriter outMixed = new StringWriter();
         CommandLine clMixed = Main.commandLine();
         clMixed.setOut(new PrintWriter(outMixed));
@@ -269,7 +274,7 @@ class DoctorTest {
 
         Path bad = dir.resolve("bad.json");
         int closed = FakeInstance.closedPort();
-        Files.writeString(bad, cluster(p.entry("prefill-0", Role.KV_PRODUCER, kv0.port()),
+        Files.writeString(bad, cluster(p.entry("prefill-0", KvRole.PRODUCER, kv0.port()),
                 "{\"id\":\"decode-0\",\"role\":\"kv_consumer\",\"host\":\"127.0.0.1\",\"http_port\":" + closed + ",\"kv_port\":" + d.kvPort() + "}")
                 .replace("{\"schema_version\":1,", extra));
         StringWriter json = new StringWriter();

@@ -1,6 +1,7 @@
 package dev.pdserve.cluster;
 
 import com.sun.net.httpserver.HttpServer;
+import dev.pdserve.kv.KvRole;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -49,12 +50,12 @@ final class FakeInstance implements AutoCloseable {
     }
 
     /** The cluster.json instance entry for this fake. */
-    String entry(String id, Role role) {
+    String entry(String id, KvRole role) {
         return entry(id, role, kvPort());
     }
 
     /** The entry with another KV port, e.g. a real KvProducer's, this fake answering the HTTP side. */
-    String entry(String id, Role role, int kvPort) {
+    String entry(String id, KvRole role, int kvPort) {
         return "{\"id\":\"" + id + "\",\"role\":\"" + role.wire() + "\",\"host\":\"127.0.0.1\",\"http_port\":" + httpPort()
                 + ",\"kv_port\":" + kvPort + "}";
     }

@@ -203,7 +203,7 @@ class EngineTest {
     }
 
     @Test
-    void abortFreesBlocksAtOnceAndSendsAFinalAbort() {
+    void abortFreesBlocksAtOnceAndSendsAFinalAbort() throws InterruptedException {
         Engine e = engine(256, 16, 2048, true);
         Collector c = new Collector();
         // Aborting from the sink (as a disconnecting client would, mid-stream) lands before the next step.
@@ -219,10 +219,29 @@ class EngineTest {
         assertThat(e.stats().numRunning()).isZero();
         e.abort("long"); // unknown now: a no-op
         e.abort("never-seen");
-        // Aborting a request still queued behind others works too.
-        Collector queued = submit(e, "q", prompt(5, 10), with(greedy(400), null, 0, 0, new int[0], List.of(), 0, null));
-        e.abort("q");
-        assertThat(queued.await().finishReason()).isEqualTo(FinishReason.ABORT);
+        // Aborting a request still queued works too: a sink holds the engine thread, so "q" cannot run meanwhile.
+        java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1), release = new java.util.concurrent.CountDownLatch(1);
+        Collector holder = new Collector();
+        e.submit(new GenerationRequest("holder", prompt(6, 10), greedy(2)), o -> {
+            holder.accept(o);
+            held.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException x) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        try {
+            held.await();
+            Collector queued = submit(e, "q", prompt(5, 10), with(greedy(400), null, 0, 0, new int[0], List.of(), 0, null));
+            e.abort("q");
+            release.countDown();
+            assertThat(queued.await().finishReason()).isEqualTo(FinishReason.ABORT);
+            assertThat(queued.outputs).hasSize(1);
+        } finally {
+            release.countDown();
+        }
+        assertThat(holder.await().finishReason()).isEqualTo(FinishReason.LENGTH);
     }
 
     @Test

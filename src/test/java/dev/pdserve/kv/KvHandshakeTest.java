@@ -1,6 +1,6 @@
 package dev.pdserve.kv;
 
-import dev.pdserve.model.OffHeapKvCache;
+import dev.pdserve.engine.PagedKvCache;
 import org.junit.jupiter.api.Test;
 
 import java.net.InetSocketAddress;
@@ -9,6 +9,7 @@ import java.nio.channels.SocketChannel;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
+import static dev.pdserve.Await.until;
 import static dev.pdserve.kv.KvTestSupport.config;
 import static dev.pdserve.kv.KvTestSupport.info;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -19,8 +20,8 @@ class KvHandshakeTest {
     private static final int LAYERS = 2, ENTRY = 8, BLOCK = 16;
 
     private static String pullError(KvTransferConfig pCfg, KvPeerInfo pInfo, KvTransferConfig cCfg, KvPeerInfo cInfo) throws Exception {
-        try (OffHeapKvCache pCache = KvTestSupport.cache(pInfo, 4);
-             OffHeapKvCache cCache = KvTestSupport.cache(cInfo, 4);
+        try (PagedKvCache pCache = KvTestSupport.cache(pInfo, 4);
+             PagedKvCache cCache = KvTestSupport.cache(cInfo, 4);
              KvProducer producer = KvProducer.start(pCfg, pInfo, pCache);
              KvConsumer consumer = new KvConsumer(cCfg, cInfo)) {
             producer.lease("r", new int[]{1}, () -> { });
@@ -28,7 +29,7 @@ class KvHandshakeTest {
                 consumer.pull("127.0.0.1", producer.port(), pInfo.engineId(), "r", new int[]{1}, cCache, new int[]{2});
             } catch (KvTransferException e) {
                 assertThat(producer.isLeased("r")).as("a refused consumer frees nothing").isTrue();
-                waitFor(() -> producer.handshakesRefused() == 1);
+                until("the producer to count the refusal", () -> producer.handshakesRefused() == 1);
                 return e.getMessage();
             }
             throw new AssertionError("the pull should have been refused");
@@ -48,7 +49,7 @@ class KvHandshakeTest {
         // A fake producer that claims a token but cannot prove it (it answers with a wrong HMAC and skips checking ours).
         KvPeerInfo pInfo = info("fake", BLOCK, LAYERS, ENTRY);
         try (ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
-             OffHeapKvCache cCache = KvTestSupport.cache(pInfo, 4);
+             PagedKvCache cCache = KvTestSupport.cache(pInfo, 4);
              KvConsumer consumer = new KvConsumer(config("kv_consumer", "\"cluster_token\":\"beta\""), info("c", BLOCK, LAYERS, ENTRY))) {
             int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
             CompletableFuture<String> seenByFake = CompletableFuture.supplyAsync(() -> {
@@ -103,7 +104,7 @@ class KvHandshakeTest {
     void transferParamsAreCheckedBeforeConnecting() throws Exception {
         KvPeerInfo c = info("c", BLOCK, LAYERS, ENTRY);
         KvTransferParams p = new KvTransferParams(false, true, "p", new int[]{1}, "127.0.0.1", 1, "r", 32, "mla-x", "sha256:zzz", 16);
-        try (OffHeapKvCache cache = KvTestSupport.cache(c, 4); KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), c)) {
+        try (PagedKvCache cache = KvTestSupport.cache(c, 4); KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), c)) {
             assertThatThrownBy(() -> consumer.pull(p, cache, new int[]{0}))
                     .hasMessageContaining("block size mismatch: producer 32, consumer 16")
                     .hasMessageContaining("KV layout mismatch: producer mla-x, consumer test-layout")
@@ -115,7 +116,7 @@ class KvHandshakeTest {
     @Test
     void aProducerThatIsNotTheNamedEngineIsRefused() throws Exception {
         KvPeerInfo p = info("prefill-A", BLOCK, LAYERS, ENTRY);
-        try (OffHeapKvCache pCache = KvTestSupport.cache(p, 4); OffHeapKvCache cCache = KvTestSupport.cache(p, 4);
+        try (PagedKvCache pCache = KvTestSupport.cache(p, 4); PagedKvCache cCache = KvTestSupport.cache(p, 4);
              KvProducer producer = KvProducer.start(config("kv_producer", ""), p, pCache);
              KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), info("c", BLOCK, LAYERS, ENTRY))) {
             assertThatThrownBy(() -> consumer.pull("127.0.0.1", producer.port(), "prefill-B", "r", new int[]{1}, cCache, new int[]{1}))
@@ -127,7 +128,7 @@ class KvHandshakeTest {
     @Test
     void aSilentPeerTimesOut() throws Exception {
         try (ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
-             OffHeapKvCache cCache = KvTestSupport.cache(info("c", BLOCK, LAYERS, ENTRY), 4);
+             PagedKvCache cCache = KvTestSupport.cache(info("c", BLOCK, LAYERS, ENTRY), 4);
              KvConsumer consumer = new KvConsumer(config("kv_consumer", "\"read_timeout_ms\":200"), info("c", BLOCK, LAYERS, ENTRY))) {
             int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
             CompletableFuture<SocketChannel> accepted = CompletableFuture.supplyAsync(() -> {
@@ -142,14 +143,6 @@ class KvHandshakeTest {
                     .hasMessageContaining("timed out while waiting for the producer's HELLO");
             assertThat((System.nanoTime() - t0) / 1e6).isLessThan(3000);
             accepted.get(5, TimeUnit.SECONDS).close();
-        }
-    }
-
-    static void waitFor(java.util.function.BooleanSupplier condition) throws InterruptedException {
-        long end = System.nanoTime() + 5_000_000_000L;
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > end) throw new AssertionError("condition not met within 5 s");
-            Thread.sleep(10);
         }
     }
 }

@@ -1,50 +1,70 @@
 package dev.pdserve.kv;
 
-import dev.pdserve.model.OffHeapKvCache;
+import dev.pdserve.ManualClock;
+import dev.pdserve.engine.PagedKvCache;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import static dev.pdserve.kv.KvHandshakeTest.waitFor;
+import static dev.pdserve.Await.until;
 import static dev.pdserve.kv.KvTestSupport.config;
 import static dev.pdserve.kv.KvTestSupport.info;
 import static dev.pdserve.kv.KvTestSupport.sameBlocks;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** Leases free their blocks exactly once, whatever happens to the consumer, and bad pulls free nothing. */
+/**
+ * Leases free their blocks exactly once, whatever happens to the consumer, and bad pulls free
+ * nothing. Lease time is a {@link ManualClock}: a lease runs out when the test moves the clock past
+ * it, and "nothing more happens" is checked after moving it far beyond, not after a sleep.
+ */
 class KvLeaseTest {
     // 64 KiB per block and layer, 256 KiB per block: big enough to outgrow socket buffers when needed.
     private static final int LAYERS = 4, ENTRY = 1024, BLOCK = 16;
+    private static final Duration LEASE = Duration.ofSeconds(KvTransferConfig.DEFAULT_LEASE_SECONDS);
+    private static final Duration JUST_BEFORE = LEASE.minusNanos(1), A_NANOSECOND = Duration.ofNanos(1);
     private final KvPeerInfo pInfo = info("prefill-1", BLOCK, LAYERS, ENTRY);
     private final KvPeerInfo cInfo = info("decode-1", BLOCK, LAYERS, ENTRY);
+    private final ManualClock clock = new ManualClock();
+
+    /** A producer on a free loopback port whose leases run by {@link #clock}. */
+    private KvProducer producer(String extra, PagedKvCache cache) throws IOException {
+        return KvProducer.start(config("kv_producer", extra), pInfo, cache, clock);
+    }
 
     @Test
     void anUnclaimedLeaseExpiresAndFreesOnce() throws Exception {
-        try (OffHeapKvCache pCache = KvTestSupport.cache(pInfo, 8); OffHeapKvCache cCache = KvTestSupport.cache(cInfo, 8);
-             KvProducer producer = KvProducer.start(config("kv_producer", "\"lease_seconds\":0.3"), pInfo, pCache);
+        try (PagedKvCache pCache = KvTestSupport.cache(pInfo, 8); PagedKvCache cCache = KvTestSupport.cache(cInfo, 8);
+             KvProducer producer = producer("", pCache);
              KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), cInfo)) {
             AtomicInteger freed = new AtomicInteger();
             producer.lease("r1", new int[]{1, 2}, freed::incrementAndGet);
             assertThat(producer.blocksLeased()).isEqualTo(2);
-            waitFor(() -> freed.get() == 1);
+            clock.advance(JUST_BEFORE);
+            assertThat(freed.get()).isZero();
+            assertThat(producer.isLeased("r1")).isTrue();
+            clock.advance(A_NANOSECOND);
+            assertThat(freed.get()).isEqualTo(1);
             assertThat(producer.leasesExpired()).isEqualTo(1);
             assertThat(producer.blocksLeased()).isZero();
             assertThatThrownBy(() -> consumer.pull("127.0.0.1", producer.port(), "prefill-1", "r1", new int[]{1, 2}, cCache, new int[]{3, 4}))
                     .hasMessageContaining("no leased KV for request r1 (expired or already released)");
-            Thread.sleep(400);
+            clock.advance(LEASE.multipliedBy(10));
             assertThat(freed.get()).isEqualTo(1);
+            assertThat(producer.leasesExpired()).isEqualTo(1);
         }
     }
 
     @Test
     void releaseFreesExactlyOnceAndAbortFrees() throws Exception {
-        try (OffHeapKvCache pCache = KvTestSupport.cache(pInfo, 8); OffHeapKvCache cCache = KvTestSupport.cache(cInfo, 8);
-             KvProducer producer = KvProducer.start(config("kv_producer", "\"lease_seconds\":0.4"), pInfo, pCache);
+        try (PagedKvCache pCache = KvTestSupport.cache(pInfo, 8); PagedKvCache cCache = KvTestSupport.cache(cInfo, 8);
+             KvProducer producer = producer("", pCache);
              KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), cInfo)) {
             KvTestSupport.fill(pCache, LAYERS, 1);
             AtomicInteger freed = new AtomicInteger(), aborted = new AtomicInteger();
@@ -58,7 +78,7 @@ class KvLeaseTest {
             assertThat(producer.abort("r2")).isTrue();
             assertThat(aborted.get()).isEqualTo(1);
             assertThat(producer.abort("r2")).isFalse();
-            Thread.sleep(600); // past both leases: nothing is freed a second time
+            clock.advance(LEASE.multipliedBy(10)); // past both leases: nothing is freed a second time
             assertThat(freed.get()).isEqualTo(1);
             assertThat(aborted.get()).isEqualTo(1);
             assertThat(producer.leasesExpired()).isZero();
@@ -68,8 +88,8 @@ class KvLeaseTest {
 
     @Test
     void unknownRequestsAndBadBlockIdsAreRefusedAndFreeNothing() throws Exception {
-        try (OffHeapKvCache pCache = KvTestSupport.cache(pInfo, 8); OffHeapKvCache cCache = KvTestSupport.cache(cInfo, 8);
-             KvProducer producer = KvProducer.start(config("kv_producer", ""), pInfo, pCache);
+        try (PagedKvCache pCache = KvTestSupport.cache(pInfo, 8); PagedKvCache cCache = KvTestSupport.cache(cInfo, 8);
+             KvProducer producer = producer("", pCache);
              KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), cInfo)) {
             KvTestSupport.fill(pCache, LAYERS, 2);
             AtomicInteger freed = new AtomicInteger();
@@ -109,21 +129,31 @@ class KvLeaseTest {
         return c;
     }
 
+    /** Reads and drops {@code n} payload bytes. */
+    private static void skip(KvChannel c, long n) throws IOException {
+        ByteBuffer sink = ByteBuffer.allocateDirect(1 << 20);
+        while (n > 0) {
+            sink.clear().limit((int) Math.min(sink.capacity(), n));
+            c.readFully(new ByteBuffer[]{sink}, 0, 1, "payload");
+            n -= sink.limit();
+        }
+    }
+
     @Test
-    void aConsumerKilledMidTransferLeavesTheProducerFreeingWithinTheLease() throws Exception {
+    void aConsumerKilledMidTransferLeavesTheProducerFreeingWhenTheLeaseRunsOut() throws Exception {
         int[] blocks = new int[64]; // 16 MiB, far more than the socket buffers hold
         for (int i = 0; i < blocks.length; i++) blocks[i] = i;
-        try (OffHeapKvCache pCache = KvTestSupport.cache(pInfo, 64);
-             KvProducer producer = KvProducer.start(config("kv_producer", "\"lease_seconds\":1"), pInfo, pCache)) {
+        try (PagedKvCache pCache = KvTestSupport.cache(pInfo, 64); KvProducer producer = producer("", pCache)) {
             AtomicInteger freed = new AtomicInteger();
-            long t0 = System.nanoTime();
             producer.lease("r1", blocks, freed::incrementAndGet);
             KvChannel c = startPull(producer.port(), cInfo, "r1", blocks);
             c.close(); // the decode instance dies mid-payload
-            waitFor(() -> producer.transfersFailed() == 1);
+            until("the producer to see the transfer fail", () -> producer.transfersFailed() == 1);
+            clock.advance(JUST_BEFORE);
             assertThat(freed.get()).as("not freed before the lease runs out: the consumer might reconnect").isZero();
-            waitFor(() -> freed.get() == 1);
-            assertThat((System.nanoTime() - t0) / 1e9).isBetween(0.9, 3.0);
+            assertThat(producer.isLeased("r1")).isTrue();
+            clock.advance(A_NANOSECOND);
+            assertThat(freed.get()).isEqualTo(1);
             assertThat(producer.leasesExpired()).isEqualTo(1);
             assertThat(producer.blocksLeased()).isZero();
         }
@@ -133,16 +163,16 @@ class KvLeaseTest {
     void aConsumerThatStopsReadingTimesOutTheSendAndTheLeaseStillExpires() throws Exception {
         int[] blocks = new int[64];
         for (int i = 0; i < blocks.length; i++) blocks[i] = i;
-        try (OffHeapKvCache pCache = KvTestSupport.cache(pInfo, 64);
-             KvProducer producer = KvProducer.start(config("kv_producer", "\"lease_seconds\":1,\"read_timeout_ms\":300"), pInfo, pCache)) {
+        try (PagedKvCache pCache = KvTestSupport.cache(pInfo, 64); KvProducer producer = producer("\"read_timeout_ms\":300", pCache)) {
             AtomicInteger freed = new AtomicInteger();
             producer.lease("r1", blocks, freed::incrementAndGet);
             try (KvChannel stalled = startPull(producer.port(), cInfo, "r1", blocks)) {
-                long t0 = System.nanoTime();
-                waitFor(() -> producer.transfersFailed() == 1); // the blocked write gave up
-                assertThat((System.nanoTime() - t0) / 1e9).isLessThan(2.0);
+                // The lease clock stands still and the consumer stays connected: only the write timeout can end the send.
+                until("the blocked write to give up", () -> producer.transfersFailed() == 1);
                 assertThat(stalled.isOpen()).isTrue();
-                waitFor(() -> freed.get() == 1);
+                assertThat(freed.get()).isZero();
+                clock.advance(LEASE);
+                assertThat(freed.get()).isEqualTo(1);
                 assertThat(producer.leasesExpired()).isEqualTo(1);
             }
         }
@@ -152,26 +182,22 @@ class KvLeaseTest {
     void anAbortDuringTheTransferFreesOnlyAfterTheLastByteWasSent() throws Exception {
         int[] blocks = new int[64];
         for (int i = 0; i < blocks.length; i++) blocks[i] = i;
-        try (OffHeapKvCache pCache = KvTestSupport.cache(pInfo, 64);
-             KvProducer producer = KvProducer.start(config("kv_producer", ""), pInfo, pCache)) {
+        try (PagedKvCache pCache = KvTestSupport.cache(pInfo, 64); KvProducer producer = producer("", pCache)) {
             AtomicInteger freed = new AtomicInteger();
             producer.lease("r1", blocks, freed::incrementAndGet);
             try (KvChannel c = startPull(producer.port(), cInfo, "r1", blocks)) {
                 assertThat(producer.abort("r1")).isTrue();
-                Thread.sleep(100);
+                assertThat(freed.get()).as("blocks being sent are not freed by the abort").isZero();
+                long total = 64L * LAYERS * pInfo.bytesPerBlockLayer();
+                skip(c, total / 2 - 4096);
+                // Half the payload (8 MiB) is still unread, more than the socket buffers hold: the producer is still sending.
                 assertThat(freed.get()).as("blocks still being sent are not freed").isZero();
-                ByteBuffer sink = ByteBuffer.allocateDirect(1 << 20);
-                long rest = 64L * LAYERS * pInfo.bytesPerBlockLayer() - 4096;
-                while (rest > 0) {
-                    sink.clear().limit((int) Math.min(sink.capacity(), rest));
-                    c.readFully(new ByteBuffer[]{sink}, 0, 1, "payload");
-                    rest -= sink.limit();
-                }
+                skip(c, total / 2);
                 KvChannel.Frame f = c.read("end", false);
                 assertThat(f.type()).isEqualTo(KvChannel.ERROR);
                 assertThat(f.string()).isEqualTo("request r1 was aborted on the producer during the transfer");
             }
-            waitFor(() -> freed.get() == 1);
+            until("the blocks to be freed after the send", () -> freed.get() == 1);
             assertThat(producer.blocksLeased()).isZero();
         }
     }
@@ -179,7 +205,7 @@ class KvLeaseTest {
     @Test
     void aProducerDyingMidTransferFailsThePullWithAClearError() throws Exception {
         try (ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
-             OffHeapKvCache cCache = KvTestSupport.cache(cInfo, 8);
+             PagedKvCache cCache = KvTestSupport.cache(cInfo, 8);
              KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), cInfo)) {
             int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
             Thread fake = Thread.ofVirtual().start(() -> {
@@ -208,7 +234,7 @@ class KvLeaseTest {
     @Test
     void aRestartedProducerDoesNotLeaveAStaleConnection() throws Exception {
         for (boolean sameEngineId : new boolean[]{true, false}) {
-            try (OffHeapKvCache pCache = KvTestSupport.cache(pInfo, 8); OffHeapKvCache cCache = KvTestSupport.cache(cInfo, 8);
+            try (PagedKvCache pCache = KvTestSupport.cache(pInfo, 8); PagedKvCache cCache = KvTestSupport.cache(cInfo, 8);
                  KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), cInfo)) {
                 KvTestSupport.fill(pCache, LAYERS, 3);
                 KvProducer first = KvProducer.start(config("kv_producer", ""), pInfo, pCache);

@@ -1,11 +1,11 @@
 package dev.pdserve.kv;
 
 import dev.pdserve.TestModels;
+import dev.pdserve.engine.PagedKvCache;
 import dev.pdserve.model.CausalLM;
 import dev.pdserve.model.ForwardBatch;
 import dev.pdserve.model.LoadOptions;
 import dev.pdserve.model.ModelLoader;
-import dev.pdserve.model.OffHeapKvCache;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -44,8 +44,8 @@ class KvModelRoundTripTest {
             int[] cTable = {1, 7, 3};   // the consumer's own, different, block ids
             int[] pTable2 = {11, 12, 0};
 
-            try (OffHeapKvCache pCache = new OffHeapKvCache(model.numLayers(), 16, BLOCK, model.kvEntryFloats());
-                 OffHeapKvCache cCache = new OffHeapKvCache(model.numLayers(), 8, BLOCK, model.kvEntryFloats());
+            try (PagedKvCache pCache = new PagedKvCache(model.numLayers(), 16, BLOCK, model.kvEntryFloats());
+                 PagedKvCache cCache = new PagedKvCache(model.numLayers(), 8, BLOCK, model.kvEntryFloats());
                  KvProducer producer = KvProducer.start(config("kv_producer", token), pInfo, pCache);
                  KvConsumer consumer = new KvConsumer(config("kv_consumer", token), cInfo);
                  KvTestSupport.CountingRelay relay = new KvTestSupport.CountingRelay(producer.port())) {
@@ -78,7 +78,7 @@ class KvModelRoundTripTest {
                 float[] onProducer = decode(model, batch, pCache, pTable, prompt, next);
                 float[] onConsumer = decode(model, batch, cCache, cTable, prompt, next);
                 assertThat(maxAbsDiff(onProducer, onConsumer)).isEqualTo(0f);
-                try (OffHeapKvCache empty = new OffHeapKvCache(model.numLayers(), 8, BLOCK, model.kvEntryFloats())) {
+                try (PagedKvCache empty = new PagedKvCache(model.numLayers(), 8, BLOCK, model.kvEntryFloats())) {
                     assertThat(maxAbsDiff(onProducer, decode(model, batch, empty, cTable, prompt, next)))
                             .as("without the transferred KV the next token's logits differ").isGreaterThan(1e-3f);
                 }
@@ -103,7 +103,7 @@ class KvModelRoundTripTest {
         }
     }
 
-    private static float[] decode(CausalLM model, ForwardBatch batch, OffHeapKvCache cache, int[] table, int[] prompt, int token) {
+    private static float[] decode(CausalLM model, ForwardBatch batch, PagedKvCache cache, int[] table, int[] prompt, int token) {
         float[] logits = new float[model.vocabSize()];
         batch.clear();
         batch.addSequence(new int[]{token}, 0, 1, prompt.length, table, BLOCK, true);

@@ -9,7 +9,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import static dev.pdserve.kv.KvHandshakeTest.waitFor;
+import static dev.pdserve.Await.until;
 import static dev.pdserve.kv.KvTestSupport.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -33,7 +33,7 @@ class KvProbeTest {
 
             assertThat(r.token()).isEqualTo(KvProbe.Token.PROVED);
             assertThat(r.producer()).isEqualTo(p.producer.info());
-            waitFor(() -> p.producer.probesAnswered() == 1);
+            until("the producer to count the probe", () -> p.producer.probesAnswered() == 1);
             assertThat(p.producer.isLeased("r")).isTrue();
             assertThat(p.producer.blocksLeased()).isEqualTo(2);
             assertThat(p.producer.bytesSent()).isZero();
@@ -61,7 +61,7 @@ class KvProbeTest {
             assertThat(r.token()).isEqualTo(KvProbe.Token.REJECTED);
             assertThat(r.detail()).isEqualTo("cluster token mismatch: the probe's HMAC proof does not match the producer's cluster_token");
             assertThat(r.producer().blockSize()).isEqualTo(16);
-            waitFor(() -> p.producer.handshakesRefused() == 1);
+            until("the producer to count the refusal", () -> p.producer.handshakesRefused() == 1);
             assertThat(p.producer.probesAnswered()).isZero();
             assertThat(p.producer.isLeased("r")).isTrue();
         }
@@ -76,7 +76,7 @@ class KvProbeTest {
             assertThat(a.producer().blockSize()).as("a consumer with block size 16 would be refused; a probe is not").isEqualTo(32);
             assertThat(probe(without.port(), "s3cret-token").token()).isEqualTo(KvProbe.Token.ONLY_PROBER);
             assertThat(probe(without.port(), "").token()).isEqualTo(KvProbe.Token.NONE);
-            waitFor(() -> withToken.producer.probesAnswered() == 1 && without.producer.probesAnswered() == 2);
+            until("both producers to count their probes", () -> withToken.producer.probesAnswered() == 1 && without.producer.probesAnswered() == 2);
         }
     }
 

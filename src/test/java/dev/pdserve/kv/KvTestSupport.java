@@ -1,7 +1,7 @@
 package dev.pdserve.kv;
 
+import dev.pdserve.engine.PagedKvCache;
 import dev.pdserve.model.KvCache;
-import dev.pdserve.model.OffHeapKvCache;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -53,8 +53,8 @@ final class KvTestSupport {
         return true;
     }
 
-    static OffHeapKvCache cache(KvPeerInfo info, int blocks) {
-        return new OffHeapKvCache(info.numLayers(), blocks, info.blockSize(), info.entryFloats());
+    static PagedKvCache cache(KvPeerInfo info, int blocks) {
+        return new PagedKvCache(info.numLayers(), blocks, info.blockSize(), info.entryFloats());
     }
 
     /** A loopback TCP relay that counts every byte in both directions: the bytes on the wire, measured outside pdserve. */

@@ -15,7 +15,7 @@ class KvTransferConfigTest {
     @Test
     void defaultsMatchVllm() {
         KvTransferConfig c = KvTransferConfig.parse("{\"kv_connector\":\"PdTcpConnector\",\"kv_role\":\"kv_both\"}");
-        assertThat(c.role()).isEqualTo(KvTransferConfig.Role.BOTH);
+        assertThat(c.role()).isEqualTo(KvRole.BOTH);
         assertThat(c.role().produces() && c.role().consumes()).isTrue();
         assertThat(c.ip()).isEqualTo("127.0.0.1");
         assertThat(c.port()).isEqualTo(14579);
@@ -37,7 +37,7 @@ class KvTransferConfigTest {
                  "engine_id":"decode-7","kv_parallel_size":2,"kv_load_failure_policy":"recompute","kv_rank":1,
                  "kv_connector_extra_config":{"lease_seconds":1.5,"cluster_token_file":"%s",
                    "connect_timeout_ms":100,"read_timeout_ms":200,"transfer_timeout_ms":300}}""".formatted(tokenFile));
-        assertThat(c.role()).isEqualTo(KvTransferConfig.Role.CONSUMER);
+        assertThat(c.role()).isEqualTo(KvRole.CONSUMER);
         assertThat(c.ip()).isEqualTo("0.0.0.0");
         assertThat(c.port()).isZero();
         assertThat(c.engineId()).isEqualTo("decode-7");

@@ -2,6 +2,7 @@ package dev.pdserve.kv;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pdserve.ManualClock;
 import dev.pdserve.TestModels;
 import dev.pdserve.engine.Engine;
 import dev.pdserve.engine.EngineConfig;
@@ -18,22 +19,29 @@ import dev.pdserve.tokenizer.Tokenizer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
+import static dev.pdserve.Await.until;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * Two engines in one JVM joined by {@link PdTcpConnector} over loopback TCP: the prefill engine
  * leases a prompt's blocks, the decode engine pulls them and continues. Greedy output equals a
- * colocated engine's token for token; no block leaks on any path.
+ * colocated engine's token for token; no block leaks on any path. Producers' leases run by a
+ * {@link ManualClock}: one expires only when a test moves the clock past it.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class PdEngineTest {
@@ -42,6 +50,10 @@ class PdEngineTest {
     private Tokenizer tokenizer;
     private String fingerprint;
     private final List<Engine> engines = new ArrayList<>();
+    private ManualClock leaseClock;
+
+    @BeforeEach
+    void newClock() { leaseClock = new ManualClock(); }
 
     @BeforeAll
     void load() {
@@ -57,14 +69,17 @@ class PdEngineTest {
     }
 
     @AfterEach
-    void noBlockLeaked() throws InterruptedException {
+    void noBlockLeaked() throws Exception {
         List<Engine> all = List.copyOf(engines);
         engines.clear();
         try {
             for (Engine e : all) {
                 e.drain();
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-                while ((e.stats().numBlocksUsed() > 0 || leased(e) > 0) && System.nanoTime() < deadline) Thread.sleep(5);
+                try {
+                    until("engine " + all.indexOf(e) + " to free its KV blocks", () -> e.stats().numBlocksUsed() == 0 && leased(e) == 0);
+                } catch (AssertionError timedOut) {
+                    // the assertions below say what is left
+                }
                 assertThat(e.stats().numBlocksUsed()).as("KV blocks still in use in engine " + all.indexOf(e) + ", leased " + leased(e)).isZero();
                 assertThat(leased(e)).as("KV blocks still leased").isZero();
             }
@@ -80,7 +95,7 @@ class PdEngineTest {
         EngineConfig c = EngineConfig.defaults(1024).withBlockSize(blockSize).withKvCacheBytes(bytes).withMaxNumSeqs(64);
         Engine e = kvConfig == null ? new Engine(model, tokenizer, c) : new Engine(model, tokenizer, c, cache -> {
             KvTransferConfig cfg = KvTransferConfig.parse(kvConfig);
-            return new PdTcpConnector(cfg, KvPeerInfo.of(cfg.engineId(), model, blockSize, fingerprint), cache, "127.0.0.1");
+            return new PdTcpConnector(cfg, KvPeerInfo.of(cfg.engineId(), model, blockSize, fingerprint), cache, "127.0.0.1", leaseClock);
         });
         engines.add(e);
         return e;
@@ -171,8 +186,7 @@ class PdEngineTest {
     @Test
     void wrongClusterTokenFailsOrRecomputes() throws Exception {
         Engine colocated = engine(null, 16);
-        // The failed pulls leave their leases to expire.
-        Engine p = engine(config("kv_producer", ",\"kv_connector_extra_config\":{\"cluster_token\":\"right\",\"lease_seconds\":1}"), 16);
+        Engine p = engine(config("kv_producer", ",\"kv_connector_extra_config\":{\"cluster_token\":\"right\"}"), 16);
         Engine fail = engine(config("kv_consumer", ",\"kv_connector_extra_config\":{\"cluster_token\":\"wrong\"}"), 16);
         Engine recompute = engine(config("kv_consumer", ",\"kv_load_failure_policy\":\"recompute\",\"kv_connector_extra_config\":{\"cluster_token\":\"wrong\"}"), 16);
         int[] ids = prompt("Hello, my name is");
@@ -185,20 +199,24 @@ class PdEngineTest {
         Sink ok = run(recompute, "r", ids, 8, pre2.kvTransferParams());
         assertThat(ok.await().finishReason()).isEqualTo(FinishReason.LENGTH);
         assertThat(ok.tokens()).containsExactly(run(colocated, "c", ids, 8, null).tokens());
+        // The refused pulls left both leases in place; they run out like any unclaimed lease.
+        assertThat(p.kvStats().blocksLeased()).isEqualTo(2L * pre.kvTransferParams().get("remote_block_ids").size());
+        leaseClock.advance(Duration.ofSeconds(KvTransferConfig.DEFAULT_LEASE_SECONDS));
+        assertThat(p.kvStats().leasesExpired()).isEqualTo(2);
     }
 
     @Test
     void unclaimedLeaseExpires() throws Exception {
-        Engine p = engine(config("kv_producer", ",\"kv_connector_extra_config\":{\"lease_seconds\":0.3}"), 16);
+        Engine p = engine(config("kv_producer", ",\"kv_connector_extra_config\":{\"lease_seconds\":2}"), 16);
         RequestOutput pre = run(p, "p", prompt("Nobody pulls this one"), 1, JSON.readTree("{\"do_remote_decode\":true}")).await();
         assertThat(pre.kvTransferParams()).isNotNull();
+        leaseClock.advance(Duration.ofMillis(1999));
         assertThat(p.kvStats().blocksLeased()).isPositive();
         assertThat(p.stats().numBlocksUsed()).isPositive();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (p.stats().numBlocksUsed() > 0 && System.nanoTime() < deadline) Thread.sleep(20);
-        assertThat(p.stats().numBlocksUsed()).isZero();
+        leaseClock.advance(Duration.ofMillis(1));
         assertThat(p.kvStats().blocksLeased()).isZero();
         assertThat(p.kvStats().leasesExpired()).isEqualTo(1);
+        until("the engine to free the expired lease's blocks", () -> p.stats().numBlocksUsed() == 0);
     }
 
     @Test
@@ -219,33 +237,66 @@ class PdEngineTest {
         assertThat(run(d16, "ok", ids, 2, kv).await().finishReason()).isEqualTo(FinishReason.LENGTH);
     }
 
+    /** A fake producer on loopback that accepts connections and never answers; the test closes them when it wants a pull to end. */
+    private static final class SilentProducer implements AutoCloseable {
+        final ServerSocket server = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+        final LinkedBlockingQueue<Socket> accepted = new LinkedBlockingQueue<>();
+
+        SilentProducer() throws java.io.IOException {
+            Thread.ofVirtual().start(() -> {
+                try {
+                    while (true) accepted.add(server.accept());
+                } catch (java.io.IOException closed) {
+                    // the test is done
+                }
+            });
+        }
+
+        /** The next consumer connection, once it is open. */
+        Socket next() throws InterruptedException {
+            Socket s = accepted.poll(dev.pdserve.Await.TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+            assertThat(s).as("the consumer connected").isNotNull();
+            return s;
+        }
+
+        @Override
+        public void close() throws java.io.IOException {
+            server.close();
+            for (Socket s : accepted) s.close();
+        }
+    }
+
     /**
-     * A producer that accepts and never answers: the pull hangs until read_timeout_ms. An abort
-     * meanwhile answers ABORT at once and frees the local blocks when the pull gives up; without
-     * the abort, policy fail ends the request with a 502 error naming the producer.
+     * A pull from a producer that never answers. An abort meanwhile answers ABORT at once but keeps
+     * the local blocks while the pull still writes into them; they are freed when the pull ends
+     * (here: the producer hangs up). Without the abort, the pull times out after read_timeout_ms
+     * and policy fail ends the request with a 502 error naming the producer.
      */
     @Test
     void abortDuringPullFreesBlocksWhenThePullEnds() throws Exception {
-        try (java.net.ServerSocket silent = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
-            Engine d = engine(config("kv_consumer", ",\"kv_connector_extra_config\":{\"read_timeout_ms\":700}"), 16);
+        try (SilentProducer silent = new SilentProducer()) {
+            Engine d = engine(config("kv_consumer", ""), 16); // read_timeout_ms 30 s: only the test ends the pull
             int[] ids = prompt("A pull that never finishes");
+            int blocks = (ids.length + 15) / 16;
             KvPeerInfo fake = KvPeerInfo.of("silent-engine", model, 16, fingerprint);
-            JsonNode kv = JSON.valueToTree(KvTransferParams.remotePrefill(fake, "127.0.0.1", silent.getLocalPort(), "remote-1",
-                    new int[(ids.length + 15) / 16], ids.length));
+            JsonNode kv = JSON.valueToTree(KvTransferParams.remotePrefill(fake, "127.0.0.1", silent.server.getLocalPort(), "remote-1",
+                    new int[blocks], ids.length));
 
             Sink aborted = new Sink();
             d.submit(new GenerationRequest("aborted", ids, greedy(4), kv), aborted);
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            while (d.stats().numBlocksUsed() == 0 && System.nanoTime() < deadline) Thread.sleep(1);
-            assertThat(d.stats().numBlocksUsed()).as("blocks allocated for the pull").isEqualTo((ids.length + 15) / 16);
+            until("blocks allocated for the pull", () -> d.stats().numBlocksUsed() == blocks);
+            Socket pull = silent.next();
             d.abort("aborted");
-            assertThat(aborted.last.get(500, TimeUnit.MILLISECONDS).finishReason()).isEqualTo(FinishReason.ABORT);
-            assertThat(d.stats().numBlocksUsed()).as("the running pull still writes into them").isPositive();
+            assertThat(aborted.await().finishReason()).isEqualTo(FinishReason.ABORT);
+            assertThat(d.stats().numBlocksUsed()).as("the running pull still writes into them").isEqualTo(blocks);
+            pull.close();
+            until("the blocks to be freed when the pull ended", () -> d.stats().numBlocksUsed() == 0);
 
-            RequestOutput failed = run(d, "failed", ids, 4, kv).await();
+            Engine timesOut = engine(config("kv_consumer", ",\"kv_connector_extra_config\":{\"read_timeout_ms\":200}"), 16);
+            RequestOutput failed = run(timesOut, "failed", ids, 4, kv).await();
             assertThat(failed.finishReason()).isEqualTo(FinishReason.ERROR);
             assertThat(failed.errorStatus()).isEqualTo(502);
-            assertThat(failed.error()).contains("127.0.0.1:" + silent.getLocalPort());
+            assertThat(failed.error()).contains("127.0.0.1:" + silent.server.getLocalPort()).contains("timed out");
         }
     }
 

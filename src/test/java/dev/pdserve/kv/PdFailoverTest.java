@@ -1,13 +1,14 @@
 package dev.pdserve.kv;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.pdserve.TestLogs;
 import dev.pdserve.TestModels;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -22,8 +23,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  * 2 prefill + 2 decode serve processes behind the proxy; 500 short requests at concurrency 32
  * (half streaming) while one decode instance is killed (SIGKILL) halfway. Every request either
  * completes with all its tokens or gets a clear error; none is silently truncated; the surviving
- * instances end with no KV block in use or leased (unpulled leases expire).
+ * instances end with no KV block in use or leased (unpulled leases expire). The lease (10 s) is
+ * long next to any pull on a loaded machine and short next to the wait for idle instances.
  */
+@ExtendWith(TestLogs.class)
 class PdFailoverTest {
     private static final int REQUESTS = 500;
     private static final int CONCURRENCY = 32;
@@ -33,15 +36,16 @@ class PdFailoverTest {
     void killingADecodeInstanceLosesNoRequestSilently() throws Exception {
         Path token = Files.createTempFile("pd-token", ".txt");
         Files.writeString(token, "failover-token");
-        String extra = ",\"kv_port\":0,\"kv_connector_extra_config\":{\"cluster_token_file\":\"" + token + "\",\"lease_seconds\":2}}";
+        String extra = ",\"kv_port\":0,\"kv_connector_extra_config\":{\"cluster_token_file\":\"" + token + "\",\"lease_seconds\":10}}";
         List<PdInstance> all = new ArrayList<>();
+        Path logs = TestLogs.dir(PdFailoverTest.class);
         try {
-            PdInstance p1 = add(all, PdInstance.serve("p1", TestModels.deepseek(), "{\"kv_connector\":\"PdTcpConnector\",\"kv_role\":\"kv_producer\"" + extra));
-            PdInstance p2 = add(all, PdInstance.serve("p2", TestModels.deepseek(), "{\"kv_connector\":\"PdTcpConnector\",\"kv_role\":\"kv_producer\"" + extra));
-            PdInstance d1 = add(all, PdInstance.serve("d1", TestModels.deepseek(), "{\"kv_connector\":\"PdTcpConnector\",\"kv_role\":\"kv_consumer\"" + extra));
-            PdInstance d2 = add(all, PdInstance.serve("d2", TestModels.deepseek(), "{\"kv_connector\":\"PdTcpConnector\",\"kv_role\":\"kv_consumer\"" + extra));
+            PdInstance p1 = add(all, PdInstance.serve("p1", logs, TestModels.deepseek(), "{\"kv_connector\":\"PdTcpConnector\",\"kv_role\":\"kv_producer\"" + extra));
+            PdInstance p2 = add(all, PdInstance.serve("p2", logs, TestModels.deepseek(), "{\"kv_connector\":\"PdTcpConnector\",\"kv_role\":\"kv_producer\"" + extra));
+            PdInstance d1 = add(all, PdInstance.serve("d1", logs, TestModels.deepseek(), "{\"kv_connector\":\"PdTcpConnector\",\"kv_role\":\"kv_consumer\"" + extra));
+            PdInstance d2 = add(all, PdInstance.serve("d2", logs, TestModels.deepseek(), "{\"kv_connector\":\"PdTcpConnector\",\"kv_role\":\"kv_consumer\"" + extra));
             for (PdInstance i : List.copyOf(all)) i.awaitServe();
-            PdInstance proxy = add(all, PdInstance.proxy("proxy", List.of(p1, p2), List.of(d1, d2)));
+            PdInstance proxy = add(all, PdInstance.proxy("proxy", logs, List.of(p1, p2), List.of(d1, d2)));
 
             Semaphore slots = new Semaphore(CONCURRENCY);
             CountDownLatch done = new CountDownLatch(REQUESTS);
@@ -75,7 +79,7 @@ class PdFailoverTest {
             assertThat(defects).as("silently truncated or unclear answers").isEmpty();
             assertThat(ok.get()).as("most requests succeed").isGreaterThan(REQUESTS / 2);
             for (PdInstance i : List.of(p1, p2, d1)) {
-                assertThat(i.awaitIdle(Duration.ofSeconds(15))).as(i.name + " still holds KV blocks:\n" + i.metrics()).isTrue();
+                i.awaitIdle();
             }
         } finally {
             all.forEach(PdInstance::close);

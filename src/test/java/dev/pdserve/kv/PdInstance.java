@@ -2,17 +2,16 @@ package dev.pdserve.kv;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pdserve.Await;
+import dev.pdserve.TestLogs;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -22,15 +21,22 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** A `pdserve serve` or `pdserve proxy` child JVM on loopback, and a small HTTP client for it. */
-final class PdInstance implements AutoCloseable {
+/**
+ * A `pdserve serve` or `pdserve proxy` child JVM on loopback, and a small HTTP client for it. Its
+ * stdout and stderr go to one log file, {@code LOG_DIR/NAME.log} (see {@link TestLogs}); messages
+ * about a child that misbehaves name that file.
+ */
+public final class PdInstance implements AutoCloseable {
     static final ObjectMapper JSON = new ObjectMapper();
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    /** Several child JVMs loading models at once on one loaded core take a while to start. */
+    private static final Duration STARTUP = Duration.ofMinutes(3);
+    private static final Pattern PORT = Pattern.compile("serving .* on http://127\\.0\\.0\\.1:(\\d+)");
 
-    final String name;
-    final Process process;
-    final Path log;
-    int port = -1;
+    public final String name;
+    public final Process process;
+    public final Path log;
+    public int port = -1;
 
     private PdInstance(String name, Process process, Path log) {
         this.name = name;
@@ -38,43 +44,50 @@ final class PdInstance implements AutoCloseable {
         this.log = log;
     }
 
-    private static PdInstance launch(String name, List<String> args) throws IOException {
+    private static PdInstance launch(String name, Path logDir, List<String> args) throws IOException {
         String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>(List.of(java, "-Xmx512m", "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "-cp", System.getProperty("java.class.path"), "dev.pdserve.cli.Main"));
+        List<String> cmd = new ArrayList<>(List.of(java, "-Xmx512m", "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"));
+        cmd.addAll(TestLogs.jvmFlags());
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.pdserve.cli.Main"));
         cmd.addAll(args);
-        Path log = Files.createTempFile("pdserve-" + name, ".log");
-        return new PdInstance(name, new ProcessBuilder(cmd).redirectError(log.toFile()).start(), log);
+        Path log = logDir.resolve(name + ".log");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        return new PdInstance(name, p, log);
     }
 
     /** Starts `serve MODEL` on a free port; {@link #awaitServe()} waits for its startup line. */
-    static PdInstance serve(String name, Path model, String kvTransferConfig) throws IOException {
-        List<String> args = new ArrayList<>(List.of("serve", model.toString(), "--host", "127.0.0.1", "--port", "0",
-                "--served-model-name", "tiny", "--kv-cache-memory", "16MiB", "--threads", "1", "--max-model-len", "1024"));
+    static PdInstance serve(String name, Path logDir, Path model, String kvTransferConfig) throws IOException {
+        List<String> args = new ArrayList<>(List.of("--kv-cache-memory", "16MiB"));
         if (kvTransferConfig != null) args.addAll(List.of("--kv-transfer-config", kvTransferConfig));
-        return launch(name, args);
+        return serve(name, logDir, model, args);
     }
 
-    PdInstance awaitServe() throws IOException {
-        BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
-        String line;
-        while ((line = out.readLine()) != null && !line.contains("Application startup complete.")) {
-            Matcher m = Pattern.compile("http://127\\.0\\.0\\.1:(\\d+)").matcher(line);
-            if (m.find()) port = Integer.parseInt(m.group(1));
-        }
-        if (line == null || port < 0) throw new IllegalStateException(name + " did not start:\n" + Files.readString(log));
-        Thread.ofVirtual().start(() -> { // keep draining stdout so the child never blocks on it
-            try {
-                while (out.readLine() != null) { /* discard */ }
-            } catch (IOException ignored) {
-                // the child ended
+    /** Starts `serve MODEL` on a free loopback port (model name "tiny", one thread) with {@code extraArgs}. */
+    public static PdInstance serve(String name, Path logDir, Path model, List<String> extraArgs) throws IOException {
+        List<String> args = new ArrayList<>(List.of("serve", model.toString(), "--host", "127.0.0.1", "--port", "0",
+                "--served-model-name", "tiny", "--threads", "1", "--max-model-len", "1024"));
+        args.addAll(extraArgs);
+        return launch(name, logDir, args);
+    }
+
+    /** Waits for vLLM's startup line and reads the port from the line before it; fails with the log if the child exits. */
+    public PdInstance awaitServe() throws Exception {
+        Await.until(name + " to print 'Application startup complete.' in " + log, STARTUP, () -> {
+            String text = text(log);
+            if (text.contains("Application startup complete.")) {
+                Matcher m = PORT.matcher(text);
+                if (m.find()) port = Integer.parseInt(m.group(1));
+                return true;
             }
+            if (!process.isAlive()) throw new IllegalStateException(name + " exited with code " + process.exitValue() + " before it was ready; " + log + ":\n" + text);
+            return false;
         });
+        if (port < 0) throw new IllegalStateException(name + " printed no port; " + log + ":\n" + text(log));
         return this;
     }
 
     /** Starts `proxy` in front of one prefill and one decode instance, and waits until it answers. */
-    static PdInstance proxy(String name, List<PdInstance> prefill, List<PdInstance> decode) throws Exception {
+    static PdInstance proxy(String name, Path logDir, List<PdInstance> prefill, List<PdInstance> decode) throws Exception {
         int port;
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
@@ -88,19 +101,17 @@ final class PdInstance implements AutoCloseable {
         decode.forEach(p -> args.add("127.0.0.1"));
         args.add("--decoder-ports");
         decode.forEach(p -> args.add(String.valueOf(p.port)));
-        PdInstance proxy = launch(name, args);
+        PdInstance proxy = launch(name, logDir, args);
         proxy.port = port;
-        proxy.process.getInputStream().close();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (System.nanoTime() < deadline) {
+        Await.until(name + " to listen on port " + port, STARTUP, () -> {
             try (Socket ignored = new Socket("127.0.0.1", port)) {
-                return proxy;
+                return true;
             } catch (IOException e) {
-                if (!proxy.process.isAlive()) break;
-                Thread.sleep(50);
+                if (!proxy.process.isAlive()) throw new IllegalStateException(name + " did not start; " + proxy.log + ":\n" + text(proxy.log));
+                return false;
             }
-        }
-        throw new IllegalStateException(name + " did not start:\n" + Files.readString(proxy.log));
+        });
+        return proxy;
     }
 
     HttpResponse<String> post(String path, String body) throws IOException, InterruptedException {
@@ -122,21 +133,33 @@ final class PdInstance implements AutoCloseable {
 
     /** The sum over all label sets of one metric's samples; 0 when absent. */
     double metric(String name) throws IOException, InterruptedException {
+        return metric(metrics(), name);
+    }
+
+    /** The sum over all label sets of one metric's samples in a scrape; 0 when absent. */
+    static double metric(String scrape, String name) {
         double sum = 0;
-        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "\\{[^}]*\\} (\\S+)$").matcher(metrics());
+        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "\\{[^}]*\\} (\\S+)$").matcher(scrape);
         while (m.find()) sum += Double.parseDouble(m.group(1));
         return sum;
     }
 
-    /** Waits until no KV block is in use or leased; false after the timeout. */
-    boolean awaitIdle(Duration timeout) throws IOException, InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        do {
-            if (metric("vllm:kv_cache_usage_perc") == 0 && metric("pdserve:kv_blocks_leased") == 0) return true;
-            Thread.sleep(20);
-        } while (System.nanoTime() < deadline);
-        return false;
+    /** Waits until no KV block is in use or leased; fails with the metrics and the log's path otherwise. */
+    void awaitIdle() throws Exception {
+        try {
+            Await.until(name + " to hold no KV block", () -> metric("vllm:kv_cache_usage_perc") == 0 && metric("pdserve:kv_blocks_leased") == 0);
+        } catch (AssertionError e) {
+            throw new AssertionError(name + " still holds KV blocks (log " + log + "):\n" + metrics(), e);
+        }
     }
+
+    /** The log so far (a line being written may end mid-character). */
+    private static String text(Path log) throws IOException {
+        return new String(Files.readAllBytes(log), java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    @Override
+    public String toString() { return name + " (log " + log + ")"; }
 
     /** The payloads of an SSE body. */
     static List<String> events(String sse) {

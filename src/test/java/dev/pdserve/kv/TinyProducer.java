@@ -1,10 +1,10 @@
 package dev.pdserve.kv;
 
 import dev.pdserve.TestModels;
+import dev.pdserve.engine.PagedKvCache;
 import dev.pdserve.model.CausalLM;
 import dev.pdserve.model.LoadOptions;
 import dev.pdserve.model.ModelLoader;
-import dev.pdserve.model.OffHeapKvCache;
 
 import java.io.IOException;
 import java.util.UUID;
@@ -14,9 +14,9 @@ public final class TinyProducer implements AutoCloseable {
     private static KvPeerInfo llama;
 
     public final KvProducer producer;
-    private final OffHeapKvCache cache;
+    private final PagedKvCache cache;
 
-    private TinyProducer(KvProducer producer, OffHeapKvCache cache) {
+    private TinyProducer(KvProducer producer, PagedKvCache cache) {
         this.producer = producer;
         this.cache = cache;
     }
@@ -37,13 +37,13 @@ public final class TinyProducer implements AutoCloseable {
         KvPeerInfo info = descriptor(engineId, blockSize);
         KvTransferConfig cfg = KvTransferConfig.parse("{\"kv_connector\":\"PdTcpConnector\",\"kv_role\":\"kv_producer\",\"kv_ip\":\"127.0.0.1\","
                 + "\"kv_port\":0,\"engine_id\":\"" + engineId + "\",\"kv_connector_extra_config\":{" + extraConfig + "}}");
-        OffHeapKvCache cache = new OffHeapKvCache(info.numLayers(), 8, blockSize, info.entryFloats());
+        PagedKvCache cache = new PagedKvCache(info.numLayers(), 8, blockSize, info.entryFloats());
         return new TinyProducer(KvProducer.start(cfg, info, cache), cache);
     }
 
     public int port() { return producer.port(); }
 
-    public OffHeapKvCache cache() { return cache; }
+    public PagedKvCache cache() { return cache; }
 
     @Override
     public void close() {

@@ -2,6 +2,7 @@ package dev.pdserve.launch;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
@@ -13,7 +14,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** `pdserve bench compare` for real, on a workload small enough for CI: both sides run, one table, one plot. */
 class CompareEndToEndTest {
-    @TempDir
+    @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed test keeps its processes' logs
     Path dir;
 
     @Test

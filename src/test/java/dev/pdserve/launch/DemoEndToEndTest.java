@@ -2,6 +2,7 @@ package dev.pdserve.launch;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
@@ -18,7 +19,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * second guard (the shutdown hook still stops the children if it ever fires).
  */
 class DemoEndToEndTest {
-    @TempDir
+    @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed test keeps its processes' logs
     Path logs;
 
     @Test

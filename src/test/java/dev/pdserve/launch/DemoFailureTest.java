@@ -2,6 +2,7 @@ package dev.pdserve.launch;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
@@ -12,7 +13,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** `pdserve demo` when it cannot work: exit 1, a message that says why, no process left behind. */
 class DemoFailureTest {
-    @TempDir
+    @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed test keeps its processes' logs
     Path logs;
 
     @Test

@@ -1,7 +1,9 @@
 package dev.pdserve.launch;
 
+import dev.pdserve.Await;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.net.URI;
@@ -22,7 +24,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class ProcessLauncherTest {
     private static final Duration READY = Duration.ofSeconds(60);
 
-    @TempDir
+    @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed test keeps its processes' logs
     Path dir;
 
     private ProcessSpec fake(String name, int port, String mode, long delayMs, String cores) {
@@ -65,10 +67,12 @@ class ProcessLauncherTest {
     }
 
     @Test
-    void timeoutNamesWhatWasAwaitedAndShowsLogTail() {
+    void timeoutNamesWhatWasAwaitedAndShowsLogTail() throws Exception {
         int port = FreePorts.pick(1)[0];
         try (ProcessGroup group = new ProcessGroup(Duration.ofSeconds(10))) {
             ManagedProcess p = group.start(fake("slow", port, "silent", 0, null));
+            // A child JVM may take seconds to start on a loaded machine: the tail must have its first line to show.
+            Await.until("the fake's first log line", () -> String.join("\n", p.logTail(5)).contains("fake starting"));
             assertThatThrownBy(() -> p.awaitReady(Duration.ofSeconds(2))).isInstanceOf(LaunchException.class)
                     .hasMessageContaining("slow was not ready after 2 s")
                     .hasMessageContaining("no 200 from http://127.0.0.1:" + port + "/health")

@@ -1,6 +1,8 @@
 package dev.pdserve.model;
 
 import dev.pdserve.TestModels;
+import dev.pdserve.model.checkpoint.RandomCheckpoint;
+import dev.pdserve.model.checkpoint.SafetensorsWriter;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

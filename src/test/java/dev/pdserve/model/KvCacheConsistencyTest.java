@@ -1,5 +1,6 @@
 package dev.pdserve.model;
 
+import dev.pdserve.engine.PagedKvCache;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -60,7 +61,7 @@ class KvCacheConsistencyTest extends BothGoldenModels {
                 alone[s] = one.feed(prompts[s]).clone();
             }
         }
-        try (OffHeapKvCache cache = new OffHeapKvCache(model.numLayers(), 64, block, model.kvEntryFloats())) {
+        try (PagedKvCache cache = new PagedKvCache(model.numLayers(), 64, block, model.kvEntryFloats())) {
             ForwardBatch batch = new ForwardBatch();
             int nextBlock = 0;
             for (int s = 0; s < seqs; s++) {

@@ -5,6 +5,7 @@ import dev.pdserve.kernels.Int8Matrix;
 import dev.pdserve.kernels.Int8Rows;
 import dev.pdserve.kernels.MatMul;
 import dev.pdserve.kernels.WorkerPool;
+import dev.pdserve.model.checkpoint.CheckpointQuantizer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;

@@ -2,6 +2,7 @@ package dev.pdserve.model;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.pdserve.TestModels;
+import dev.pdserve.model.checkpoint.RandomCheckpoint;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,10 +1,12 @@
 package dev.pdserve.model;
 
+import dev.pdserve.engine.PagedKvCache;
+
 /** Drives one sequence through a model with its own small KV cache: prefill, then one token at a time. */
 final class SingleSequence implements AutoCloseable {
     static final int BLOCK = 16;
     final CausalLM model;
-    final OffHeapKvCache cache;
+    final PagedKvCache cache;
     final int[] blockTable;
     final ForwardBatch batch = new ForwardBatch();
     final float[] logits;
@@ -13,7 +15,7 @@ final class SingleSequence implements AutoCloseable {
     SingleSequence(CausalLM model, int maxTokens) {
         this.model = model;
         int blocks = (maxTokens + BLOCK - 1) / BLOCK;
-        this.cache = new OffHeapKvCache(model.numLayers(), blocks, BLOCK, model.kvEntryFloats());
+        this.cache = new PagedKvCache(model.numLayers(), blocks, BLOCK, model.kvEntryFloats());
         this.blockTable = new int[blocks];
         // Reverse order, so the test also covers non-contiguous block tables.
         for (int i = 0; i < blocks; i++) blockTable[i] = blocks - 1 - i;

@@ -3,6 +3,8 @@ package dev.pdserve.proxy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.pdserve.http.ErrorBody;
+import dev.pdserve.http.HttpEdge;
 
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
@@ -27,10 +29,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A test-only stand-in for a vLLM instance in a PD pair: a real HTTP/1.1 server on 127.0.0.1 (raw
  * sockets, so it can drop connections wherever a test wants). As a kv_producer it answers
  * {@code kv_transfer_params} when asked to {@code do_remote_decode}; as a kv_consumer it streams SSE.
- * It records every POST and notices when the proxy closes a connection it is still answering.
+ * It records every POST and notices when the proxy closes a connection it is still answering. A test
+ * can {@link #hold} its answers, to look at the proxy while a request is provably still running.
  */
 final class FakeInstance implements AutoCloseable {
-    enum Mode { OK, FAIL_500, BAD_REQUEST_400, DROP_BEFORE_RESPONSE, DROP_MID_STREAM, STREAM_NO_DONE, EMPTY_200, SLOW, NO_KV_PARAMS }
+    enum Mode { OK, FAIL_500, BAD_REQUEST_400, DROP_BEFORE_RESPONSE, DROP_MID_STREAM, STREAM_NO_DONE, EMPTY_200, NO_KV_PARAMS }
 
     record Received(String path, Map<String, String> headers, JsonNode body) {}
 
@@ -45,13 +48,13 @@ final class FakeInstance implements AutoCloseable {
     volatile int tokens = 4;
     volatile long tokenDelayMs = 0;
     volatile int dropAfterEvents = 2;
-    volatile long slowMs = 3000;
     volatile int healthStatus = 200;
     volatile double kvUsage = 0;
     final AtomicInteger healthHits = new AtomicInteger();
     /** Counted down when the peer closed a connection this instance was still answering (= abort). */
     final CountDownLatch peerClosed = new CountDownLatch(1);
     private final Thread acceptor;
+    private volatile CountDownLatch gate = new CountDownLatch(0);
 
     FakeInstance(String name) throws IOException {
         this.name = name;
@@ -70,6 +73,15 @@ final class FakeInstance implements AutoCloseable {
     void fail(Mode m, int times) {
         for (int i = 0; i < times; i++) script.add(m);
     }
+
+    /**
+     * From now on answers wait until {@link #release} (or until the proxy hangs up): a whole answer
+     * (prefill or non-streaming) before it is sent, a stream after its first event.
+     */
+    void hold() { gate = new CountDownLatch(1); }
+
+    /** Lets held and later answers go. */
+    void release() { gate.countDown(); }
 
     private void acceptLoop() {
         while (!server.isClosed()) {
@@ -135,9 +147,10 @@ final class FakeInstance implements AutoCloseable {
             case BAD_REQUEST_400 -> { respond(out, 400, "application/json", error(400, "fake " + name + ": max_tokens is too large")); return; }
             case DROP_BEFORE_RESPONSE -> { s.setSoLinger(true, 0); s.close(); return; }
             case EMPTY_200 -> { respond(out, 200, "application/json", new byte[0]); return; }
-            case SLOW -> { if (peerClosedWithin(s, in, slowMs)) return; }
             default -> { }
         }
+        boolean stream = body.path("stream").asBoolean(false) && !body.path("kv_transfer_params").path("do_remote_decode").asBoolean(false);
+        if (!stream && heldUntilReleased(s, in)) return;
         boolean chat = path.endsWith("/chat/completions");
         boolean prefill = body.path("kv_transfer_params").path("do_remote_decode").asBoolean(false);
         if (prefill) {
@@ -177,11 +190,20 @@ final class FakeInstance implements AutoCloseable {
             if (chat) choice.putObject("delta").put("content", name + "-tok" + i + " ");
             else choice.put("text", name + "-tok" + i + " ");
             chunk(out, "data: " + JSON.writeValueAsString(chunk) + "\n\n");
+            if (i == 0 && heldUntilReleased(s, in)) return;
             if (tokenDelayMs > 0 && peerClosedWithin(s, in, tokenDelayMs)) return;
         }
         if (m != Mode.STREAM_NO_DONE) chunk(out, "data: [DONE]\n\n");
         out.write("0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
         out.flush();
+    }
+
+    /** Waits while {@link #hold held}, watching the connection: true (and {@link #peerClosed}) if the proxy closed it. */
+    private boolean heldUntilReleased(Socket s, InputStream in) throws IOException {
+        while (gate.getCount() > 0) {
+            if (peerClosedWithin(s, in, 10)) return true;
+        }
+        return false;
     }
 
     /** Waits {@code ms}, watching the connection: true (and {@link #peerClosed}) if the proxy closed it. */
@@ -218,7 +240,7 @@ final class FakeInstance implements AutoCloseable {
     }
 
     private static byte[] error(int code, String message) {
-        return OpenAiError.body(JSON, message, code == 400 ? "BadRequestError" : "InternalServerError", code);
+        return HttpEdge.bytes(ErrorBody.of(code, null, message));
     }
 
     private static void chunk(OutputStream out, String data) throws IOException {
@@ -247,6 +269,7 @@ final class FakeInstance implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
+        release();
         server.close();
         acceptor.interrupt();
     }

@@ -7,6 +7,7 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.List;
 
+import static dev.pdserve.Await.until;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** The admin API (vllm-ascend compatible), /healthcheck, /health, /v1/models and /metrics. */
@@ -74,13 +75,7 @@ class ProxyAdminTest extends ProxyHarness {
         for (int i = 0; i < 3; i++) post(proxy, "/v1/completions", "{\"prompt\":\"x\"}");
         assertThat(late.posts()).isEmpty();
         late.healthStatus = 200;
-        await("late instance healthy", () -> {
-            try {
-                return json(get(proxy, "/healthcheck").body()).at("/prefill/1/healthy").asBoolean();
-            } catch (Exception e) {
-                throw new RuntimeException(e);
-            }
-        });
+        until("late instance healthy", () -> json(get(proxy, "/healthcheck").body()).at("/prefill/1/healthy").asBoolean());
         for (int i = 0; i < 3; i++) post(proxy, "/v1/completions", "{\"prompt\":\"x\"}");
         assertThat(late.posts()).isNotEmpty();
     }
@@ -90,13 +85,7 @@ class ProxyAdminTest extends ProxyHarness {
         FakeInstance p = fake("P"), d = fake("D");
         d.kvUsage = 0.25;
         ProxyServer proxy = proxy(List.of(p), List.of(d), c -> c.healthInterval(Duration.ofMillis(100)));
-        await("kv usage scraped", () -> {
-            try {
-                return json(get(proxy, "/healthcheck").body()).at("/decode/0/kv_cache_usage_perc").asDouble() == 0.25;
-            } catch (Exception e) {
-                throw new RuntimeException(e);
-            }
-        });
+        until("kv usage scraped", () -> json(get(proxy, "/healthcheck").body()).at("/decode/0/kv_cache_usage_perc").asDouble() == 0.25);
         JsonNode h = json(get(proxy, "/healthcheck").body());
         assertThat(h.get("status").asText()).isEqualTo("ok");
         assertThat(h.get("prefill_instances").asInt()).isEqualTo(1);

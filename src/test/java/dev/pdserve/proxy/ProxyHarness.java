@@ -2,6 +2,7 @@ package dev.pdserve.proxy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pdserve.ManualClock;
 import org.junit.jupiter.api.AfterEach;
 
 import java.io.IOException;
@@ -14,11 +15,15 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
 
-/** Starts fake instances and a real proxy on loopback, and closes them after each test. */
+/**
+ * Starts fake instances and a real proxy on loopback, and closes them after each test. Circuit
+ * breakers cool down by {@link #clock}, which moves only when a test moves it.
+ */
 abstract class ProxyHarness {
     static final ObjectMapper JSON = new ObjectMapper();
     static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     private final List<AutoCloseable> open = new ArrayList<>();
+    final ManualClock clock = new ManualClock();
 
     FakeInstance fake(String name) throws IOException {
         FakeInstance f = new FakeInstance(name);
@@ -33,7 +38,7 @@ abstract class ProxyHarness {
                 .decoders(decode.stream().map(FakeInstance::address).toList())
                 .maxRetries(2).retryDelay(Duration.ofMillis(1)).healthInterval(Duration.ZERO)
                 .requestTimeout(Duration.ofSeconds(5)).connectTimeout(Duration.ofSeconds(1))
-                .breakerFailures(100).breakerCooldown(Duration.ofMillis(300));
+                .breakerFailures(100).breakerCooldown(Duration.ofMillis(300)).nanoClock(clock);
         tweak.accept(c);
         ProxyServer p = ProxyServer.start(c);
         open.add(p);
@@ -65,14 +70,6 @@ abstract class ProxyHarness {
         List<String> out = new ArrayList<>();
         for (String line : body.split("\n")) if (line.startsWith("data: ")) out.add(line.substring(6));
         return out;
-    }
-
-    static void await(String what, java.util.function.BooleanSupplier cond) throws InterruptedException {
-        long end = System.nanoTime() + 5_000_000_000L;
-        while (!cond.getAsBoolean()) {
-            if (System.nanoTime() > end) throw new AssertionError("timed out waiting for " + what);
-            Thread.sleep(10);
-        }
     }
 
     @AfterEach

@@ -51,34 +51,34 @@ class ProxyPartsTest {
     @Test
     void prefillGoesToFewestPendingTokensDecodeToFewestActiveTiesByKvUsage() {
         InstancePool pool = new InstancePool(5, 1_000_000_000L, System::nanoTime);
-        Instance p1 = pool.add(Role.PREFILL, InstanceAddress.parse("h:1"), true);
-        Instance p2 = pool.add(Role.PREFILL, InstanceAddress.parse("h:2"), true);
-        assertThat(pool.add(Role.PREFILL, InstanceAddress.parse("h:1"), true)).isNull();
+        Instance p1 = pool.add(InstanceType.PREFILL, InstanceAddress.parse("h:1"), true);
+        Instance p2 = pool.add(InstanceType.PREFILL, InstanceAddress.parse("h:2"), true);
+        assertThat(pool.add(InstanceType.PREFILL, InstanceAddress.parse("h:1"), true)).isNull();
 
-        InstancePool.Lease big = pool.acquire(Role.PREFILL, Set.of(), 1000);
+        InstancePool.Booking big = pool.acquire(InstanceType.PREFILL, Set.of(), 1000);
         Instance other = big.instance == p1 ? p2 : p1;
         // Three small prompts still fit under the big one.
-        for (int i = 0; i < 3; i++) assertThat(pool.acquire(Role.PREFILL, Set.of(), 100).instance).isSameAs(other);
+        for (int i = 0; i < 3; i++) assertThat(pool.acquire(InstanceType.PREFILL, Set.of(), 100).instance).isSameAs(other);
         assertThat(other.pendingPromptTokens.get()).isEqualTo(300);
         big.success();
         assertThat(big.instance.pendingPromptTokens.get()).isZero();
         assertThat(big.instance.activeRequests.get()).isZero();
-        assertThat(pool.acquire(Role.PREFILL, Set.of(), 1).instance).isSameAs(big.instance);
+        assertThat(pool.acquire(InstanceType.PREFILL, Set.of(), 1).instance).isSameAs(big.instance);
 
-        Instance d1 = pool.add(Role.DECODE, InstanceAddress.parse("h:3"), true);
-        Instance d2 = pool.add(Role.DECODE, InstanceAddress.parse("h:4"), true);
+        Instance d1 = pool.add(InstanceType.DECODE, InstanceAddress.parse("h:3"), true);
+        Instance d2 = pool.add(InstanceType.DECODE, InstanceAddress.parse("h:4"), true);
         d1.kvCacheUsage = 0.9;
         d2.kvCacheUsage = 0.1;
-        InstancePool.Lease first = pool.acquire(Role.DECODE, Set.of(), 0);
+        InstancePool.Booking first = pool.acquire(InstanceType.DECODE, Set.of(), 0);
         assertThat(first.instance).isSameAs(d2); // equal active requests: the emptier KV cache wins
-        assertThat(pool.acquire(Role.DECODE, Set.of(), 0).instance).isSameAs(d1); // then fewer active requests
+        assertThat(pool.acquire(InstanceType.DECODE, Set.of(), 0).instance).isSameAs(d1); // then fewer active requests
         // A retry prefers an instance the request has not tried.
-        assertThat(pool.acquire(Role.DECODE, Set.of(d1), 0).instance).isSameAs(d2);
+        assertThat(pool.acquire(InstanceType.DECODE, Set.of(d1), 0).instance).isSameAs(d2);
         d2.healthy = false;
-        assertThat(pool.acquire(Role.DECODE, Set.of(d1), 0).instance).isSameAs(d1); // only d1 left, tried or not
+        assertThat(pool.acquire(InstanceType.DECODE, Set.of(d1), 0).instance).isSameAs(d1); // only d1 left, tried or not
         d1.healthy = false;
-        assertThat(pool.acquire(Role.DECODE, Set.of(), 0)).isNull();
-        assertThat(pool.remove(Role.DECODE, InstanceAddress.parse("H:3"))).isSameAs(d1);
+        assertThat(pool.acquire(InstanceType.DECODE, Set.of(), 0)).isNull();
+        assertThat(pool.remove(InstanceType.DECODE, InstanceAddress.parse("H:3"))).isSameAs(d1);
     }
 
     @Test

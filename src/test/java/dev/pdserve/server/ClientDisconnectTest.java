@@ -1,6 +1,6 @@
 package dev.pdserve.server;
 
-import dev.pdserve.net.TcpPeerTest;
+import dev.pdserve.http.TcpPeerTest;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -13,6 +13,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 
+import static dev.pdserve.Await.until;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -49,16 +50,16 @@ class ClientDisconnectTest {
         Socket s = new Socket("127.0.0.1", server.port());
         s.getOutputStream().write(post("{\"prompt\":\"hello\",\"max_tokens\":3000}"));
         s.getOutputStream().flush();
-        waitFor(() -> engine.blocksUsed() > 0);
+        until("the engine to hold blocks for the request", () -> engine.blocksUsed() > 0);
         return s;
     }
 
     void assertAbortedAndFreed() throws Exception {
-        waitFor(() -> !engine.aborted.isEmpty());
+        until("the engine request to be aborted", () -> !engine.aborted.isEmpty());
         assertThat(engine.aborted).hasSize(1);
-        waitFor(() -> engine.blocksUsed() == 0);
+        until("its blocks to be freed", () -> engine.blocksUsed() == 0);
         assertThat(engine.stats().kvCacheUsage()).isZero();
-        waitFor(() -> server.metrics().scrape().contains(ABORT_METRIC));
+        until("the abort to be counted", () -> server.metrics().scrape().contains(ABORT_METRIC));
     }
 
     @Test
@@ -114,18 +115,6 @@ class ClientDisconnectTest {
         }
         assertThat(engine.aborted).isEmpty();
         assertThat(server.metrics().scrape()).doesNotContain(ABORT_METRIC);
-    }
-
-    interface Condition {
-        boolean holds() throws Exception;
-    }
-
-    static void waitFor(Condition c) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!c.holds()) {
-            if (System.nanoTime() > deadline) throw new AssertionError("condition not met within 10 s");
-            Thread.sleep(5);
-        }
     }
 
     /** One HTTP/1.1 response with a Content-Length body. */

@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
+import static dev.pdserve.Await.until;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** The bad-input matrix, API keys, body limits, client disconnects and draining, over real HTTP. */
@@ -139,12 +140,12 @@ class ErrorsAndLifecycleTest {
             assertThat(reader.readLine()).startsWith("data: {");
             assertThat(slow.blocksUsed()).isPositive();
             r.body().close(); // the client goes away
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (slow.aborted.isEmpty() && System.nanoTime() < deadline) Thread.sleep(10);
+            // The server aborts the engine request, then counts it: wait for the count, the last of the two.
+            until("the abort to be counted", () -> s.metrics().scrape()
+                    .contains("vllm:request_success_total{engine=\"0\",finished_reason=\"abort\",model_name=\"tiny\"} 1.0"));
             assertThat(slow.aborted).hasSize(1);
             assertThat(slow.blocksUsed()).isZero();
             assertThat(slow.stats().kvCacheUsage()).isZero();
-            assertThat(s.metrics().scrape()).contains("vllm:request_success_total{engine=\"0\",finished_reason=\"abort\",model_name=\"tiny\"} 1.0");
         } finally {
             slow.close();
         }
@@ -162,10 +163,9 @@ class ErrorsAndLifecycleTest {
                     throw new RuntimeException(e);
                 }
             });
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (slow.blocksUsed() == 0 && System.nanoTime() < deadline) Thread.sleep(5);
+            until("the stream to run", () -> slow.blocksUsed() > 0);
             CompletableFuture<Void> drained = CompletableFuture.runAsync(() -> s.drain(Duration.ofSeconds(30)));
-            while (!s.isDraining()) Thread.sleep(1);
+            until("the server to drain", s::isDraining);
             JsonNode e = error(h.post("/v1/completions", "{\"prompt\":\"a\",\"max_tokens\":1}"), 503);
             assertThat(e.get("type").asText()).isEqualTo("ServiceUnavailableError");
             assertThat(h.get("/health").statusCode()).isEqualTo(503);

@@ -1,7 +1,7 @@
 package dev.pdserve.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.pdserve.net.TcpPeerTest;
+import dev.pdserve.http.TcpPeerTest;
 import dev.pdserve.proxy.InstanceAddress;
 import dev.pdserve.proxy.ProxyConfig;
 import dev.pdserve.proxy.ProxyServer;
@@ -15,7 +15,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-import static dev.pdserve.server.ClientDisconnectTest.waitFor;
+import static dev.pdserve.Await.until;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -77,17 +77,17 @@ class ProxyClientDisconnectTest {
     void clientThatClosesDuringTheDecodeAbortsItThere() throws Exception {
         start(10);
         Socket s = sendToProxy(LONG);
-        waitFor(() -> decodeEngine.blocksUsed() > 0);
+        until("the decode to hold blocks", () -> decodeEngine.blocksUsed() > 0);
         long closed = System.nanoTime();
         s.close();
-        waitFor(() -> !decodeEngine.aborted.isEmpty());
-        waitFor(() -> decodeEngine.blocksUsed() == 0);
+        until("the decode to be aborted", () -> !decodeEngine.aborted.isEmpty());
+        until("the decode's blocks to be freed", () -> decodeEngine.blocksUsed() == 0);
         // 3000 tokens at 10 ms would take 30 s; the proxy, then the decode server, ask the kernel every 100 ms.
         assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - closed)).isLessThan(3000);
         assertThat(decodeEngine.aborted).hasSize(1);
         assertThat(decodeEngine.stats().kvCacheUsage()).isZero();
-        waitFor(() -> decode.metrics().scrape().contains(ClientDisconnectTest.ABORT_METRIC));
-        waitFor(() -> proxyMetrics().contains(PROXY_DISCONNECT));
+        until("the decode server to count the abort", () -> decode.metrics().scrape().contains(ClientDisconnectTest.ABORT_METRIC));
+        until("the proxy to count the disconnect", () -> proxyMetrics().contains(PROXY_DISCONNECT));
         assertThat(prefillEngine.aborted).isEmpty(); // its one token was done before the client left
         assertThat(prefillEngine.blocksUsed()).isZero();
     }
@@ -96,12 +96,12 @@ class ProxyClientDisconnectTest {
     void clientThatClosesDuringThePrefillAbortsItAndNothingReachesTheDecode() throws Exception {
         start(60_000); // the prefill's one token would take a minute
         Socket s = sendToProxy(LONG);
-        waitFor(() -> prefillEngine.blocksUsed() > 0);
+        until("the prefill to hold blocks", () -> prefillEngine.blocksUsed() > 0);
         s.close();
-        waitFor(() -> !prefillEngine.aborted.isEmpty());
-        waitFor(() -> prefillEngine.blocksUsed() == 0);
+        until("the prefill to be aborted", () -> !prefillEngine.aborted.isEmpty());
+        until("the prefill's blocks to be freed", () -> prefillEngine.blocksUsed() == 0);
         assertThat(prefillEngine.aborted).hasSize(1);
-        waitFor(() -> proxyMetrics().contains(PROXY_DISCONNECT));
+        until("the proxy to count the disconnect", () -> proxyMetrics().contains(PROXY_DISCONNECT));
         assertThat(decodeEngine.submitted).isEmpty();
     }
 
@@ -114,7 +114,7 @@ class ProxyClientDisconnectTest {
         JsonNode answer = Http.json(r);
         assertThat(answer.at("/usage/completion_tokens").asInt()).isEqualTo(40);
         assertThat(answer.at("/choices/0/text").asText()).hasSize(40);
-        // It went the PD way: the decode got the lease the prefill answered.
+        // It went the PD way: the decode got the booking the prefill answered.
         assertThat(decodeEngine.submitted.getFirst().kvTransferParams().path("remote_engine_id").asText()).isEqualTo("scripted");
         assertThat(prefillEngine.aborted).isEmpty();
         assertThat(decodeEngine.aborted).isEmpty();

@@ -15,11 +15,9 @@ import dev.pdserve.model.LoadOptions;
 import dev.pdserve.model.ModelLoader;
 import dev.pdserve.tokenizer.Tokenizer;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.MethodOrderer;
-import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestMethodOrder;
 
 import java.io.BufferedReader;
 import java.io.InputStream;
@@ -33,15 +31,16 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
+import static dev.pdserve.Await.until;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
 /**
  * The server over the real engine and the golden DeepSeek-V3 tiny model: greedy completions
  * reproduce transformers' tokens, 32 concurrent requests equal each alone, the OpenAI SDK
- * completes and streams, bad input gets vLLM's errors, and the KV cache is empty afterwards.
+ * completes and streams, bad input gets vLLM's errors, and the KV cache is empty after each test
+ * (the tests share one server, in any order).
  */
-@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class RealEngineServerTest {
     static CausalLM model;
     static Tokenizer tokenizer;
@@ -129,7 +128,6 @@ class RealEngineServerTest {
     }
 
     @Test
-    @Order(1)
     void greedyCompletionsReproduceTransformers() throws Exception {
         for (int p = 0; p < refs.size(); p++) {
             Reference ref = refs.get(p);
@@ -139,7 +137,6 @@ class RealEngineServerTest {
     }
 
     @Test
-    @Order(2)
     void llamaGreedyCompletionsReproduceTransformersToo() throws Exception {
         Path dir = TestModels.llama();
         try (CausalLM llama = ModelLoader.load(dir, new LoadOptions(2, null)); Tokenizer tok = Tokenizer.load(dir)) {
@@ -158,7 +155,6 @@ class RealEngineServerTest {
     }
 
     @Test
-    @Order(3)
     void thirtyTwoConcurrentRequestsEqualEachAlone() throws Exception {
         int maxTokens = 12;
         List<int[]> alone = new ArrayList<>();
@@ -181,7 +177,6 @@ class RealEngineServerTest {
     }
 
     @Test
-    @Order(4)
     void streamingGivesTheSameTextAndTheOpenAiSdkWorks() throws Exception {
         String prompt = "def fibonacci(n):";
         JsonNode whole = Http.json(http.post("/v1/completions",
@@ -221,7 +216,6 @@ class RealEngineServerTest {
     }
 
     @Test
-    @Order(5)
     void chatUsesTheModelsTemplate() throws Exception {
         String messages = "[{\"role\":\"user\",\"content\":\"import os\"}]";
         JsonNode chat = Http.json(http.post("/v1/chat/completions", "{\"messages\":" + messages + ",\"max_tokens\":8,\"temperature\":0}"));
@@ -232,7 +226,6 @@ class RealEngineServerTest {
     }
 
     @Test
-    @Order(6)
     void badInputGetsVllmErrors() throws Exception {
         int[] long1000 = new int[1000];
         java.util.Arrays.fill(long1000, 263);
@@ -245,16 +238,12 @@ class RealEngineServerTest {
     }
 
     @Test
-    @Order(7)
     void aClientThatLeavesFreesItsBlocks() throws Exception {
         HttpResponse<InputStream> r = http.postStream("/v1/completions", "{\"prompt\":\"import os\",\"max_tokens\":1000,\"ignore_eos\":true,\"stream\":true}");
         BufferedReader reader = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8));
         assertThat(reader.readLine()).startsWith("data: {");
         r.body().close();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (engine.stats().numRunning() > 0 && System.nanoTime() < deadline) Thread.sleep(20);
-        assertThat(engine.stats().numRunning()).isZero();
-        assertThat(engine.stats().numBlocksUsed()).isZero();
+        until("the abandoned request to end and free its blocks", () -> engine.stats().numRunning() == 0 && engine.stats().numBlocksUsed() == 0);
     }
 
     /**
@@ -263,7 +252,6 @@ class RealEngineServerTest {
      * it takes ~1. Time from the first byte to the end of the stream, on one connection.
      */
     @Test
-    @Order(8)
     void streamedEventsDoNotWaitForDelayedAcks() throws Exception {
         List<String> bodies = new ArrayList<>();
         for (int i = 0; i < 12; i++) {
@@ -273,9 +261,9 @@ class RealEngineServerTest {
         assertThat(KeepAliveStreams.median(ms)).as("median ms from first byte to end of stream, all: %s", ms).isLessThan(30.0);
     }
 
-    @Test
-    @Order(100)
-    void kvCacheIsEmptyAfterTheSuite() throws Exception {
+    @AfterEach
+    void kvCacheIsEmptyAfterEachTest() throws Exception {
+        until("no request running and no KV block in use", () -> engine.stats().numRunning() == 0 && engine.stats().numBlocksUsed() == 0);
         String metrics = http.get("/metrics").body();
         assertThat(metrics).contains("vllm:kv_cache_usage_perc{engine=\"0\",model_name=\"deepseek-v3-tiny\"} 0.0\n");
         assertThat(metrics).contains("vllm:num_requests_running{engine=\"0\",model_name=\"deepseek-v3-tiny\"} 0.0\n");

@@ -1,5 +1,7 @@
 package dev.pdserve.server;
 
+import dev.pdserve.http.ApiException;
+import dev.pdserve.http.HttpEdge;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
@@ -12,11 +14,11 @@ class RequestParserTest {
     final RequestParser parser = new RequestParser("tiny", new CharCodec());
 
     ApiRequest completion(String json) {
-        return parser.parseCompletion(RequestParser.readObject(json.getBytes(StandardCharsets.UTF_8)));
+        return parser.parseCompletion(HttpEdge.jsonObject(json.getBytes(StandardCharsets.UTF_8)));
     }
 
     ApiRequest chat(String json) {
-        return parser.parseChat(RequestParser.readObject(json.getBytes(StandardCharsets.UTF_8)));
+        return parser.parseChat(HttpEdge.jsonObject(json.getBytes(StandardCharsets.UTF_8)));
     }
 
     @Test

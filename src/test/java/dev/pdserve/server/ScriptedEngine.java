@@ -116,7 +116,7 @@ final class ScriptedEngine implements InferenceEngine {
         }
         String text = stopToken && !s.includeStopStrInOutput() ? "" : String.valueOf((char) tok);
         if (finished) running.remove(r.request.requestId());
-        RequestOutput o = RequestOutput.token(r.request.requestId(), tok, text, lp, r.request.promptIds().length, r.generated, 0);
+        RequestOutput o = RequestOutput.token(r.request.requestId(), tok, text, lp, r.request.promptIds().length, r.generated, 0, 0);
         r.sink.accept(finished ? o.finish(stopToken ? FinishReason.STOP : FinishReason.LENGTH, stopToken ? (Object) tok : null, lease(r.request)) : o);
     }
 
@@ -140,7 +140,7 @@ final class ScriptedEngine implements InferenceEngine {
         Running r = running.remove(requestId);
         if (r == null) return;
         aborted.add(requestId);
-        r.sink.accept(RequestOutput.abort(requestId, r.request.promptIds().length, r.generated, 0));
+        r.sink.accept(RequestOutput.abort(requestId, r.request.promptIds().length, r.generated, 0, 0));
     }
 
     int blocksUsed() {

@@ -1,0 +1,1 @@
+from pdserve_tokenizer import PdserveTokenizer as TokenizerLike, get_tokenizer  # noqa: F401

@@ -1,0 +1,1 @@
+from pdserve_tokenizer import PdserveTokenizer as AnyTokenizer, get_tokenizer  # noqa: F401

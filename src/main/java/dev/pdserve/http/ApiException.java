@@ -1,0 +1,49 @@
+package dev.pdserve.http;
+
+/**
+ * A request refused at the HTTP edge, with the status and the field at fault ({@code param}, or
+ * null). Thrown by parsers and handlers of the server and the proxy, turned into
+ * {@code {"error":{"message","type","param","code"}}} once ({@link ErrorBody}).
+ */
+public final class ApiException extends RuntimeException {
+    public final int status;
+    public final String param;
+
+    public ApiException(int status, String param, String message) {
+        super(message, null, false, false);
+        this.status = status;
+        this.param = param;
+    }
+
+    public static ApiException badRequest(String param, String message) {
+        return new ApiException(400, param, message);
+    }
+
+    public static ApiException unavailable(String message) {
+        return new ApiException(503, null, message);
+    }
+
+    /** The proxy's answer when an instance failed and no retry is left. */
+    public static ApiException upstream(String message) {
+        return new ApiException(502, null, message);
+    }
+
+    /**
+     * The error {@code type} for a status: vLLM's names (the HTTP status's name, as its error
+     * responses carry); 502, which only the proxy sends, is {@code upstream_error}.
+     */
+    public static String typeFor(int status) {
+        return switch (status) {
+            case 400 -> "BadRequestError";
+            case 401 -> "AuthenticationError";
+            case 403 -> "PermissionDeniedError";
+            case 404 -> "NotFoundError";
+            case 409 -> "ConflictError";
+            case 413 -> "RequestEntityTooLargeError";
+            case 429 -> "TooManyRequestsError";
+            case 502 -> "upstream_error";
+            case 503 -> "ServiceUnavailableError";
+            default -> status >= 500 ? "InternalServerError" : "BadRequestError";
+        };
+    }
+}
