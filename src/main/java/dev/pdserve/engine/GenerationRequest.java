@@ -13,8 +13,8 @@ public record GenerationRequest(String requestId, int[] promptIds, SamplingParam
 
     /**
      * Every rule a request must pass before an engine queues it, with vLLM's messages: an id, a
-     * non-empty prompt of token ids in the vocabulary, {@link SamplingParams#validate()}, stop
-     * token ids in the vocabulary, and prompt plus max_tokens within max-model-len. Throws
+     * non-empty prompt of token ids in the vocabulary, {@link SamplingParams#validate}, and prompt
+     * plus max_tokens within max-model-len. Throws
      * {@link EngineException} 400 naming the parameter of the first rule broken.
      */
     public void validate(int vocabSize, int maxModelLen) {
@@ -27,8 +27,7 @@ public record GenerationRequest(String requestId, int[] promptIds, SamplingParam
                     + n + " input tokens. Please reduce the length of the input messages.");
         }
         if (sampling == null) throw EngineException.badRequest(null, "sampling parameters are missing");
-        sampling.validate();
-        for (int t : sampling.stopTokenIds()) checkTokenId("stop_token_ids", t, vocabSize);
+        sampling.validate(vocabSize);
         int max = sampling.maxTokens();
         if ((long) n + max > maxModelLen) {
             throw EngineException.badRequest("max_tokens", "'max_tokens' or 'max_completion_tokens' is too large: " + max + ". This model's maximum context length is "

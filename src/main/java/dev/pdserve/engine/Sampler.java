@@ -56,7 +56,7 @@ final class Sampler {
             maxRaw = max(logits, off);
             logSumRaw = logSumExp(logits, off, maxRaw);
             System.arraycopy(logits, off, raw, 0, vocab);
-            topIds = topIds(logits, off, Math.max(0, Math.min(nLogprobs, vocab)));
+            topIds = topIds(logits, off, Math.min(p.numLogprobs(vocab), vocab));
             topLps = new float[topIds.length];
             for (int k = 0; k < topIds.length; k++) topLps[k] = logits[off + topIds[k]] - maxRaw - logSumRaw;
         }

@@ -47,30 +47,41 @@ public record SamplingParams(
     public boolean isGreedy() { return temperature <= 0; }
 
     /**
-     * The parameter rules, each with vLLM's message ({@code SamplingParams._verify_args}, and its
-     * engine's {@code max_logprobs}). Throws {@link EngineException} 400 naming the parameter of
-     * the first rule broken. What needs the prompt or the model (context length, vocabulary) is
-     * {@link GenerationRequest#validate}'s.
+     * The parameter rules, in the order and with the messages of vLLM's {@code
+     * SamplingParams._verify_args}, then its engine's {@code max_logprobs} check ({@code logprobs
+     * = -1} asks for the whole vocabulary) and the stop token ids' vocabulary. Throws {@link
+     * EngineException} 400 naming the parameter of the first rule broken. What needs the prompt
+     * (its tokens, the context length) is {@link GenerationRequest#validate}'s.
      */
-    public void validate() {
-        if (!(Math.abs(presencePenalty) <= 2)) throw EngineException.badRequest("presence_penalty", "presence_penalty must be in [-2, 2], got " + presencePenalty + ".");
-        if (!(Math.abs(frequencyPenalty) <= 2)) throw EngineException.badRequest("frequency_penalty", "frequency_penalty must be in [-2, 2], got " + frequencyPenalty + ".");
-        if (!(repetitionPenalty > 0)) throw EngineException.badRequest("repetition_penalty", "repetition_penalty must be greater than zero, got " + repetitionPenalty + ".");
-        if (!(temperature >= 0)) throw EngineException.badRequest("temperature", "temperature must be non-negative, got " + temperature + ".");
-        if (!(topP > 0 && topP <= 1)) throw EngineException.badRequest("top_p", "top_p must be in (0, 1], got " + topP + ".");
-        if (topK < 0) throw EngineException.badRequest("top_k", "top_k must be 0 (disable), or at least 1, got " + topK + ".");
-        if (!(minP >= 0 && minP <= 1)) throw EngineException.badRequest("min_p", "min_p must be in [0, 1], got " + minP + ".");
-        if (maxTokens < 1) throw EngineException.badRequest("max_tokens", "max_tokens must be at least 1, got " + maxTokens + ".");
-        if (minTokens < 0) throw EngineException.badRequest("min_tokens", "min_tokens must be greater than or equal to 0, got " + minTokens + ".");
-        if (minTokens > maxTokens) {
-            throw EngineException.badRequest("min_tokens", "min_tokens must be less than or equal to max_tokens=" + maxTokens + ", got " + minTokens + ".");
+    public void validate(int vocabSize) {
+        if (!(Math.abs(presencePenalty) <= 2)) throw bad("presence_penalty", "presence_penalty must be in [-2, 2], got " + presencePenalty + ".");
+        if (!(Math.abs(frequencyPenalty) <= 2)) throw bad("frequency_penalty", "frequency_penalty must be in [-2, 2], got " + frequencyPenalty + ".");
+        if (!Double.isFinite(repetitionPenalty)) throw bad("repetition_penalty", "repetition_penalty must be a finite number, got " + repetitionPenalty + ".");
+        if (!(repetitionPenalty > 0)) throw bad("repetition_penalty", "repetition_penalty must be greater than zero, got " + repetitionPenalty + ".");
+        if (!Double.isFinite(temperature)) throw bad("temperature", "temperature must be a finite number, got " + temperature + ".");
+        if (temperature < 0) throw bad("temperature", "temperature must be non-negative, got " + temperature + ".");
+        if (temperature > 2) throw bad("temperature", "temperature must be in [0, 2], got " + temperature + ".");
+        if (!(topP > 0 && topP <= 1)) throw bad("top_p", "top_p must be in (0, 1], got " + topP + ".");
+        if (topK < 0) throw bad("top_k", "top_k must be 0 (disable), or at least 1, got " + topK + ".");
+        if (!(minP >= 0 && minP <= 1)) throw bad("min_p", "min_p must be in [0, 1], got " + minP + ".");
+        if (maxTokens < 1) throw bad("max_tokens", "max_tokens must be at least 1, got " + maxTokens + ".");
+        if (minTokens < 0) throw bad("min_tokens", "min_tokens must be greater than or equal to 0, got " + minTokens + ".");
+        if (minTokens > maxTokens) throw bad("min_tokens", "min_tokens must be less than or equal to max_tokens=" + maxTokens + ", got " + minTokens + ".");
+        if (logprobs != null && logprobs < -1) throw bad("logprobs", "logprobs must be non-negative or -1, got " + logprobs + ".");
+        for (String s : stop) if (s == null || s.isEmpty()) throw bad("stop", "stop cannot contain an empty string.");
+        int numLogprobs = numLogprobs(vocabSize);
+        if (numLogprobs > MAX_LOGPROBS) {
+            throw bad("logprobs", "Requested sample logprobs of " + numLogprobs + ", which is greater than max allowed: " + MAX_LOGPROBS);
         }
-        if (logprobs != null && logprobs < 0) throw EngineException.badRequest("logprobs", "logprobs must be non-negative, got " + logprobs + ".");
-        if (logprobs != null && logprobs > MAX_LOGPROBS) {
-            throw EngineException.badRequest("logprobs", "Requested sample logprobs of " + logprobs + ", which is greater than max allowed: " + MAX_LOGPROBS);
-        }
-        for (String s : stop) if (s == null || s.isEmpty()) throw EngineException.badRequest("stop", "stop cannot contain an empty string.");
+        for (int t : stopTokenIds) GenerationRequest.checkTokenId("stop_token_ids", t, vocabSize);
     }
+
+    /** Top alternatives to report per token: 0 for none, the whole vocabulary for vLLM's {@code logprobs = -1}. */
+    public int numLogprobs(int vocabSize) {
+        return logprobs == null ? 0 : logprobs == -1 ? vocabSize : logprobs;
+    }
+
+    private static EngineException bad(String param, String message) { return EngineException.badRequest(param, message); }
 
     /** Named setters over vLLM's defaults (temperature 1, max_tokens 16, skip_special_tokens true, no filters or penalties). */
     public static final class Builder {

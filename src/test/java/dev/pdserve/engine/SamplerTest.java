@@ -157,4 +157,11 @@ class SamplerTest {
         assertThat(lp.topIds()).containsExactly(2, 5, 3);
         assertThat((double) lp.topLogprobs()[0]).isCloseTo(4 - lse, within(1e-5));
     }
+
+    @Test
+    void logprobsMinusOneReportsTheWholeVocabularyInOrder() {
+        Sampler s = new Sampler(V, new int[] {1});
+        TokenLogprob lp = sampleOne(s, req(greedy().logprobs(-1).build(), 0, 2), 0, 7, 1, 6, 2, 5, 3, 4).logprob(0);
+        assertThat(lp.topIds()).containsExactly(1, 3, 5, 7, 6, 4, 2, 0);
+    }
 }

@@ -28,7 +28,8 @@ class SamplingParamsTest {
     @Test
     void eachSamplingRuleNamesItsParameterInVllmsWords() {
         assertThat(broken(b -> b.temperature(-1))).containsExactly("temperature", "temperature must be non-negative, got -1.0.");
-        assertThat(broken(b -> b.temperature(Double.NaN))).containsExactly("temperature", "temperature must be non-negative, got NaN.");
+        assertThat(broken(b -> b.temperature(Double.NaN))).containsExactly("temperature", "temperature must be a finite number, got NaN.");
+        assertThat(broken(b -> b.temperature(2.5))).containsExactly("temperature", "temperature must be in [0, 2], got 2.5.");
         assertThat(broken(b -> b.topP(0))).containsExactly("top_p", "top_p must be in (0, 1], got 0.0.");
         assertThat(broken(b -> b.topP(1.5))).containsExactly("top_p", "top_p must be in (0, 1], got 1.5.");
         assertThat(broken(b -> b.topK(-2))).containsExactly("top_k", "top_k must be 0 (disable), or at least 1, got -2.");
@@ -36,10 +37,15 @@ class SamplingParamsTest {
         assertThat(broken(b -> b.presencePenalty(2.5))).containsExactly("presence_penalty", "presence_penalty must be in [-2, 2], got 2.5.");
         assertThat(broken(b -> b.frequencyPenalty(-3))).containsExactly("frequency_penalty", "frequency_penalty must be in [-2, 2], got -3.0.");
         assertThat(broken(b -> b.repetitionPenalty(0))).containsExactly("repetition_penalty", "repetition_penalty must be greater than zero, got 0.0.");
+        assertThat(broken(b -> b.repetitionPenalty(Double.POSITIVE_INFINITY)))
+                .containsExactly("repetition_penalty", "repetition_penalty must be a finite number, got Infinity.");
         assertThat(broken(b -> b.maxTokens(0))).containsExactly("max_tokens", "max_tokens must be at least 1, got 0.");
         assertThat(broken(b -> b.minTokens(-1))).containsExactly("min_tokens", "min_tokens must be greater than or equal to 0, got -1.");
         assertThat(broken(b -> b.maxTokens(2).minTokens(5))).containsExactly("min_tokens", "min_tokens must be less than or equal to max_tokens=2, got 5.");
-        assertThat(broken(b -> b.logprobs(-1))).containsExactly("logprobs", "logprobs must be non-negative, got -1.");
+        assertThat(broken(b -> b.logprobs(-2))).containsExactly("logprobs", "logprobs must be non-negative or -1, got -2.");
+        // -1 asks for the whole vocabulary, which is over the limit unless the vocabulary is small.
+        assertThat(broken(b -> b.logprobs(-1))).containsExactly("logprobs", "Requested sample logprobs of 256, which is greater than max allowed: 20");
+        assertThatCode(() -> SamplingParams.builder().logprobs(-1).build().validate(SamplingParams.MAX_LOGPROBS)).doesNotThrowAnyException();
         assertThat(broken(b -> b.logprobs(SamplingParams.MAX_LOGPROBS + 1)))
                 .containsExactly("logprobs", "Requested sample logprobs of 21, which is greater than max allowed: 20");
         assertThat(broken(b -> b.stop(List.of("x", "")))).containsExactly("stop", "stop cannot contain an empty string.");

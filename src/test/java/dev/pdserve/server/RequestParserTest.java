@@ -59,7 +59,7 @@ class RequestParserTest {
         ApiRequest r = completion("{\"prompt\":\"a\",\"min_tokens\":5,\"max_tokens\":2,\"stop_token_ids\":[300]}");
         assertThat(r.samplingFor(2, 128).minTokens()).isEqualTo(5);
         assertThat(r.sampling().stopTokenIds()).containsExactly(300);
-        assertThatThrownBy(() -> r.samplingFor(2, 128).validate()).hasMessage("min_tokens must be less than or equal to max_tokens=2, got 5.");
+        assertThatThrownBy(() -> r.samplingFor(2, 128).validate(4096)).hasMessage("min_tokens must be less than or equal to max_tokens=2, got 5.");
         assertThat(completion("{\"prompt\":\"a\",\"repetition_penalty\":0}").sampling().repetitionPenalty()).isZero();
         assertThatThrownBy(() -> completion("{\"prompt\":\"a\",\"stop_token_ids\":[\"x\"]}")).hasMessageContaining("stop_token_ids");
         assertThatThrownBy(() -> completion("{\"prompt\":\"a\",\"echo\":true}")).hasMessageContaining("echo");
