@@ -12,7 +12,6 @@ import dev.pdserve.model.ModelLoader;
 import dev.pdserve.tokenizer.Tokenizer;
 
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.CountDownLatch;
 
 /**
@@ -82,8 +81,9 @@ public final class EngineStepBench {
 
     private static double engineStepSeconds(CausalLM lm, Tokenizer tok, int b, int prompt, int steps) throws InterruptedException {
         long kvBytes = (long) b * ((prompt + steps + 2 + 15) / 16 + 1) * PagedKvCache.blockBytes(lm.numLayers(), 16, lm.kvEntryFloats());
-        EngineConfig cfg = new EngineConfig(16, kvBytes, 0, b, 1 << 16, prompt + steps + 2, false, 0);
-        SamplingParams sp = new SamplingParams(0, 1, 0, 0, null, 0, 0, 1, List.of(), new int[0], false, steps + 1, 0, true, null, true);
+        EngineConfig cfg = EngineConfig.defaults(prompt + steps + 2).withKvCacheBytes(kvBytes).withGpuMemoryUtilization(0)
+                .withMaxNumSeqs(b).withMaxNumBatchedTokens(1 << 16).withPrefixCaching(false);
+        SamplingParams sp = SamplingParams.builder().temperature(0).maxTokens(steps + 1).ignoreEos(true).build();
         try (Engine engine = new Engine(lm, tok, cfg)) {
             CountDownLatch prefilled = new CountDownLatch(b), done = new CountDownLatch(b);
             long[] firstAt = new long[1];

@@ -60,9 +60,10 @@ final class GenerateCommand implements Callable<Integer> {
             int maxLen = promptIds.length + maxTokens;
             // One sequence: a KV pool of exactly its blocks (plus one spare) instead of a share of free RAM.
             long kvBytes = ((maxLen + 15) / 16 + 1) * PagedKvCache.blockBytes(lm.numLayers(), 16, lm.kvEntryFloats());
-            EngineConfig config = new EngineConfig(16, kvBytes, 0, 1, Math.max(2048, maxLen), maxLen, false, seed == null ? 0 : seed);
-            SamplingParams sampling = new SamplingParams(temperature, topP, topK, 0, seed, 0, 0, 1, List.of(), new int[0], false,
-                    maxTokens, 0, false, json ? 5 : null, true);
+            EngineConfig config = EngineConfig.defaults(maxLen).withKvCacheBytes(kvBytes).withGpuMemoryUtilization(0).withMaxNumSeqs(1)
+                    .withMaxNumBatchedTokens(Math.max(2048, maxLen)).withPrefixCaching(false).withSeed(seed == null ? 0 : seed);
+            SamplingParams sampling = SamplingParams.builder().temperature(temperature).topP(topP).topK(topK).seed(seed)
+                    .maxTokens(maxTokens).logprobs(json ? 5 : null).build();
             BlockingQueue<RequestOutput> outputs = new LinkedBlockingQueue<>();
             List<Integer> outputIds = new ArrayList<>();
             List<TokenLogprob> steps = new ArrayList<>();

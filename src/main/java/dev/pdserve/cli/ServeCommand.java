@@ -94,8 +94,9 @@ final class ServeCommand implements Callable<Integer> {
         int contextLen = maxModelLen != null ? maxModelLen : modelConfig.maxPositionEmbeddings();
         if (contextLen < 1) throw new IllegalArgumentException("--max-model-len must be at least 1, got " + contextLen);
         if (kvCacheMemory != null && kvCacheMemory < 1) throw new IllegalArgumentException("--kv-cache-memory must be at least 1 byte, got " + kvCacheMemory);
-        EngineConfig config = new EngineConfig(blockSize, kvCacheMemory == null ? 0 : kvCacheMemory,
-                gpuMemoryUtilization, maxNumSeqs, maxNumBatchedTokens, contextLen, enablePrefixCaching, seed);
+        EngineConfig config = EngineConfig.defaults(contextLen).withBlockSize(blockSize)
+                .withKvCacheBytes(kvCacheMemory == null ? 0 : kvCacheMemory).withGpuMemoryUtilization(gpuMemoryUtilization)
+                .withMaxNumSeqs(maxNumSeqs).withMaxNumBatchedTokens(maxNumBatchedTokens).withPrefixCaching(enablePrefixCaching).withSeed(seed);
 
         LOG.info(() -> "loading " + modelDir + " (" + modelConfig.modelType() + ")");
         CausalLM model = ModelLoader.load(modelDir, new LoadOptions(threads, quantization));

@@ -5,10 +5,6 @@ import dev.pdserve.model.CausalLM;
 import dev.pdserve.model.KvCache;
 import dev.pdserve.tokenizer.Tokenizer;
 
-import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.List;
 import java.util.function.Function;
 import java.util.function.IntConsumer;
 import java.util.concurrent.ConcurrentHashMap;
@@ -20,12 +16,14 @@ import java.util.logging.Logger;
 
 /**
  * The serving engine: one platform thread runs the step loop (take new requests and aborts,
- * schedule, one forward over every scheduled span, sample, detokenize, send outputs). All the
- * engine's state belongs to that thread; other threads talk to it through a queue.
+ * schedule, one forward over every scheduled span, sample, append each token and check its stop
+ * rules, send outputs). All the engine's state belongs to that thread; other threads talk to it
+ * through a queue. The parts: {@link Scheduler} (with {@link BlockManager}) picks a
+ * {@link ScheduledBatch}, {@link ModelRunner} runs it, {@link Sampler} picks the tokens,
+ * {@link StopRules} ends requests, {@link KvTransfers} holds PD disaggregation's pulls and leases.
  */
 public final class Engine implements InferenceEngine {
     private static final Logger LOG = Logger.getLogger(Engine.class.getName());
-    private static final int MAX_LOGPROBS = 20;
 
     private final CausalLM model;
     private final Tokenizer tokenizer;
@@ -36,12 +34,9 @@ public final class Engine implements InferenceEngine {
     private final Scheduler scheduler;
     private final ModelRunner runner;
     private final Sampler sampler;
+    private final StopRules stops;
+    private final KvTransfers kv;
     private final int vocab;
-    /** PD disaggregation's KV connector, or null (colocated). */
-    private final KvConnector connector;
-    /** Remote-prefill requests waiting for blocks to pull into, and those whose pull runs. */
-    private final ArrayDeque<Request> pendingLoads = new ArrayDeque<>();
-    private final ArrayList<Request> loading = new ArrayList<>();
 
     private final ConcurrentLinkedQueue<Object> inbox = new ConcurrentLinkedQueue<>();
     private final ConcurrentHashMap<String, Boolean> liveIds = new ConcurrentHashMap<>();
@@ -58,12 +53,6 @@ public final class Engine implements InferenceEngine {
     private volatile long prefixQueries, prefixHits, preemptions;
 
     private record Abort(String requestId) {}
-
-    /** A KV lease ended (released, expired, aborted): its blocks go back to the pool. */
-    private record FreeBlocks(int[] blockIds) {}
-
-    /** A remote prefill's pull ended; {@code error} null on success. */
-    private record PullDone(Request request, String error) {}
 
     public Engine(CausalLM model, Tokenizer tokenizer, EngineConfig config) {
         this(model, tokenizer, config, TokenDecoder.of(tokenizer), null);
@@ -98,7 +87,8 @@ public final class Engine implements InferenceEngine {
         this.scheduler = new Scheduler(blocks, config.maxNumSeqs(), config.maxNumBatchedTokens());
         this.runner = new ModelRunner(model, cache);
         this.sampler = new Sampler(vocab, model.config().eosTokenIds());
-        this.connector = connector == null ? null : connector.apply(cache);
+        this.stops = new StopRules(model.config().eosTokenIds(), config.maxModelLen());
+        this.kv = new KvTransfers(connector == null ? null : connector.apply(cache), blocks, this::post);
         this.loop = new Thread(this::runLoop, "pdserve-engine");
         loop.setDaemon(true);
         loop.start();
@@ -111,62 +101,35 @@ public final class Engine implements InferenceEngine {
         SamplingParams p = request.sampling();
         long seed = p.seed() != null ? p.seed() ^ 0x2545F4914F6CDD1DL : config.seed() * 0x9E3779B97F4A7C15L + seedCounter.incrementAndGet();
         OutputText text = new OutputText(decoders.create(request.promptIds(), p.skipSpecialTokens()), p.stop(), p.includeStopStrInOutput());
-        KvConnector.Plan plan = connector == null ? KvConnector.NONE : connector.plan(request.kvTransferParams(), request.promptIds().length);
+        KvConnector.Plan plan = kv.plan(request.kvTransferParams(), request.promptIds().length);
         Request r = new Request(request.requestId(), request.promptIds(), p, sink, config.blockSize(), seed, text);
         r.kvPlan = plan;
         if (liveIds.putIfAbsent(r.id, Boolean.TRUE) != null) {
             throw new EngineException(400, "request_id", "request id '" + r.id + "' is already running");
         }
-        inbox.add(r);
-        LockSupport.unpark(loop);
+        post(r);
     }
 
+    /** The request rules every engine checks, then what only this one knows: its KV pool's size. */
     private void validate(GenerationRequest q) {
-        if (q.requestId() == null || q.requestId().isEmpty()) throw new EngineException(400, "request_id", "request id is empty");
-        int[] ids = q.promptIds();
-        if (ids == null || ids.length == 0) throw new EngineException(400, "prompt", "the prompt is empty");
-        for (int t : ids) {
-            if (t < 0 || t >= vocab) throw new EngineException(400, "prompt", "prompt token id " + t + " is out of vocabulary (size " + vocab + ")");
-        }
-        SamplingParams p = q.sampling();
-        if (p == null) throw new EngineException(400, null, "sampling parameters are missing");
-        int max = config.maxModelLen();
-        if (ids.length >= max) {
-            throw new EngineException(400, "prompt", "This model's maximum context length is " + max
-                    + " tokens. However, your request has " + ids.length + " input tokens. Please reduce the length of the input.");
-        }
-        if (p.maxTokens() < 1) throw new EngineException(400, "max_tokens", "max_tokens must be at least 1, got " + p.maxTokens());
-        if ((long) ids.length + p.maxTokens() > max) {
-            throw new EngineException(400, "max_tokens", "'max_tokens' is too large: " + p.maxTokens() + ". This model's maximum context length is "
-                    + max + " tokens and your request has " + ids.length + " input tokens (" + p.maxTokens() + " > " + max + " - " + ids.length + ").");
-        }
-        int need = blocks.blocksFor(ids.length + p.maxTokens());
+        q.validate(vocab, config.maxModelLen());
+        int tokens = q.promptIds().length + q.sampling().maxTokens();
+        int need = blocks.blocksFor(tokens);
         if (need > blocks.numBlocks()) {
-            throw new EngineException(400, "max_tokens", "the request needs up to " + need + " KV blocks (" + (ids.length + p.maxTokens())
+            throw EngineException.badRequest("max_tokens", "the request needs up to " + need + " KV blocks (" + tokens
                     + " tokens) but the KV cache has only " + blocks.numBlocks() + " blocks of " + config.blockSize() + " tokens");
-        }
-        if (!(p.temperature() >= 0)) throw new EngineException(400, "temperature", "temperature must be >= 0, got " + p.temperature());
-        if (!(p.topP() > 0 && p.topP() <= 1)) throw new EngineException(400, "top_p", "top_p must be in (0, 1], got " + p.topP());
-        if (p.topK() < -1) throw new EngineException(400, "top_k", "top_k must be -1 (disable), 0 (disable) or at least 1, got " + p.topK());
-        if (!(p.minP() >= 0 && p.minP() <= 1)) throw new EngineException(400, "min_p", "min_p must be in [0, 1], got " + p.minP());
-        if (!(p.repetitionPenalty() > 0)) throw new EngineException(400, "repetition_penalty", "repetition_penalty must be > 0, got " + p.repetitionPenalty());
-        if (!(Math.abs(p.presencePenalty()) <= 2)) throw new EngineException(400, "presence_penalty", "presence_penalty must be in [-2, 2], got " + p.presencePenalty());
-        if (!(Math.abs(p.frequencyPenalty()) <= 2)) throw new EngineException(400, "frequency_penalty", "frequency_penalty must be in [-2, 2], got " + p.frequencyPenalty());
-        if (p.minTokens() < 0 || p.minTokens() > p.maxTokens()) {
-            throw new EngineException(400, "min_tokens", "min_tokens must be in [0, max_tokens=" + p.maxTokens() + "], got " + p.minTokens());
-        }
-        if (p.logprobs() != null && (p.logprobs() < 0 || p.logprobs() > MAX_LOGPROBS)) {
-            throw new EngineException(400, "logprobs", "logprobs must be in [0, " + MAX_LOGPROBS + "], got " + p.logprobs());
-        }
-        if (p.stop() != null) for (String s : p.stop()) {
-            if (s == null || s.isEmpty()) throw new EngineException(400, "stop", "stop strings must not be empty");
         }
     }
 
     @Override
     public void abort(String requestId) {
         if (requestId == null || !liveIds.containsKey(requestId)) return;
-        inbox.add(new Abort(requestId));
+        post(new Abort(requestId));
+    }
+
+    /** Hands a message to the loop thread (from any thread) and wakes it. */
+    private void post(Object message) {
+        inbox.add(message);
         LockSupport.unpark(loop);
     }
 
@@ -186,7 +149,7 @@ public final class Engine implements InferenceEngine {
 
     @Override public EngineConfig config() { return config; }
 
-    @Override public KvConnector.Stats kvStats() { return connector == null ? null : connector.stats(); }
+    @Override public KvConnector.Stats kvStats() { return kv.stats(); }
 
     @Override public CausalLM model() { return model; }
 
@@ -220,7 +183,7 @@ public final class Engine implements InferenceEngine {
                 interrupted = true;
             }
         }
-        if (connector != null) connector.close();
+        kv.close();
         cache.close();
         if (interrupted) Thread.currentThread().interrupt();
     }
@@ -230,7 +193,7 @@ public final class Engine implements InferenceEngine {
     private void runLoop() {
         while (!closed) {
             takeInbox();
-            startLoads();
+            kv.startPulls();
             publish();
             if (!scheduler.hasWork()) {
                 if (inbox.isEmpty()) LockSupport.park(this);
@@ -240,17 +203,16 @@ public final class Engine implements InferenceEngine {
                 step();
             } catch (RuntimeException | Error e) {
                 LOG.log(Level.SEVERE, "engine step failed; failing its requests", e);
-                failScheduled(e);
+                fail(scheduler.lastBatch(), e);
             }
         }
         // Closing: whatever is still queued or running ends as aborted.
         takeInbox();
         for (Request r : scheduler.all()) abort(r);
-        for (Request r : List.copyOf(pendingLoads)) abortLoad(r);
-        for (Request r : List.copyOf(loading)) if (!r.abortedWhileLoading) abortLoad(r);
+        for (Request r : kv.abortAll()) answerAborted(r);
         publish();
         if (closedFromSink) {
-            if (connector != null) connector.close();
+            kv.close();
             cache.close();
         }
     }
@@ -259,113 +221,47 @@ public final class Engine implements InferenceEngine {
         Object m;
         while ((m = inbox.poll()) != null) {
             if (m instanceof Request r) {
-                if (r.kvPlan.kind() == KvConnector.Kind.REMOTE_PREFILL) pendingLoads.addLast(r); else scheduler.add(r);
+                if (r.kvPlan.kind() == KvConnector.Kind.REMOTE_PREFILL) kv.add(r); else scheduler.add(r);
             } else if (m instanceof Abort(String id)) {
                 Request r = scheduler.find(id);
-                if (r != null) abort(r); else abortLoad(id);
-            } else if (m instanceof FreeBlocks(int[] ids)) {
-                try {
-                    blocks.free(ids, ids.length);
-                } catch (IllegalStateException e) {
-                    // A bug, but one that must not stop the step loop every other request depends on.
-                    LOG.log(Level.SEVERE, "freeing leased KV blocks " + Arrays.toString(ids) + " failed", e);
+                if (r != null) abort(r);
+                else if ((r = kv.abort(id)) != null) answerAborted(r);
+            } else if (m instanceof KvTransfers.LeaseEnded ended) {
+                kv.leaseEnded(ended);
+            } else if (m instanceof KvTransfers.PullEnded ended) {
+                Request r = ended.request();
+                switch (kv.pullEnded(ended)) {
+                    case READY -> scheduler.add(r);
+                    case FAILED -> {
+                        liveIds.remove(r.id);
+                        emit(r, RequestOutput.error(r.id, 502, ended.error() + " (kv_load_failure_policy=fail)",
+                                r.numPromptTokens, r.numOutputTokens(), r.cachedPromptTokens, r.scheduledNanos));
+                    }
+                    case DROPPED -> { } // answered when it was aborted
                 }
-            } else if (m instanceof PullDone(Request r, String error)) {
-                pullDone(r, error);
             }
         }
     }
 
-    private void abort(Request r) {
-        scheduler.remove(r);
-        liveIds.remove(r.id);
-        publish();
-        emit(r, new RequestOutput(r.id, new int[0], "", null, true, FinishReason.ABORT,
-                r.numPromptTokens, r.numOutputTokens(), r.cachedPromptTokens, null, null, null, 0, r.scheduledNanos));
-    }
-
-    /**
-     * Gives remote-prefill requests their prompt's blocks (in arrival order, as blocks allow) and
-     * starts their pulls; the connector pulls off this thread and reports back through the inbox.
-     */
-    private void startLoads() {
-        while (!pendingLoads.isEmpty()) {
-            Request r = pendingLoads.peekFirst();
-            if (!blocks.allocate(r, 0, r.numPromptTokens)) return;
-            pendingLoads.pollFirst();
-            loading.add(r);
-            int[] local = Arrays.copyOf(r.blockTable, r.numBlocks);
-            connector.pull(r.kvPlan, local, error -> {
-                inbox.add(new PullDone(r, error));
-                LockSupport.unpark(loop);
-            });
-        }
-    }
-
-    /**
-     * The prompt's KV is here: all but the last prompt token count as computed, so the first
-     * step feeds that one token and samples from its logits (what colocated prefill computes
-     * for it, bit for bit). On failure the policy decides: fail the request, or prefill locally.
-     */
-    private void pullDone(Request r, String error) {
-        loading.remove(r);
-        if (r.abortedWhileLoading) {
-            blocks.free(r);
-            return;
-        }
-        if (error == null) {
-            r.numComputed = r.numPromptTokens - 1;
-            scheduler.add(r);
-        } else if (connector.recomputeOnFailure()) {
-            LOG.warning("request " + r.id + ": " + error + "; kv_load_failure_policy=recompute, prefilling locally");
-            r.numComputed = 0;
-            scheduler.add(r);
-        } else {
-            blocks.free(r);
-            liveIds.remove(r.id);
-            emit(r, new RequestOutput(r.id, new int[0], "", null, true, FinishReason.ERROR, r.numPromptTokens, 0, 0,
-                    error + " (kv_load_failure_policy=fail)", null, null, 502));
-        }
-    }
-
-    /** Aborts a remote-prefill request that is not scheduled yet; false when there is none with that id. */
-    private boolean abortLoad(String id) {
-        for (Request r : pendingLoads) if (r.id.equals(id)) return abortLoad(r);
-        for (Request r : loading) if (r.id.equals(id) && !r.abortedWhileLoading) return abortLoad(r);
-        return false;
-    }
-
-    private boolean abortLoad(Request r) {
-        // A running pull writes into the request's blocks: they are freed when it ends (pullDone).
-        if (!pendingLoads.remove(r)) r.abortedWhileLoading = true;
-        liveIds.remove(r.id);
-        emit(r, new RequestOutput(r.id, new int[0], "", null, true, FinishReason.ABORT, r.numPromptTokens, 0, 0, null));
-        return true;
-    }
-
+    /** One step: schedule, the forward, sample, then each request's new token. */
     private void step() {
-        scheduler.schedule();
-        if (scheduler.numScheduled == 0) {
-            // Only possible while memory is held elsewhere (a future KV lease): wait for it to be freed.
+        ScheduledBatch batch = scheduler.schedule();
+        if (batch.isEmpty()) {
+            // Only possible while memory is held elsewhere (a KV lease): wait for it to be freed.
             LockSupport.parkNanos(1_000_000);
             return;
         }
-        float[] logits = runner.run(scheduler);
-        computedTokens += runner.numTokens();
+        float[] logits = runner.run(batch);
+        computedTokens += batch.totalTokens();
+        SamplerOutput sampled = sampler.sample(batch, logits);
         long countedBefore = promptTokens + generationTokens;
-        int row = 0;
-        for (int i = 0; i < scheduler.numScheduled; i++) {
-            Request r = scheduler.scheduled[i];
-            int n = scheduler.numScheduledTokens[i];
-            boolean sample = Scheduler.wantsLogits(r, n);
-            r.numComputed += n;
+        for (int i = 0; i < batch.size(); i++) {
+            Request r = batch.request(i);
+            r.numComputed += batch.numTokens(i);
             blocks.cacheComputedBlocks(r);
-            if (sample) {
-                int token = sampler.sample(logits, row++ * vocab, r);
-                onToken(r, token, sampler.lastLogprob);
-            }
+            if (batch.samples(i)) appendToken(r, sampled.token(i), sampled.logprob(i));
         }
-        // The prompt and generation counters move only in onToken: their growth is this step's count.
+        // The prompt and generation counters move only in appendToken: their growth is this step's count.
         int iterationTokens = (int) (promptTokens + generationTokens - countedBefore);
         if (iterationTokens > 0) {
             try {
@@ -376,76 +272,50 @@ public final class Engine implements InferenceEngine {
         }
     }
 
-    private void onToken(Request r, int token, TokenLogprob logprob) {
-        SamplingParams p = r.sampling;
-        r.tokens[r.numTokens++] = token;
+    private void appendToken(Request r, int token, TokenLogprob logprob) {
+        r.append(token);
         generationTokens++;
         int out = r.numOutputTokens();
         if (out == 1) promptTokens += r.numPromptTokens;
-        boolean eos = !p.ignoreEos() && sampler.isEos(token);
-        boolean stopId = contains(p.stopTokenIds(), token);
-        FinishReason finish = null;
-        Object stopReason = null;
-        if (out >= p.minTokens() && (eos || stopId)) {
-            // vLLM leaves the stop token's text out unless asked to include it.
-            if (p.includeStopStrInOutput()) r.text.add(token, false);
-            finish = FinishReason.STOP;
-            if (!eos) stopReason = token;
-        } else if (r.text.add(token, out > p.minTokens())) {
-            finish = FinishReason.STOP;
-            stopReason = r.text.matchedStop();
-        } else if (out >= p.maxTokens() || r.numTokens >= config.maxModelLen()) {
-            finish = FinishReason.LENGTH;
-        }
-        JsonNode kvParams = finish != null ? finish(r, true) : null;
-        emit(r, new RequestOutput(r.id, new int[] {token}, r.text.takeDelta(finish != null),
-                logprob == null ? null : List.of(logprob), finish != null, finish,
-                r.numPromptTokens, out, r.cachedPromptTokens, null, stopReason, kvParams, 0, r.scheduledNanos));
+        boolean done = stops.check(r, token);
+        JsonNode kvParams = done ? finish(r, true) : null;
+        RequestOutput o = RequestOutput.token(r.id, token, r.text.takeDelta(done), logprob, r.numPromptTokens, out, r.cachedPromptTokens, r.scheduledNanos);
+        emit(r, done ? o.finish(r.finishReason, r.stopReason, kvParams) : o);
     }
 
     /**
      * A request is done: its blocks go back to the pool. A prefill for a remote decode
-     * ({@code do_remote_decode}) that ended normally first leases its prompt's blocks to the KV
-     * connector and returns the {@code kv_transfer_params} that point at them.
+     * ({@code do_remote_decode}) that ended normally first leases its prompt's blocks and returns
+     * the {@code kv_transfer_params} that point at them.
      */
     private JsonNode finish(Request r, boolean normalEnd) {
-        JsonNode kv = null;
-        if (normalEnd && connector != null && r.kvPlan.kind() == KvConnector.Kind.REMOTE_DECODE) kv = leasePrompt(r);
+        JsonNode kvParams = normalEnd && r.kvPlan.kind() == KvConnector.Kind.REMOTE_DECODE ? kv.lease(r) : null;
         scheduler.remove(r);
         liveIds.remove(r.id);
         publish();
-        return kv;
+        return kvParams;
     }
 
-    /**
-     * The lease takes its own reference on each prompt block, so a prefix block shared with other
-     * requests stays valid while leased and the request's own references are dropped as usual.
-     */
-    private JsonNode leasePrompt(Request r) {
-        int[] ids = Arrays.copyOf(r.blockTable, Math.min(blocks.blocksFor(r.numPromptTokens), r.numBlocks));
-        blocks.retain(ids);
-        try {
-            return connector.lease(r.id, ids, r.numPromptTokens, () -> {
-                inbox.add(new FreeBlocks(ids));
-                LockSupport.unpark(loop);
-            });
-        } catch (RuntimeException e) {
-            LOG.log(Level.WARNING, "cannot lease the KV of request " + r.id + "; freeing it", e);
-            blocks.free(ids, ids.length);
-            return null;
-        }
+    private void abort(Request r) {
+        scheduler.remove(r);
+        publish();
+        answerAborted(r);
     }
 
-    private void failScheduled(Throwable e) {
+    private void answerAborted(Request r) {
+        liveIds.remove(r.id);
+        emit(r, RequestOutput.abort(r.id, r.numPromptTokens, r.numOutputTokens(), r.cachedPromptTokens, r.scheduledNanos));
+    }
+
+    /** The step threw: every request of its batch still running ends with the error. */
+    private void fail(ScheduledBatch batch, Throwable e) {
         String msg = "engine error: " + e;
-        for (int i = 0; i < scheduler.numScheduled; i++) {
-            Request r = scheduler.scheduled[i];
+        for (int i = 0; i < batch.size(); i++) {
+            Request r = batch.request(i);
             if (!liveIds.containsKey(r.id)) continue;
             finish(r, false);
-            emit(r, new RequestOutput(r.id, new int[0], "", null, true, FinishReason.ERROR,
-                    r.numPromptTokens, r.numOutputTokens(), r.cachedPromptTokens, msg));
+            emit(r, RequestOutput.error(r.id, 500, msg, r.numPromptTokens, r.numOutputTokens(), r.cachedPromptTokens, r.scheduledNanos));
         }
-        scheduler.numScheduled = 0;
     }
 
     private void emit(Request r, RequestOutput o) {
@@ -458,16 +328,10 @@ public final class Engine implements InferenceEngine {
 
     private void publish() {
         numRunning = scheduler.numRunning();
-        numWaiting = scheduler.numWaiting() + pendingLoads.size() + loading.size();
+        numWaiting = scheduler.numWaiting() + kv.numWaiting();
         numUsedBlocks = blocks.numUsedBlocks();
         prefixQueries = blocks.prefixQueries();
         prefixHits = blocks.prefixHits();
         preemptions = scheduler.numPreemptions;
-    }
-
-    private static boolean contains(int[] ids, int id) {
-        if (ids == null) return false;
-        for (int x : ids) if (x == id) return true;
-        return false;
     }
 }

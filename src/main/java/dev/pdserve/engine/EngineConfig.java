@@ -2,7 +2,8 @@ package dev.pdserve.engine;
 
 /**
  * The serving engine's limits, named after vLLM's flags. {@code kvCacheBytes} sizes the paged
- * KV pool (0: take {@code gpuMemoryUtilization} of the free RAM left after weights).
+ * KV pool (0: take {@code gpuMemoryUtilization} of the free RAM left after weights). Start from
+ * {@link #defaults} and change what differs with the {@code with...} copies.
  */
 public record EngineConfig(
         int blockSize,
@@ -14,7 +15,24 @@ public record EngineConfig(
         boolean enablePrefixCaching,
         long seed) {
 
+    /** vLLM's defaults where it has them: blocks of 16, 256 sequences, 2048 batched tokens, prefix caching on; a 256 MiB KV pool. */
     public static EngineConfig defaults(int maxModelLen) {
         return new EngineConfig(16, 256L << 20, 0.9, 256, 2048, maxModelLen, true, 0);
     }
+
+    public EngineConfig withBlockSize(int v) { return new EngineConfig(v, kvCacheBytes, gpuMemoryUtilization, maxNumSeqs, maxNumBatchedTokens, maxModelLen, enablePrefixCaching, seed); }
+
+    public EngineConfig withKvCacheBytes(long v) { return new EngineConfig(blockSize, v, gpuMemoryUtilization, maxNumSeqs, maxNumBatchedTokens, maxModelLen, enablePrefixCaching, seed); }
+
+    public EngineConfig withGpuMemoryUtilization(double v) { return new EngineConfig(blockSize, kvCacheBytes, v, maxNumSeqs, maxNumBatchedTokens, maxModelLen, enablePrefixCaching, seed); }
+
+    public EngineConfig withMaxNumSeqs(int v) { return new EngineConfig(blockSize, kvCacheBytes, gpuMemoryUtilization, v, maxNumBatchedTokens, maxModelLen, enablePrefixCaching, seed); }
+
+    public EngineConfig withMaxNumBatchedTokens(int v) { return new EngineConfig(blockSize, kvCacheBytes, gpuMemoryUtilization, maxNumSeqs, v, maxModelLen, enablePrefixCaching, seed); }
+
+    public EngineConfig withMaxModelLen(int v) { return new EngineConfig(blockSize, kvCacheBytes, gpuMemoryUtilization, maxNumSeqs, maxNumBatchedTokens, v, enablePrefixCaching, seed); }
+
+    public EngineConfig withPrefixCaching(boolean v) { return new EngineConfig(blockSize, kvCacheBytes, gpuMemoryUtilization, maxNumSeqs, maxNumBatchedTokens, maxModelLen, v, seed); }
+
+    public EngineConfig withSeed(long v) { return new EngineConfig(blockSize, kvCacheBytes, gpuMemoryUtilization, maxNumSeqs, maxNumBatchedTokens, maxModelLen, enablePrefixCaching, v); }
 }

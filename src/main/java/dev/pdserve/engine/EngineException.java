@@ -10,4 +10,7 @@ public class EngineException extends RuntimeException {
         this.status = status;
         this.param = param;
     }
+
+    /** A 400: the request breaks a rule about {@code param} (null: the request as a whole). */
+    public static EngineException badRequest(String param, String message) { return new EngineException(400, param, message); }
 }

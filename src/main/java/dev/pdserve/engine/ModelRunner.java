@@ -7,7 +7,7 @@ import dev.pdserve.model.KvCache;
 /**
  * Turns a step's schedule into one forward: every scheduled span (prefill chunks and decode
  * tokens together) goes into one reused {@link ForwardBatch}; logits come back only for the
- * requests whose last known token is in the step, one row each, in schedule order.
+ * requests the step samples ({@link ScheduledBatch#samples}), one row each, in batch order.
  */
 final class ModelRunner {
     private final CausalLM model;
@@ -20,19 +20,16 @@ final class ModelRunner {
         this.cache = cache;
     }
 
-    /** Runs the scheduled spans; returns the logits rows (valid up to {@code numLogitRows() * vocab}). */
-    float[] run(Scheduler s) {
+    /** Runs the scheduled spans; returns the logits rows (one of {@code vocab} floats per sampling request, reused). */
+    float[] run(ScheduledBatch step) {
         batch.clear();
-        for (int i = 0; i < s.numScheduled; i++) {
-            Request r = s.scheduled[i];
-            int n = s.numScheduledTokens[i];
-            batch.addSequence(r.tokens, r.numComputed, n, r.numComputed, r.blockTable, cache.blockSize(), Scheduler.wantsLogits(r, n));
+        for (int i = 0; i < step.size(); i++) {
+            Request r = step.request(i);
+            batch.addSequence(r.tokens, r.numComputed, step.numTokens(i), r.numComputed, r.blockTable, cache.blockSize(), step.samples(i));
         }
         int need = batch.numLogitRows * model.vocabSize();
         if (logits.length < need) logits = new float[Math.max(need, logits.length * 2)];
         if (batch.numTokens > 0) model.forward(batch, cache, logits);
         return logits;
     }
-
-    int numTokens() { return batch.numTokens; }
 }

@@ -36,10 +36,12 @@ final class Request {
 
     final OutputText text;
 
+    /** Why it ended and vLLM's stop_reason, set by {@link StopRules}; null while it runs. */
+    FinishReason finishReason;
+    Object stopReason;
+
     /** What the request's kv_transfer_params ask for (PD disaggregation); {@link KvConnector#NONE} when nothing. */
     KvConnector.Plan kvPlan = KvConnector.NONE;
-    /** Aborted while its KV was being pulled: its blocks are freed when the pull ends. */
-    boolean abortedWhileLoading;
 
     Request(String id, int[] promptIds, SamplingParams sampling, OutputSink sink, int blockSize, long seed, OutputText text) {
         this.id = id;
@@ -58,7 +60,8 @@ final class Request {
 
     int numOutputTokens() { return numTokens - numPromptTokens; }
 
-    int lastToken() { return tokens[numTokens - 1]; }
+    /** Appends a generated token (capacity was reserved for max_tokens of them). */
+    void append(int token) { tokens[numTokens++] = token; }
 
     /** Uniform double in [0, 1) from this request's own stream (splitmix64). */
     double nextRandom() {

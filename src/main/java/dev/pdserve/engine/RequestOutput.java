@@ -11,9 +11,10 @@ import java.util.List;
  * the stop string (String) or stop token id (Integer) that ended the request, null otherwise
  * (EOS, length, abort). {@code kvTransferParams}: on a prefill instance's last output, where its
  * KV is leased (vLLM's response field). {@code errorStatus}: the HTTP status an ERROR maps to
- * (500 engine failure, 502 the KV could not be loaded from the prefill instance). {@code scheduledNanos}:
- * {@link System#nanoTime()} when the engine first scheduled the request, 0 if it never was (for vLLM's
- * queue and prefill time metrics).
+ * (500 engine failure, 502 the KV could not be loaded from the prefill instance), else 0.
+ * {@code scheduledNanos}: {@link System#nanoTime()} when the engine first scheduled the request, 0
+ * if it never was (for vLLM's queue and prefill time metrics). Made by the named factories
+ * {@link #token}, {@link #abort} and {@link #error}.
  */
 public record RequestOutput(
         String requestId,
@@ -31,24 +32,31 @@ public record RequestOutput(
         int errorStatus,
         long scheduledNanos) {
 
-    /** Without the scheduling time (the shape before it was added). */
-    public RequestOutput(String requestId, int[] newTokenIds, String textDelta, List<TokenLogprob> logprobs, boolean finished,
-                         FinishReason finishReason, int promptTokens, int completionTokens, int cachedPromptTokens, String error,
-                         Object stopReason, JsonNode kvTransferParams, int errorStatus) {
-        this(requestId, newTokenIds, textDelta, logprobs, finished, finishReason, promptTokens, completionTokens, cachedPromptTokens, error,
-                stopReason, kvTransferParams, errorStatus, 0);
+    private static final int[] NO_TOKENS = new int[0];
+
+    /** One new token of a request that goes on; {@code logprob} null when none were asked for. */
+    public static RequestOutput token(String requestId, int tokenId, String textDelta, TokenLogprob logprob,
+                                      int promptTokens, int completionTokens, int cachedPromptTokens, long scheduledNanos) {
+        return new RequestOutput(requestId, new int[] {tokenId}, textDelta, logprob == null ? null : List.of(logprob), false, null,
+                promptTokens, completionTokens, cachedPromptTokens, null, null, null, 0, scheduledNanos);
     }
 
-    /** Without KV transfer params (the shape before PD disaggregation). */
-    public RequestOutput(String requestId, int[] newTokenIds, String textDelta, List<TokenLogprob> logprobs, boolean finished,
-                         FinishReason finishReason, int promptTokens, int completionTokens, int cachedPromptTokens, String error, Object stopReason) {
-        this(requestId, newTokenIds, textDelta, logprobs, finished, finishReason, promptTokens, completionTokens, cachedPromptTokens, error, stopReason, null,
-                error == null ? 0 : 500);
+    /** This output, as the request's last: why it ended, vLLM's stop_reason (or null) and its kv_transfer_params (or null). */
+    public RequestOutput finish(FinishReason reason, Object stopReason, JsonNode kvTransferParams) {
+        return new RequestOutput(requestId, newTokenIds, textDelta, logprobs, true, reason,
+                promptTokens, completionTokens, cachedPromptTokens, error, stopReason, kvTransferParams, errorStatus, scheduledNanos);
     }
 
-    /** Without a stop reason (the shape before {@code stopReason} was added). */
-    public RequestOutput(String requestId, int[] newTokenIds, String textDelta, List<TokenLogprob> logprobs, boolean finished,
-                         FinishReason finishReason, int promptTokens, int completionTokens, int cachedPromptTokens, String error) {
-        this(requestId, newTokenIds, textDelta, logprobs, finished, finishReason, promptTokens, completionTokens, cachedPromptTokens, error, null);
+    /** The last output of an aborted request: no new tokens. */
+    public static RequestOutput abort(String requestId, int promptTokens, int completionTokens, int cachedPromptTokens, long scheduledNanos) {
+        return new RequestOutput(requestId, NO_TOKENS, "", null, true, FinishReason.ABORT,
+                promptTokens, completionTokens, cachedPromptTokens, null, null, null, 0, scheduledNanos);
+    }
+
+    /** The last output of a request that failed: {@code status} is the HTTP status to answer (500, 502, ...). */
+    public static RequestOutput error(String requestId, int status, String message, int promptTokens, int completionTokens,
+                                      int cachedPromptTokens, long scheduledNanos) {
+        return new RequestOutput(requestId, NO_TOKENS, "", null, true, FinishReason.ERROR,
+                promptTokens, completionTokens, cachedPromptTokens, message, null, null, status, scheduledNanos);
     }
 }

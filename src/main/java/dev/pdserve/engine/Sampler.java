@@ -3,11 +3,12 @@ package dev.pdserve.engine;
 import java.util.Arrays;
 
 /**
- * Picks a request's next token from its logits row, in vLLM v1's order: logprobs of the raw
- * logits (vLLM's default {@code logprobs_mode=raw_logprobs}), min_tokens suppression of EOS and
- * stop ids, repetition/frequency/presence penalties, then greedy argmax (lowest id on ties) or
- * temperature, min_p, top_k, top_p and a draw from the request's own random stream. Scratch
- * arrays are reused: nothing is allocated per token except the logprobs handed to the output.
+ * Picks each sampled request's next token from its logits row, in vLLM v1's order: logprobs of
+ * the raw logits (vLLM's default {@code logprobs_mode=raw_logprobs}), min_tokens suppression of
+ * EOS and stop ids, repetition/frequency/presence penalties, then greedy argmax (lowest id on
+ * ties) or temperature, min_p, top_k, top_p and a draw from the request's own random stream.
+ * Scratch arrays and the {@link SamplerOutput} are reused: nothing is allocated per token except
+ * the logprobs handed to the output.
  */
 final class Sampler {
     private final int vocab;
@@ -19,9 +20,7 @@ final class Sampler {
     /** Per-token counts, filled and then cleared again for one request at a time. */
     private final int[] counts;
     private final boolean[] seen;
-
-    /** Set by {@link #sample} when the request asked for logprobs, else null. */
-    TokenLogprob lastLogprob;
+    private final SamplerOutput out = new SamplerOutput();
 
     Sampler(int vocab, int[] eosIds) {
         this.vocab = vocab;
@@ -33,27 +32,33 @@ final class Sampler {
         this.seen = new boolean[vocab];
     }
 
-    boolean isEos(int token) {
-        for (int e : eosIds) if (e == token) return true;
-        return false;
+    /**
+     * Samples every entry of the batch that {@link ScheduledBatch#samples}, from its row of
+     * {@code logits} (rows in batch order, which this may overwrite).
+     */
+    SamplerOutput sample(ScheduledBatch batch, float[] logits) {
+        out.reset(batch.size());
+        int row = 0;
+        for (int i = 0; i < batch.size(); i++) {
+            if (batch.samples(i)) sample(logits, row++ * vocab, batch.request(i), i);
+        }
+        return out;
     }
 
-    /** Samples from {@code logits[off, off + vocab)}, which it may overwrite. */
-    int sample(float[] logits, int off, Request r) {
+    /** Samples from {@code logits[off, off + vocab)} into entry {@code i} of the output. */
+    private void sample(float[] logits, int off, Request r, int i) {
         SamplingParams p = r.sampling;
-        lastLogprob = null;
         Integer nLogprobs = p.logprobs();
         float maxRaw = 0, logSumRaw = 0;
+        int[] topIds = null;
+        float[] topLps = null;
         if (nLogprobs != null) {
             maxRaw = max(logits, off);
             logSumRaw = logSumExp(logits, off, maxRaw);
-        }
-        if (nLogprobs != null) System.arraycopy(logits, off, raw, 0, vocab);
-        int[] topIds = nLogprobs == null ? null : topIds(logits, off, Math.max(0, Math.min(nLogprobs, vocab)));
-        float[] topLps = null;
-        if (topIds != null) {
+            System.arraycopy(logits, off, raw, 0, vocab);
+            topIds = topIds(logits, off, Math.min(p.numLogprobs(vocab), vocab));
             topLps = new float[topIds.length];
-            for (int i = 0; i < topIds.length; i++) topLps[i] = logits[off + topIds[i]] - maxRaw - logSumRaw;
+            for (int k = 0; k < topIds.length; k++) topLps[k] = logits[off + topIds[k]] - maxRaw - logSumRaw;
         }
 
         if (r.numOutputTokens() < p.minTokens()) suppressStops(logits, off, p);
@@ -61,10 +66,7 @@ final class Sampler {
 
         // vLLM treats temperatures below 1e-5 as greedy too.
         int token = p.temperature() < 1e-5 ? argmax(logits, off) : draw(logits, off, r);
-        if (nLogprobs != null) {
-            lastLogprob = new TokenLogprob(token, raw[token] - maxRaw - logSumRaw, topIds, topLps);
-        }
-        return token;
+        out.set(i, token, nLogprobs == null ? null : new TokenLogprob(token, raw[token] - maxRaw - logSumRaw, topIds, topLps));
     }
 
     private void suppressStops(float[] logits, int off, SamplingParams p) {

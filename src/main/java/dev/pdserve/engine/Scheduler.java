@@ -2,7 +2,6 @@ package dev.pdserve.engine;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -13,11 +12,12 @@ import java.util.List;
  * blocks are freed and it goes back to the front of the queue to be recomputed (prompt and
  * generated tokens alike) later.
  *
- * <p>Everything hangs on two explicit numbers per request, which is what KV transfer
- * builds on: {@code numBlocks} (what {@link BlockManager#allocate} handed out) and {@code
- * numComputed} (tokens whose KV is in those blocks). A request whose first N prompt tokens were
- * loaded from another instance is one that got {@code allocate(r, 0, N)}, had the blocks filled,
- * and then {@code numComputed = N} before {@link #add}: prefill simply continues from N.
+ * <p>Everything hangs on two explicit numbers per request, which is what KV transfer builds on:
+ * {@code numBlocks} (what {@link BlockManager#allocate} handed out) and {@code numComputed}
+ * (tokens whose KV is in those blocks). A request whose first N prompt tokens were loaded from
+ * another instance is one that got {@code allocate(r, 0, N)}, had the blocks filled, and then
+ * {@code numComputed = N} before {@link #add}: prefill simply continues from N. Such a request
+ * waits in {@link KvTransfers} until then.
  */
 final class Scheduler {
     private final BlockManager blocks;
@@ -26,10 +26,7 @@ final class Scheduler {
     private final ArrayDeque<Request> waiting = new ArrayDeque<>();
     private final ArrayList<Request> running = new ArrayList<>();
 
-    /** The last {@link #schedule()}'s result: requests and how many new tokens each feeds. */
-    Request[] scheduled = new Request[16];
-    int[] numScheduledTokens = new int[16];
-    int numScheduled;
+    private final ScheduledBatch batch = new ScheduledBatch();
     long numPreemptions;
 
     Scheduler(BlockManager blocks, int maxNumSeqs, int maxBatchedTokens) {
@@ -53,9 +50,12 @@ final class Scheduler {
         return all;
     }
 
-    /** Picks this step's work; the result is in {@link #scheduled} / {@link #numScheduledTokens}. */
-    void schedule() {
-        numScheduled = 0;
+    /** The batch of the last {@link #schedule()} (as far as it got, should it have thrown). */
+    ScheduledBatch lastBatch() { return batch; }
+
+    /** Picks this step's work. The batch is this scheduler's own, refilled at each call. */
+    ScheduledBatch schedule() {
+        batch.clear();
         int budget = maxBatchedTokens;
         boolean preempted = false;
         for (int i = 0; i < running.size() && budget > 0; i++) {
@@ -70,7 +70,7 @@ final class Scheduler {
                 if (victim == r) break;
             }
             if (!ok) break;
-            put(r, n);
+            batch.add(r, n);
             budget -= n;
         }
         // vLLM admits no new request in a step that had to preempt: memory is short.
@@ -90,13 +90,11 @@ final class Scheduler {
             r.numRegisteredBlocks = cachedBlocks;
             waiting.pollFirst();
             running.add(r);
-            put(r, n);
+            batch.add(r, n);
             budget -= n;
         }
+        return batch;
     }
-
-    /** The request has all its tokens' KV after this step's forward: the one its last token's logits are for. */
-    static boolean wantsLogits(Request r, int numNew) { return r.numComputed + numNew == r.numTokens; }
 
     /** Removes a finished or aborted request and frees its blocks. */
     void remove(Request r) {
@@ -116,14 +114,5 @@ final class Scheduler {
         r.numComputed = 0;
         waiting.addFirst(r);
         numPreemptions++;
-    }
-
-    private void put(Request r, int n) {
-        if (numScheduled == scheduled.length) {
-            scheduled = Arrays.copyOf(scheduled, numScheduled * 2);
-            numScheduledTokens = Arrays.copyOf(numScheduledTokens, numScheduled * 2);
-        }
-        scheduled[numScheduled] = r;
-        numScheduledTokens[numScheduled++] = n;
     }
 }

@@ -10,6 +10,7 @@ import java.util.List;
  * answer (stream, usage, logprobs). {@code kvTransferParams} rides along untouched so PD
  * disaggregation can use it on every kind of request, streaming and chat included.
  *
+ * @param sampling    the request's sampling but for max_tokens, which {@link #samplingFor} sets per prompt
  * @param maxTokens   the client's max_tokens, or null for "up to max-model-len"
  * @param logprobs    top alternatives per token to report, or null for no logprobs
  */
@@ -28,12 +29,8 @@ public record ApiRequest(
 
     public enum Kind { COMPLETION, CHAT }
 
-    /** The sampling of one prompt: vLLM's default max_tokens fills the rest of the context. */
+    /** The sampling of one prompt: the client's max_tokens, or vLLM's default, what is left of the context. */
     public SamplingParams samplingFor(int promptLen, int maxModelLen) {
-        int max = maxTokens != null ? maxTokens : maxModelLen - promptLen;
-        SamplingParams s = sampling;
-        return new SamplingParams(s.temperature(), s.topP(), s.topK(), s.minP(), s.seed(), s.presencePenalty(),
-                s.frequencyPenalty(), s.repetitionPenalty(), s.stop(), s.stopTokenIds(), s.includeStopStrInOutput(),
-                max, s.minTokens(), s.ignoreEos(), s.logprobs(), s.skipSpecialTokens());
+        return sampling.withMaxTokens(maxTokens != null ? maxTokens : maxModelLen - promptLen);
     }
 }

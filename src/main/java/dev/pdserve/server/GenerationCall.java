@@ -89,7 +89,9 @@ final class GenerationCall {
             }
         } catch (EngineException e) {
             for (int i = 0; i < index; i++) engine.abort(choices.get(i).requestId);
-            throw new ApiException(e.status, e.param, e.getMessage());
+            // A chat request's prompt is its messages.
+            String param = request.kind() == ApiRequest.Kind.CHAT && "prompt".equals(e.param) ? "messages" : e.param;
+            throw new ApiException(e.status, param, e.getMessage());
         }
     }
 

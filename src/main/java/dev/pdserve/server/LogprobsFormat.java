@@ -53,7 +53,7 @@ final class LogprobsFormat {
             offsets.add(offset);
             offset += text.codePointCount(0, text.length());
             ObjectNode top = tops.addObject();
-            int k = Math.min(topK, t.topIds() == null ? 0 : t.topIds().length);
+            int k = numTop(t, topK);
             for (int i = 0; i < k; i++) top.put(token(t.topIds()[i]), value(t.topLogprobs()[i]));
             // vLLM's map also holds the sampled token when it is outside the top k.
             String chosen = token(t.tokenId());
@@ -78,10 +78,16 @@ final class LogprobsFormat {
         for (TokenLogprob t : tokens) {
             ObjectNode entry = entry(content.addObject(), t.tokenId(), t.logprob());
             ArrayNode top = entry.putArray("top_logprobs");
-            int k = Math.min(topK, t.topIds() == null ? 0 : t.topIds().length);
+            int k = numTop(t, topK);
             for (int i = 0; i < k; i++) entry(top.addObject(), t.topIds()[i], t.topLogprobs()[i]);
         }
         return out;
+    }
+
+    /** The alternatives to show: the top {@code topK}, or all the sampler kept for vLLM's -1. */
+    private static int numTop(TokenLogprob t, int topK) {
+        int kept = t.topIds() == null ? 0 : t.topIds().length;
+        return topK < 0 ? kept : Math.min(topK, kept);
     }
 
     private ObjectNode entry(ObjectNode node, int id, float logprob) {

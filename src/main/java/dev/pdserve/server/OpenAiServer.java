@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.pdserve.engine.EngineException;
+import dev.pdserve.engine.GenerationRequest;
 import dev.pdserve.engine.InferenceEngine;
 import dev.pdserve.http.ApiException;
 import dev.pdserve.http.HttpEdge;
@@ -61,7 +62,7 @@ public final class OpenAiServer implements AutoCloseable {
         this.codec = codec;
         this.options = options;
         this.maxModelLen = engine.config().maxModelLen();
-        this.parser = new RequestParser(options.servedModelName(), maxModelLen, codec);
+        this.parser = new RequestParser(options.servedModelName(), codec);
         this.metrics = new VllmMetrics(options.servedModelName(), maxModelLen, engine::stats, engine::kvStats);
         engine.onIteration(metrics::recordIteration);
     }
@@ -185,9 +186,7 @@ public final class OpenAiServer implements AutoCloseable {
         JsonFields f = new JsonFields(HttpEdge.jsonObject(HttpEdge.body(req, options.maxBodyBytes())));
         if (!f.has("tokens")) throw ApiException.badRequest("tokens", "'tokens' is required");
         int[] ids = f.ints("tokens");
-        for (int id : ids) {
-            if (id < 0 || id >= codec.vocabSize()) throw ApiException.badRequest("tokens", "Token id " + id + " is out of vocabulary (size " + codec.vocabSize() + ")");
-        }
+        for (int id : ids) GenerationRequest.checkTokenId("tokens", id, codec.vocabSize());
         HttpEdge.sendJson(res, 200, F.objectNode().put("prompt", codec.decode(ids, false)));
     }
 

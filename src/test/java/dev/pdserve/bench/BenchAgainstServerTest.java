@@ -45,7 +45,7 @@ class BenchAgainstServerTest {
     static void start() throws Exception {
         model = ModelLoader.load(TestModels.deepseek(), new LoadOptions(1, null));
         tokenizer = Tokenizer.load(TestModels.deepseek());
-        engine = new Engine(model, tokenizer, new EngineConfig(16, 32L << 20, 0.9, 16, 2048, 512, true, 0));
+        engine = new Engine(model, tokenizer, EngineConfig.defaults(512).withKvCacheBytes(32L << 20).withMaxNumSeqs(16));
         server = new OpenAiServer(engine, TextCodec.of(tokenizer), OpenAiServer.Options.loopback("tiny")).start();
         Files.createDirectories(OUT);
     }

@@ -61,13 +61,14 @@ class EngineGoldenTest {
     Engine engine(String model, int numBlocks, int blockSize, int maxBatchedTokens, boolean prefixCaching) {
         CausalLM m = models.get(model);
         long bytes = numBlocks * PagedKvCache.blockBytes(m.numLayers(), blockSize, m.kvEntryFloats());
-        Engine e = new Engine(m, tokenizers.get(model), new EngineConfig(blockSize, bytes, 0.9, 64, maxBatchedTokens, 1024, prefixCaching, 0));
+        Engine e = new Engine(m, tokenizers.get(model), EngineConfig.defaults(1024).withBlockSize(blockSize).withKvCacheBytes(bytes).withMaxNumSeqs(64)
+                .withMaxNumBatchedTokens(maxBatchedTokens).withPrefixCaching(prefixCaching));
         engines.add(e);
         return e;
     }
 
     static SamplingParams greedyIgnoreEos(int max) {
-        return new SamplingParams(0, 1, 0, 0, null, 0, 0, 1, List.of(), new int[0], false, max, 0, true, null, true);
+        return SamplingParams.greedy(max).toBuilder().ignoreEos(true).build();
     }
 
     /** All golden prompts at once; a small token budget chunks the 616-token prompt. */
@@ -150,7 +151,8 @@ class EngineGoldenTest {
     void seededSamplingRepeatsAndTopKOneIsGreedy(String model) {
         Engine e = engine(model, 256, 16, 2048, true);
         int[] p = prompt(7);
-        SamplingParams seeded = new SamplingParams(0.9, 0.95, 50, 0.01, 99L, 0.1, 0.1, 1.1, List.of(), new int[0], false, 16, 0, true, 3, true);
+        SamplingParams seeded = SamplingParams.builder().temperature(0.9).topP(0.95).topK(50).minP(0.01).seed(99L)
+                .presencePenalty(0.1).frequencyPenalty(0.1).repetitionPenalty(1.1).maxTokens(16).ignoreEos(true).logprobs(3).build();
         int[] alone = submit(e, "s", p, seeded).tokens();
         List<Collector> crowd = new ArrayList<>();
         for (int i = 0; i < 6; i++) crowd.add(submit(e, "c" + i, prompt(20 + i), greedyIgnoreEos(10)));
@@ -159,7 +161,7 @@ class EngineGoldenTest {
         assertThat(again.logprobs()).hasSize(16).allSatisfy(lp -> assertThat(lp.topIds()).hasSize(3));
         crowd.forEach(Collector::await);
         int[] greedy = submit(e, "g", p, greedyIgnoreEos(16)).tokens();
-        SamplingParams topK1 = new SamplingParams(1.3, 1, 1, 0, null, 0, 0, 1, List.of(), new int[0], false, 16, 0, true, null, true);
+        SamplingParams topK1 = SamplingParams.builder().temperature(1.3).topK(1).maxTokens(16).ignoreEos(true).build();
         assertThat(submit(e, "k", p, topK1).tokens()).containsExactly(greedy);
         assertThat(alone).isNotEqualTo(greedy);
     }

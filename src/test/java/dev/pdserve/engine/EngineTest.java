@@ -40,7 +40,8 @@ class EngineTest {
     Engine engine(int numBlocks, int blockSize, int maxBatchedTokens, boolean prefixCaching) {
         FakeLM model = new FakeLM(V);
         long bytes = numBlocks * PagedKvCache.blockBytes(model.numLayers(), blockSize, model.kvEntryFloats());
-        EngineConfig c = new EngineConfig(blockSize, bytes, 0.9, 64, maxBatchedTokens, 512, prefixCaching, 0);
+        EngineConfig c = EngineConfig.defaults(512).withBlockSize(blockSize).withKvCacheBytes(bytes).withMaxNumSeqs(64)
+                .withMaxNumBatchedTokens(maxBatchedTokens).withPrefixCaching(prefixCaching);
         Engine e = new Engine(model, tokenizer, c);
         engines.add(e);
         return e;
@@ -56,8 +57,8 @@ class EngineTest {
     static SamplingParams greedy(int max) { return SamplingParams.greedy(max); }
 
     static SamplingParams with(SamplingParams p, Long seed, double temperature, int topK, int[] stopIds, List<String> stop, int minTokens, Integer logprobs) {
-        return new SamplingParams(temperature, p.topP(), topK, p.minP(), seed, p.presencePenalty(), p.frequencyPenalty(), p.repetitionPenalty(),
-                stop, stopIds, p.includeStopStrInOutput(), p.maxTokens(), minTokens, true, logprobs, true);
+        return p.toBuilder().seed(seed).temperature(temperature).topK(topK).stopTokenIds(stopIds).stop(stop).minTokens(minTokens)
+                .ignoreEos(true).logprobs(logprobs).build();
     }
 
     static Collector submit(Engine e, String id, int[] prompt, SamplingParams p) {
@@ -182,7 +183,7 @@ class EngineTest {
         assertThat(c.await().finishReason()).isEqualTo(FinishReason.STOP);
         assertThat(c.await().stopReason()).isEqualTo(stop);
         assertThat(full.await().stopReason()).isNull();
-        SamplingParams include = new SamplingParams(0, 1, 0, 0, null, 0, 0, 1, List.of(stop), new int[0], true, 16, 0, true, null, true);
+        SamplingParams include = greedy(16).toBuilder().stop(List.of(stop)).includeStopStrInOutput(true).ignoreEos(true).build();
         assertThat(submit(e, "c", p, include).text()).isEqualTo(text.substring(0, at + stop.length()));
     }
 
@@ -275,7 +276,7 @@ class EngineTest {
     @Test
     void aFailingForwardEndsItsRequestsWithAnErrorAndTheEngineKeepsServing() throws Exception {
         FakeLM model = new FakeLM(V);
-        Engine e = new Engine(model, tokenizer, new EngineConfig(16, 1 << 20, 0.9, 64, 2048, 512, true, 0));
+        Engine e = new Engine(model, tokenizer, EngineConfig.defaults(512).withKvCacheBytes(1 << 20).withMaxNumSeqs(64));
         engines.add(e);
         java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
         Collector c = new Collector();

@@ -22,16 +22,18 @@ class PagedKvCacheTest {
         }
     }
 
+    static EngineConfig config() { return EngineConfig.defaults(256).withMaxNumSeqs(8).withMaxNumBatchedTokens(64); }
+
     @Test
     void theBlockCountComesFromTheByteBudgetOrFreeMemory() {
         long perBlock = PagedKvCache.blockBytes(4, 16, 80);
         assertThat(perBlock).isEqualTo(4L * 16 * 80 * 4);
-        EngineConfig fixed = new EngineConfig(16, perBlock * 100 + 7, 0.9, 8, 64, 256, true, 0);
+        EngineConfig fixed = config().withKvCacheBytes(perBlock * 100 + 7);
         assertThat(PagedKvCache.numBlocksFor(fixed, 4, 80)).isEqualTo(100);
-        EngineConfig fromRam = new EngineConfig(16, 0, 0.01, 8, 64, 256, true, 0);
+        EngineConfig fromRam = config().withKvCacheBytes(0).withGpuMemoryUtilization(0.01);
         long expected = (long) (0.01 * PagedKvCache.memAvailableBytes()) / perBlock;
         assertThat((double) PagedKvCache.numBlocksFor(fromRam, 4, 80)).isCloseTo(expected, org.assertj.core.data.Percentage.withPercentage(20));
-        assertThatThrownBy(() -> PagedKvCache.numBlocksFor(new EngineConfig(16, 10, 0.9, 8, 64, 256, true, 0), 4, 80))
+        assertThatThrownBy(() -> PagedKvCache.numBlocksFor(config().withKvCacheBytes(10), 4, 80))
                 .isInstanceOf(EngineException.class).hasMessageContaining("no block");
     }
 }

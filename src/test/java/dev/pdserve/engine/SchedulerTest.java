@@ -12,19 +12,20 @@ import static org.assertj.core.api.Assertions.assertThat;
 class SchedulerTest {
     /** What the last schedule() chose, as "id:tokens". */
     static List<String> plan(Scheduler s) {
+        ScheduledBatch b = s.lastBatch();
         List<String> out = new ArrayList<>();
-        for (int i = 0; i < s.numScheduled; i++) out.add(s.scheduled[i].id + ":" + s.numScheduledTokens[i]);
+        for (int i = 0; i < b.size(); i++) out.add(b.request(i).id + ":" + b.numTokens(i));
         return out;
     }
 
     /** Pretends the forward ran: marks the tokens computed and samples token 7 where logits were due. */
     static void complete(Scheduler s, BlockManager bm) {
-        for (int i = 0; i < s.numScheduled; i++) {
-            Request r = s.scheduled[i];
-            boolean sample = Scheduler.wantsLogits(r, s.numScheduledTokens[i]);
-            r.numComputed += s.numScheduledTokens[i];
+        ScheduledBatch b = s.lastBatch();
+        for (int i = 0; i < b.size(); i++) {
+            Request r = b.request(i);
+            r.numComputed += b.numTokens(i);
             bm.cacheComputedBlocks(r);
-            if (sample) r.tokens[r.numTokens++] = 7;
+            if (b.samples(i)) r.append(7);
         }
     }
 
@@ -36,6 +37,7 @@ class SchedulerTest {
         s.add(request("b", range(0, 3), 5, 4));
         s.schedule();
         assertThat(plan(s)).containsExactly("a:10");
+        assertThat(s.lastBatch().samples(0)).isFalse(); // a prefill chunk short of the prompt's end
         complete(s, bm);
         s.schedule();
         assertThat(plan(s)).containsExactly("a:10");
@@ -86,7 +88,7 @@ class SchedulerTest {
         s.schedule();
         // b recomputes its prompt and its generated token, then samples its next one.
         assertThat(plan(s)).containsExactly("b:9");
-        assertThat(Scheduler.wantsLogits(b, 9)).isTrue();
+        assertThat(s.lastBatch().samples(0)).isTrue();
         s.remove(b);
         assertThat(bm.numUsedBlocks()).isZero();
     }

@@ -92,7 +92,7 @@ class PdEngineTest {
 
     private Engine engine(String kvConfig, int blockSize) {
         long bytes = 256 * PagedKvCache.blockBytes(model.numLayers(), blockSize, model.kvEntryFloats());
-        EngineConfig c = new EngineConfig(blockSize, bytes, 0.9, 64, 2048, 1024, true, 0);
+        EngineConfig c = EngineConfig.defaults(1024).withBlockSize(blockSize).withKvCacheBytes(bytes).withMaxNumSeqs(64);
         Engine e = kvConfig == null ? new Engine(model, tokenizer, c) : new Engine(model, tokenizer, c, cache -> {
             KvTransferConfig cfg = KvTransferConfig.parse(kvConfig);
             return new PdTcpConnector(cfg, KvPeerInfo.of(cfg.engineId(), model, blockSize, fingerprint), cache, "127.0.0.1", leaseClock);
@@ -106,7 +106,7 @@ class PdEngineTest {
     }
 
     static SamplingParams greedy(int max) {
-        return new SamplingParams(0, 1, 0, 0, null, 0, 0, 1, List.of(), new int[0], false, max, max, true, null, true);
+        return SamplingParams.builder().temperature(0).maxTokens(max).minTokens(max).ignoreEos(true).build();
     }
 
     static final class Sink implements dev.pdserve.engine.OutputSink {

@@ -30,7 +30,7 @@ class EngineMetricsTest {
     static void start() throws Exception {
         model = ModelLoader.load(TestModels.deepseek(), new LoadOptions(1, null));
         tokenizer = Tokenizer.load(TestModels.deepseek());
-        engine = new Engine(model, tokenizer, new EngineConfig(16, 16L << 20, 0.9, 8, 2048, 512, true, 0));
+        engine = new Engine(model, tokenizer, EngineConfig.defaults(512).withKvCacheBytes(16L << 20).withMaxNumSeqs(8));
         server = new OpenAiServer(engine, TextCodec.of(tokenizer), OpenAiServer.Options.loopback("tiny-ds")).start();
     }
 

@@ -66,9 +66,14 @@ class ErrorsAndLifecycleTest {
 
         // 4 prompt tokens (BOS + 3) + 61 > max-model-len 64: the message gives both numbers.
         e = error(http.post("/v1/completions", "{\"prompt\":\"abc\",\"max_tokens\":61}"), 400);
-        assertThat(e.get("message").asText()).contains("maximum context length is 64 tokens").contains("65 tokens")
-                .contains("4 in the prompt").contains("61 in the completion");
-        error(http.post("/v1/completions", "{\"prompt\":\"" + "x".repeat(70) + "\"}"), 400);
+        assertThat(e.get("param").asText()).isEqualTo("max_tokens");
+        assertThat(e.get("message").asText()).contains("maximum context length is 64 tokens").contains("4 input tokens").contains("(61 > 64 - 4)");
+        e = error(http.post("/v1/completions", "{\"prompt\":\"" + "x".repeat(70) + "\"}"), 400);
+        assertThat(e.get("param").asText()).isEqualTo("prompt");
+        assertThat(e.get("message").asText()).contains("your request has 71 input tokens");
+        // A chat request's prompt is its messages.
+        e = error(http.post("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"" + "x".repeat(70) + "\"}]}"), 400);
+        assertThat(e.get("param").asText()).isEqualTo("messages");
 
         e = error(http.post("/v1/completions", "{\"model\":\"gpt-4\",\"prompt\":\"a\"}"), 404);
         assertThat(e.get("type").asText()).isEqualTo("NotFoundError");
@@ -78,8 +83,15 @@ class ErrorsAndLifecycleTest {
         assertThat(e.get("message").asText()).contains("999999");
         error(http.post("/v1/completions", "{\"prompt\":[]}"), 400);
         error(http.post("/v1/completions", "{\"max_tokens\":3}"), 400);
-        error(http.post("/v1/completions", "{\"prompt\":\"a\",\"temperature\":-1}"), 400);
+        e = error(http.post("/v1/completions", "{\"prompt\":\"a\",\"temperature\":-1}"), 400);
+        assertThat(e.get("param").asText()).isEqualTo("temperature");
+        assertThat(e.get("message").asText()).isEqualTo("temperature must be non-negative, got -1.0.");
         error(http.post("/v1/completions", "{\"prompt\":\"a\",\"top_p\":0}"), 400);
+        e = error(http.post("/v1/completions", "{\"prompt\":\"a\",\"stop_token_ids\":[300]}"), 400);
+        assertThat(e.get("param").asText()).isEqualTo("stop_token_ids");
+        assertThat(e.get("message").asText()).contains("300");
+        e = error(http.post("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"logprobs\":true,\"top_logprobs\":21}"), 400);
+        assertThat(e.get("param").asText()).isEqualTo("logprobs");
         error(http.post("/v1/completions", "{\"prompt\":\"a\",\"n\":0}"), 400);
         error(http.post("/v1/completions", "{\"prompt\":\"a\",\"logprobs\":21}"), 400);
         error(http.post("/v1/completions", "{\"prompt\":\"a\",\"stream_options\":{\"include_usage\":true}}"), 400);

@@ -48,7 +48,7 @@ class GrafanaDashboardTest {
 
         try (CausalLM model = ModelLoader.load(TestModels.deepseek(), new LoadOptions(1, null));
              Tokenizer tokenizer = Tokenizer.load(TestModels.deepseek());
-             Engine engine = new Engine(model, tokenizer, new EngineConfig(16, 16L << 20, 0.9, 8, 2048, 512, true, 0));
+             Engine engine = new Engine(model, tokenizer, EngineConfig.defaults(512).withKvCacheBytes(16L << 20).withMaxNumSeqs(8));
              OpenAiServer server = new OpenAiServer(engine, TextCodec.of(tokenizer), OpenAiServer.Options.loopback("dash")).start()) {
             Http http = new Http(server.port());
             assertThat(http.post("/v1/completions", "{\"prompt\":\"hello\",\"max_tokens\":4}").statusCode()).isEqualTo(200);

@@ -57,7 +57,7 @@ class RealEngineServerTest {
         Path dir = TestModels.deepseek();
         model = ModelLoader.load(dir, new LoadOptions(2, null));
         tokenizer = Tokenizer.load(dir);
-        engine = new Engine(model, tokenizer, new EngineConfig(16, 64L << 20, 0.9, 64, 2048, 1024, true, 0));
+        engine = new Engine(model, tokenizer, EngineConfig.defaults(1024).withKvCacheBytes(64L << 20).withMaxNumSeqs(64));
         server = new OpenAiServer(engine, TextCodec.of(tokenizer), OpenAiServer.Options.loopback("deepseek-v3-tiny")).start();
         http = new Http(server.port());
         refs = references(dir);
@@ -140,7 +140,7 @@ class RealEngineServerTest {
     void llamaGreedyCompletionsReproduceTransformersToo() throws Exception {
         Path dir = TestModels.llama();
         try (CausalLM llama = ModelLoader.load(dir, new LoadOptions(2, null)); Tokenizer tok = Tokenizer.load(dir)) {
-            Engine e = new Engine(llama, tok, new EngineConfig(16, 64L << 20, 0.9, 64, 2048, 1024, true, 0));
+            Engine e = new Engine(llama, tok, EngineConfig.defaults(1024).withKvCacheBytes(64L << 20).withMaxNumSeqs(64));
             try (OpenAiServer s = new OpenAiServer(e, TextCodec.of(tok), OpenAiServer.Options.loopback("llama-tiny")).start()) {
                 Http h = new Http(s.port());
                 List<Reference> llamaRefs = references(dir);
@@ -230,7 +230,7 @@ class RealEngineServerTest {
         int[] long1000 = new int[1000];
         java.util.Arrays.fill(long1000, 263);
         JsonNode e = ErrorsAndLifecycleTest.error(http.post("/v1/completions", "{\"prompt\":" + idsJson(long1000) + ",\"max_tokens\":100}"), 400);
-        assertThat(e.get("message").asText()).contains("1024").contains("1100");
+        assertThat(e.get("message").asText()).contains("1024").contains("1000 input tokens").contains("(100 > 1024 - 1000)");
         ErrorsAndLifecycleTest.error(http.post("/v1/completions", "{\"prompt\":\"x\",\"max_tokens\":0}"), 400);
         ErrorsAndLifecycleTest.error(http.post("/v1/completions", "{\"model\":\"llama\",\"prompt\":\"x\"}"), 404);
         ErrorsAndLifecycleTest.error(http.post("/v1/completions", "{\"prompt\":[1,4096]}"), 400);

@@ -11,7 +11,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** JSON to ApiRequest, without HTTP. */
 class RequestParserTest {
-    final RequestParser parser = new RequestParser("tiny", 128, new CharCodec());
+    final RequestParser parser = new RequestParser("tiny", new CharCodec());
 
     ApiRequest completion(String json) {
         return parser.parseCompletion(HttpEdge.jsonObject(json.getBytes(StandardCharsets.UTF_8)));
@@ -54,11 +54,14 @@ class RequestParserTest {
     }
 
     @Test
-    void validationMessagesNameTheField() {
-        assertThatThrownBy(() -> completion("{\"prompt\":\"a\",\"min_tokens\":5,\"max_tokens\":2}"))
-                .hasMessage("min_tokens must be less than or equal to max_tokens=2, got 5.");
-        assertThatThrownBy(() -> completion("{\"prompt\":\"a\",\"repetition_penalty\":0}")).hasMessageContaining("repetition_penalty");
-        assertThatThrownBy(() -> completion("{\"prompt\":\"a\",\"stop_token_ids\":[300]}")).hasMessageContaining("300");
+    void theParserChecksShapesAndLeavesTheValuesToTheEngine() {
+        // Values go through as sent: the engine's one rule set answers them at submit (SamplingParamsTest).
+        ApiRequest r = completion("{\"prompt\":\"a\",\"min_tokens\":5,\"max_tokens\":2,\"stop_token_ids\":[300]}");
+        assertThat(r.samplingFor(2, 128).minTokens()).isEqualTo(5);
+        assertThat(r.sampling().stopTokenIds()).containsExactly(300);
+        assertThatThrownBy(() -> r.samplingFor(2, 128).validate(4096)).hasMessage("min_tokens must be less than or equal to max_tokens=2, got 5.");
+        assertThat(completion("{\"prompt\":\"a\",\"repetition_penalty\":0}").sampling().repetitionPenalty()).isZero();
+        assertThatThrownBy(() -> completion("{\"prompt\":\"a\",\"stop_token_ids\":[\"x\"]}")).hasMessageContaining("stop_token_ids");
         assertThatThrownBy(() -> completion("{\"prompt\":\"a\",\"echo\":true}")).hasMessageContaining("echo");
         ApiException e = (ApiException) org.assertj.core.api.Assertions.catchThrowable(() -> completion("{\"prompt\":\"a\",\"seed\":\"x\"}"));
         assertThat(e.status).isEqualTo(400);

@@ -25,8 +25,9 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * A deterministic engine for the HTTP layer's protocol tests. Every step (every
  * {@code stepMillis}) each running request gets one token: the letter
- * {@code 'a' + (lastPromptId + i) % 26} for its i-th token, with made-up logprobs. It honours
- * max_tokens, stop_token_ids and min_tokens, counts blocks of 16 tokens as KV usage, and records
+ * {@code 'a' + (lastPromptId + i) % 26} for its i-th token, with made-up logprobs. It refuses
+ * what the real engine refuses ({@link GenerationRequest#validate}, over {@link CharCodec}'s
+ * vocabulary), honours max_tokens, stop_token_ids and min_tokens, counts blocks of 16 tokens as KV usage, and records
  * aborts, so tests can see that a client that leaves frees its blocks. Asked to
  * {@code do_remote_decode}, it ends with made-up {@code kv_transfer_params}, as a prefill instance
  * does, so a proxy can be put in front of two of them.
@@ -75,11 +76,7 @@ final class ScriptedEngine implements InferenceEngine {
     @Override
     public void submit(GenerationRequest r, OutputSink sink) {
         if (draining) throw new EngineException(503, null, "engine is draining");
-        int total = r.promptIds().length + r.sampling().maxTokens();
-        if (total > config.maxModelLen()) {
-            throw new EngineException(400, "max_tokens", "This model's maximum context length is " + config.maxModelLen()
-                    + " tokens. However, you requested " + total + " tokens.");
-        }
+        r.validate(codec.vocabSize(), config.maxModelLen());
         if (running.putIfAbsent(r.requestId(), new Running(r, sink)) != null) {
             throw new EngineException(409, null, "duplicate request id " + r.requestId());
         }
@@ -106,7 +103,7 @@ final class ScriptedEngine implements InferenceEngine {
         boolean stopToken = r.generated > s.minTokens() && contains(s.stopTokenIds(), tok);
         boolean length = r.generated >= s.maxTokens();
         boolean finished = stopToken || length;
-        List<TokenLogprob> lps = null;
+        TokenLogprob lp = null;
         if (s.logprobs() != null) {
             int k = s.logprobs();
             int[] topIds = new int[k];
@@ -115,14 +112,12 @@ final class ScriptedEngine implements InferenceEngine {
                 topIds[i] = i == 0 ? tok : 'A' + i;
                 topLps[i] = -0.25f * (i + 1);
             }
-            lps = List.of(new TokenLogprob(tok, -0.25f, topIds, topLps));
+            lp = new TokenLogprob(tok, -0.25f, topIds, topLps);
         }
         String text = stopToken && !s.includeStopStrInOutput() ? "" : String.valueOf((char) tok);
         if (finished) running.remove(r.request.requestId());
-        r.sink.accept(new RequestOutput(r.request.requestId(), new int[] {tok}, text, lps, finished,
-                finished ? (stopToken ? FinishReason.STOP : FinishReason.LENGTH) : null,
-                r.request.promptIds().length, r.generated, 0, null, stopToken ? (Object) tok : null,
-                finished ? lease(r.request) : null, 0));
+        RequestOutput o = RequestOutput.token(r.request.requestId(), tok, text, lp, r.request.promptIds().length, r.generated, 0, 0);
+        r.sink.accept(finished ? o.finish(stopToken ? FinishReason.STOP : FinishReason.LENGTH, stopToken ? (Object) tok : null, lease(r.request)) : o);
     }
 
     /** A prefill's answer to {@code do_remote_decode}: where a decode instance would pull the KV from. */
@@ -145,8 +140,7 @@ final class ScriptedEngine implements InferenceEngine {
         Running r = running.remove(requestId);
         if (r == null) return;
         aborted.add(requestId);
-        r.sink.accept(new RequestOutput(requestId, new int[0], "", null, true, FinishReason.ABORT,
-                r.request.promptIds().length, r.generated, 0, null));
+        r.sink.accept(RequestOutput.abort(requestId, r.request.promptIds().length, r.generated, 0, 0));
     }
 
     int blocksUsed() {
