@@ -62,8 +62,9 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--block-size", defaultValue = "16", description = "Tokens per KV cache block.") int blockSize;
     @Option(names = "--seed", defaultValue = "0", description = "Seed for sampling.") long seed;
     @Option(names = "--api-key", description = "Require 'Authorization: Bearer KEY' on /v1 (also $VLLM_API_KEY).") String apiKey;
-    @Option(names = {"--kv-cache-memory", "--kv-cache-memory-bytes"}, paramLabel = "SIZE", converter = ByteSize.Converter.class,
+    @Option(names = "--kv-cache-memory", paramLabel = "SIZE", converter = ByteSize.Converter.class,
             description = "KV cache size, e.g. 2GiB or 512MiB (default: $VLLM_CPU_KVCACHE_SPACE GiB, else 4 GiB, as vLLM's CPU backend).") Long kvCacheMemory;
+    @Option(names = "--kv-cache-memory-bytes", paramLabel = "SIZE", converter = ByteSize.Converter.class, description = "vLLM's name for --kv-cache-memory.") Long kvCacheMemoryBytes;
     @Option(names = "--gpu-memory-utilization", description = "Accepted for vLLM compatibility: on a CPU the KV cache has a fixed size (--kv-cache-memory).") Double gpuMemoryUtilization;
     @Option(names = "--enable-prefix-caching", negatable = true, defaultValue = "true", fallbackValue = "true", description = "Reuse cached prompt prefixes (default: on).") boolean enablePrefixCaching;
     @Option(names = "--threads", defaultValue = "0", description = "Kernel worker threads (default: all cores).") int threads;
@@ -98,7 +99,8 @@ final class ServeCommand implements Callable<Integer> {
         KvTransferConfig kvConfig = kvTransfer == null ? null : KvTransferConfig.parse(kvTransferConfig);
         ModelConfig modelConfig = ModelConfig.load(modelDir);
         int contextLen = MaxModelLen.resolve(maxModelLen, modelDir, MaxModelLen.allowLong(System.getenv("VLLM_ALLOW_LONG_MAX_MODEL_LEN")), LOG::warning);
-        KvPoolSize.Choice pool = KvPoolSize.choose(kvCacheMemory, "--kv-cache-memory", System.getenv("VLLM_CPU_KVCACHE_SPACE"));
+        KvPoolSize.Choice pool = KvPoolSize.choose(kvCacheMemory != null ? kvCacheMemory : kvCacheMemoryBytes,
+                kvCacheMemory != null ? "--kv-cache-memory" : "--kv-cache-memory-bytes", System.getenv("VLLM_CPU_KVCACHE_SPACE"));
         ListenCheck.checkFree(host, port);
         notes.forEach(LOG::info);
 
