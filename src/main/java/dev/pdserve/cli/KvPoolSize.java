@@ -33,7 +33,7 @@ final class KvPoolSize {
             if (gib < 0 || gib > Long.MAX_VALUE / GIB) throw new IllegalArgumentException("VLLM_CPU_KVCACHE_SPACE must be a whole number of GiB >= 0, got " + gib);
             if (gib > 0) return new Choice(gib * GIB, "VLLM_CPU_KVCACHE_SPACE=" + gib);
         }
-        return new Choice(DEFAULT_BYTES, "vLLM's CPU default (set VLLM_CPU_KVCACHE_SPACE=GiB or --kv-cache-memory to change it)");
+        return new Choice(DEFAULT_BYTES, "vLLM's CPU default; set VLLM_CPU_KVCACHE_SPACE=GiB or --kv-cache-memory to change it");
     }
 
     /** Throws when the pool does not fit in {@code freeBytes}, the RAM available now. */
