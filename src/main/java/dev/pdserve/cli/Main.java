@@ -36,6 +36,9 @@ public final class Main implements Runnable {
         cl.setParameterExceptionHandler((ex, args) -> {
             CommandLine cmd = ex.getCommandLine();
             cmd.getErr().println("error: " + ex.getMessage());
+            if (ex instanceof CommandLine.UnmatchedArgumentException u && !u.getSuggestions().isEmpty()) {
+                cmd.getErr().println("Did you mean: " + u.getSuggestions().getFirst() + "?"); // the closest
+            }
             String name = cmd.getCommandSpec().qualifiedName();
             cmd.getErr().println("Try '" + name + " --help' for " + (cmd.getSubcommands().isEmpty() ? "its options." : "the commands."));
             return cmd.getCommandSpec().exitCodeOnInvalidInput();
