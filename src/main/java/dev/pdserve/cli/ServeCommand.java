@@ -136,6 +136,7 @@ final class ServeCommand implements Callable<Integer> {
             // JUL may already be shut down in a shutdown hook: write to stderr directly.
             System.err.println("pdserve: shutting down, draining running requests (new ones get 503) ...");
             server.drain(DRAIN_TIMEOUT);
+            awaitLeases(engine); // a prefill instance's answered requests are still in flight until decode pulls their KV
             server.close();
             engine.close();
             model.close();
@@ -153,6 +154,19 @@ final class ServeCommand implements Callable<Integer> {
         System.out.flush();
         stopped.await();
         return 0;
+    }
+
+    /** Waits (at most a lease's life, 30 s by default) until no KV block is held for a decode instance to pull. */
+    private static void awaitLeases(InferenceEngine engine) {
+        long deadline = System.nanoTime() + DRAIN_TIMEOUT.toNanos();
+        while (engine.kvStats().blocksLeased() > 0 && System.nanoTime() - deadline < 0) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 
     /**
