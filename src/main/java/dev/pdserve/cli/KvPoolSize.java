@@ -45,6 +45,7 @@ final class KvPoolSize {
     }
 
     static String gib(long bytes) {
+        if (bytes < GIB) return String.format(java.util.Locale.ROOT, "%.1f MiB", bytes / (double) (1 << 20));
         return String.format(java.util.Locale.ROOT, "%.2f GiB", bytes / (double) GIB);
     }
 }

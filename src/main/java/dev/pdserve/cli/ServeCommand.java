@@ -159,7 +159,7 @@ final class ServeCommand implements Callable<Integer> {
     /** Waits (at most a lease's life, 30 s by default) until no KV block is held for a decode instance to pull. */
     private static void awaitLeases(InferenceEngine engine) {
         long deadline = System.nanoTime() + DRAIN_TIMEOUT.toNanos();
-        while (engine.kvStats().blocksLeased() > 0 && System.nanoTime() - deadline < 0) {
+        while (engine.kvStats() != null && engine.kvStats().blocksLeased() > 0 && System.nanoTime() - deadline < 0) { // null: no connector
             try {
                 Thread.sleep(10);
             } catch (InterruptedException e) {
