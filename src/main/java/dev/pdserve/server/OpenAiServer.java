@@ -48,7 +48,7 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     private final InferenceEngine engine;
-    private final TextCodec codec;
+    private final TokenizerGuard codec;
     private final Options options;
     private final RequestParser parser;
     private final VllmMetrics metrics;
@@ -61,9 +61,9 @@ public final class OpenAiServer implements AutoCloseable {
 
     public OpenAiServer(InferenceEngine engine, TextCodec codec, Options options) {
         this.engine = engine;
-        this.codec = codec;
         this.options = options;
         this.maxModelLen = engine.config().maxModelLen();
+        this.codec = new TokenizerGuard(codec, maxModelLen);
         this.parser = new RequestParser(options.servedModelName(), codec);
         this.metrics = new VllmMetrics(options.servedModelName(), maxModelLen, engine::stats, engine::kvStats);
         engine.onIteration(metrics::recordIteration);
@@ -221,5 +221,6 @@ public final class OpenAiServer implements AutoCloseable {
     @Override
     public void close() {
         if (server != null) server.stop();
+        codec.close();
     }
 }
