@@ -64,7 +64,7 @@ public final class OpenAiServer implements AutoCloseable {
         this.options = options;
         this.maxModelLen = engine.config().maxModelLen();
         this.codec = new TokenizerGuard(codec, maxModelLen);
-        this.parser = new RequestParser(options.servedModelName(), codec);
+        this.parser = new RequestParser(options.servedModelName(), this.codec);
         this.metrics = new VllmMetrics(options.servedModelName(), maxModelLen, engine::stats, engine::kvStats);
         engine.onIteration(metrics::recordIteration);
     }
