@@ -173,6 +173,9 @@ public final class KvProducer implements AutoCloseable {
     /** PULLs and RELEASEs refused because their prompt or block list is not the lease's. */
     public long pullsRefused() { return pullsRefused.sum(); }
 
+    /** Connections not through the handshake yet. */
+    public int unauthenticatedConnections() { return unauthenticated.get(); }
+
     /** Connections closed at once because too many were not through the handshake yet. */
     public long connectionsRefused() { return connectionsRefused.get(); }
 
