@@ -16,6 +16,8 @@ final class Instance {
     volatile double kvCacheUsage;
     volatile boolean healthy;
     volatile String lastError;
+    /** Why the instance's role (learnt from its /v1/models) does not fit its type; null when it fits or is unknown. */
+    volatile String roleMismatch;
 
     Instance(InstanceType type, InstanceAddress address, CircuitBreaker breaker, boolean healthy) {
         this.type = type;
