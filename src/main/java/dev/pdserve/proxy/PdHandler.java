@@ -235,6 +235,10 @@ final class PdHandler {
             booking.noVerdict();
             throw new PassThrough(status, body, contentType(r));
         }
+        if (status == 508) { // a loop (Loops) does not go away on a retry
+            booking.failure("answered HTTP 508 (a proxy loop)");
+            throw new ApiException(508, null, "Loop detected: " + booking.instance + " answered 508: " + snippet(body));
+        }
         if (status >= 500) throw new Retries.RetryableFailure("answered HTTP " + status + ": " + snippet(body));
         if (status != 200) throw new Retries.RetryableFailure("answered HTTP " + status);
         return body;
