@@ -246,8 +246,9 @@ public final class KvProducer implements AutoCloseable {
                 }
                 return;
             }
-            // Everything before the handshake is done, HELLO to AUTH, has handshake_timeout_ms.
-            c.startTotal(config.handshakeTimeoutMs(), "the handshake took longer than handshake_timeout_ms");
+            // Everything before the handshake is done, HELLO to AUTH, is bounded. The consumer fails fast at
+            // handshake_timeout_ms; the producer only has to shed idle strangers, so it allows a loaded consumer 5x.
+            c.startTotal(5L * config.handshakeTimeoutMs(), "the handshake took longer than 5 x handshake_timeout_ms");
             KvChannel.Frame first = c.read("waiting for the consumer's HELLO", false);
             try {
                 if (first.type() == KvChannel.PROBE) {
