@@ -6,6 +6,7 @@ import dev.pdserve.cluster.ClusterSpec;
 import dev.pdserve.engine.Engine;
 import dev.pdserve.engine.EngineConfig;
 import dev.pdserve.engine.InferenceEngine;
+import dev.pdserve.engine.SpeculativeConfig;
 import dev.pdserve.http.HttpEdge;
 import dev.pdserve.kv.KvPeerInfo;
 import dev.pdserve.kv.KvTransferConfig;
@@ -64,6 +65,7 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "Kernel worker threads (default: all cores).") int threads;
     @Option(names = "--quantization", paramLabel = "METHOD", description = "w8a8 (also 'ascend'): int8 weights and activations.") String quantization;
     @Option(names = "--kv-transfer-config", paramLabel = "JSON", description = "vLLM's KV connector config (kv_role, ...), for PD disaggregation.") String kvTransferConfig;
+    @Option(names = "--speculative-config", paramLabel = "JSON", description = "vLLM's speculative decoding config: {\"method\":\"ngram\",\"num_speculative_tokens\":4,\"prompt_lookup_max\":4} or {\"method\":\"deepseek_mtp\",\"num_speculative_tokens\":1}.") String speculativeConfig;
     @Option(names = "--cluster", paramLabel = "FILE", description = "cluster.json (pdserve ranktable): with --instance, take this instance's role, ports, kv-transfer-config and threads from it.") Path cluster;
     @Option(names = "--instance", paramLabel = "ID", description = "This instance's id in --cluster, e.g. prefill-0.") String instance;
     @Option(names = "--tensor-parallel-size", defaultValue = "1", description = "Accepted for vLLM compatibility; pdserve runs one process.") int tensorParallelSize;
@@ -90,13 +92,18 @@ final class ServeCommand implements Callable<Integer> {
         kvTransfer = parseKvTransferConfig(kvTransferConfig);
         KvTransferConfig kvConfig = kvTransfer == null ? null : KvTransferConfig.parse(kvTransferConfig);
 
+        SpeculativeConfig speculative = speculativeConfig == null ? null : SpeculativeConfig.parse(speculativeConfig);
+        if (speculativeConfig != null && !SpeculativeConfig.ignoredFields(speculativeConfig).isEmpty()) {
+            LOG.info("--speculative-config: " + SpeculativeConfig.ignoredFields(speculativeConfig) + " accepted and ignored (no separate draft model, one process)");
+        }
         ModelConfig modelConfig = ModelConfig.load(modelDir);
         int contextLen = maxModelLen != null ? maxModelLen : modelConfig.maxPositionEmbeddings();
         if (contextLen < 1) throw new IllegalArgumentException("--max-model-len must be at least 1, got " + contextLen);
         if (kvCacheMemory != null && kvCacheMemory < 1) throw new IllegalArgumentException("--kv-cache-memory must be at least 1 byte, got " + kvCacheMemory);
         EngineConfig config = EngineConfig.defaults(contextLen).withBlockSize(blockSize)
                 .withKvCacheBytes(kvCacheMemory == null ? 0 : kvCacheMemory).withGpuMemoryUtilization(gpuMemoryUtilization)
-                .withMaxNumSeqs(maxNumSeqs).withMaxNumBatchedTokens(maxNumBatchedTokens).withPrefixCaching(enablePrefixCaching).withSeed(seed);
+                .withMaxNumSeqs(maxNumSeqs).withMaxNumBatchedTokens(maxNumBatchedTokens).withPrefixCaching(enablePrefixCaching).withSeed(seed)
+                .withSpeculative(speculative);
 
         LOG.info(() -> "loading " + modelDir + " (" + modelConfig.modelType() + ")");
         CausalLM model = ModelLoader.load(modelDir, new LoadOptions(threads, quantization));

@@ -31,6 +31,9 @@ public interface InferenceEngine extends AutoCloseable {
     /** The KV connector's counters (PD disaggregation), or null without one. */
     default KvConnector.Stats kvStats() { return null; }
 
+    /** Speculative decoding's counters, or null when the engine does not speculate. */
+    default SpecDecodeStats specStats() { return null; }
+
     EngineConfig config();
 
     CausalLM model();
