@@ -63,7 +63,7 @@ public final class OpenAiServer implements AutoCloseable {
         this.options = options;
         this.maxModelLen = engine.config().maxModelLen();
         this.parser = new RequestParser(options.servedModelName(), codec);
-        this.metrics = new VllmMetrics(options.servedModelName(), maxModelLen, engine::stats, engine::kvStats);
+        this.metrics = new VllmMetrics(options.servedModelName(), maxModelLen, engine::stats, engine::kvStats).withSpecDecode(engine::specStats);
         engine.onIteration(metrics::recordIteration);
     }
 
