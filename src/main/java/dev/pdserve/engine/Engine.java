@@ -100,6 +100,7 @@ public final class Engine implements InferenceEngine {
         if (drafter != null) LOG.info("speculative decoding: " + spec);
         this.scheduler = new Scheduler(blocks, config.maxNumSeqs(), config.maxNumBatchedTokens(), drafter, maxDrafts, config.maxModelLen());
         this.runner = new ModelRunner(model, cache);
+        if (drafter != null) scheduler.perDraftCost = VerifyCost.measure(model, cache, 0, maxDrafts);
         this.sampler = new Sampler(vocab, model.config().eosTokenIds());
         this.stops = new StopRules(model.config().eosTokenIds(), config.maxModelLen());
         this.kv = new KvTransfers(connector == null ? null : connector.apply(cache), blocks, this::post);
@@ -157,6 +158,9 @@ public final class Engine implements InferenceEngine {
 
     @Override
     public void onIteration(IntConsumer tokens) { iterationListener = tokens; }
+
+    /** Tests: take a draft's cost as {@code c} of a plain step instead of the measured one (call before submitting). */
+    void assumeDraftCost(double c) { scheduler.perDraftCost = c; }
 
     /** Tokens fed through the model so far (prefix-cache hits are not fed); for tests and benchmarks. */
     long numComputedTokens() { return computedTokens; }

@@ -32,6 +32,8 @@ final class Scheduler {
     private final Drafter drafter;
     private final int maxDrafts;
     private final int maxModelLen;
+    /** A draft's share of a plain step's cost ({@link VerifyCost}), for {@link Acceptance}. */
+    double perDraftCost = 1;
     long numPreemptions;
 
     Scheduler(BlockManager blocks, int maxNumSeqs, int maxBatchedTokens) {
@@ -123,7 +125,7 @@ final class Scheduler {
         int room = Math.min(r.sampling.maxTokens() - r.numOutputTokens(), maxModelLen - r.numTokens) - 1;
         int max = Math.min(Math.min(maxDrafts, budgetLeft), room);
         if (max <= 0) return 0;
-        int want = Math.min(max, r.acceptance.draftsFor(maxDrafts));
+        int want = Math.min(max, r.acceptance.draftsFor(maxDrafts, perDraftCost));
         return want <= 0 ? 0 : drafter.propose(r, want);
     }
 
