@@ -247,7 +247,6 @@ final class VllmFlags {
             f("--cuda-graph-sizes", Kind.TEXTS, NO_GRAPHS),
             f("--max-cudagraph-capture-size", Kind.INT, NO_GRAPHS),
             f("--compilation-config -O", Kind.TEXT, NO_GRAPHS),
-            f("--speculative-config", Kind.TEXT, "pdserve decodes one token per step: no speculative decoding"),
             f("--kv-events-config", Kind.TEXT, "pdserve publishes no KV cache events"));
 
     private VllmFlags() {}

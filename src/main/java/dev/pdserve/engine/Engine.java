@@ -21,6 +21,8 @@ import java.util.logging.Logger;
  * through a queue. The parts: {@link Scheduler} (with {@link BlockManager}) picks a
  * {@link ScheduledBatch}, {@link ModelRunner} runs it, {@link Sampler} picks the tokens,
  * {@link StopRules} ends requests, {@link KvTransfers} holds PD disaggregation's pulls and leases.
+ * With {@link SpeculativeConfig speculative decoding} a {@link Drafter} proposes tokens that the
+ * same forward verifies.
  */
 public final class Engine implements InferenceEngine {
     private static final Logger LOG = Logger.getLogger(Engine.class.getName());
@@ -51,6 +53,10 @@ public final class Engine implements InferenceEngine {
     private volatile int numRunning, numWaiting, numUsedBlocks;
     private volatile long promptTokens, generationTokens, computedTokens;
     private volatile long prefixQueries, prefixHits, preemptions;
+    /** Speculative decoding's counters (vLLM's spec_decode metrics); per-position ones are written by the loop only. */
+    private final int maxDrafts;
+    private volatile long specDrafts, specDraftTokens, specAccepted;
+    private final long[] specAcceptedPerPos;
 
     private record Abort(String requestId) {}
 
@@ -84,8 +90,17 @@ public final class Engine implements InferenceEngine {
                 numBlocks * PagedKvCache.blockBytes(model.numLayers(), config.blockSize(), model.kvEntryFloats()) / 1048576.0,
                 model.kvLayout(), config.enablePrefixCaching() ? "on" : "off"));
         this.blocks = new BlockManager(numBlocks, config.blockSize(), config.enablePrefixCaching());
-        this.scheduler = new Scheduler(blocks, config.maxNumSeqs(), config.maxNumBatchedTokens());
+        SpeculativeConfig spec = config.speculative();
+        Drafter drafter = spec == null ? null : switch (spec.method()) {
+            case NGRAM -> new NgramDrafter(spec.promptLookupMin(), spec.promptLookupMax());
+            case MTP -> throw new IllegalArgumentException("--speculative-config method " + spec.method().wire() + " is not implemented yet");
+        };
+        this.maxDrafts = drafter == null ? 0 : spec.numSpeculativeTokens();
+        this.specAcceptedPerPos = new long[maxDrafts];
+        if (drafter != null) LOG.info("speculative decoding: " + spec);
+        this.scheduler = new Scheduler(blocks, config.maxNumSeqs(), config.maxNumBatchedTokens(), drafter, maxDrafts, config.maxModelLen());
         this.runner = new ModelRunner(model, cache);
+        if (drafter != null) scheduler.perDraftCost = VerifyCost.measure(model, cache, 0, maxDrafts);
         this.sampler = new Sampler(vocab, model.config().eosTokenIds());
         this.stops = new StopRules(model.config().eosTokenIds(), config.maxModelLen());
         this.kv = new KvTransfers(connector == null ? null : connector.apply(cache), blocks, this::post);
@@ -144,10 +159,21 @@ public final class Engine implements InferenceEngine {
     @Override
     public void onIteration(IntConsumer tokens) { iterationListener = tokens; }
 
+    /** Tests: take a draft's cost as {@code c} of a plain step instead of the measured one (call before submitting). */
+    void assumeDraftCost(double c) { scheduler.perDraftCost = c; }
+
     /** Tokens fed through the model so far (prefix-cache hits are not fed); for tests and benchmarks. */
     long numComputedTokens() { return computedTokens; }
 
     @Override public EngineConfig config() { return config; }
+
+    @Override
+    public SpecDecodeStats specStats() {
+        if (maxDrafts == 0) return null;
+        long[] perPos = new long[maxDrafts];
+        for (int i = 0; i < maxDrafts; i++) perPos[i] = specAcceptedPerPos[i];
+        return new SpecDecodeStats(specDrafts, specDraftTokens, specAccepted, perPos);
+    }
 
     @Override public KvConnector.Stats kvStats() { return kv.stats(); }
 
@@ -261,15 +287,22 @@ public final class Engine implements InferenceEngine {
         computedTokens += batch.totalTokens();
         SamplerOutput sampled = sampler.sample(batch, logits);
         long countedBefore = promptTokens + generationTokens;
+        int row = 0;
         for (int i = 0; i < batch.size(); i++) {
             Request r = batch.request(i);
+            int drafts = batch.numDrafts(i);
+            int rowOfRequest = row;
+            row += batch.logitRows(i);
             // From here on each request is on its own: sampling or detokenizing that throws fails it alone.
             try {
-                r.numComputed += batch.numTokens(i);
+                r.numComputed += batch.numTokens(i) - drafts;
                 blocks.cacheComputedBlocks(r);
-                if (!batch.samples(i)) continue;
-                if (sampled.failure(i) != null) throw sampled.failure(i);
-                appendToken(r, sampled.token(i), sampled.logprob(i));
+                if (drafts > 0) {
+                    verify(r, drafts, logits, rowOfRequest);
+                } else if (batch.samples(i)) {
+                    if (sampled.failure(i) != null) throw sampled.failure(i);
+                    appendToken(r, sampled.token(i), sampled.logprob(i));
+                }
             } catch (RuntimeException e) {
                 failOne(r, e);
             }
@@ -285,7 +318,41 @@ public final class Engine implements InferenceEngine {
         }
     }
 
-    private void appendToken(Request r, int token, TokenLogprob logprob) {
+    /**
+     * Takes a speculating request's drafts in order while the target model agrees (each verified
+     * against the row before it, with every earlier accepted token already appended, so
+     * penalties, min_tokens and stop rules see what plain decoding would), then the target's own
+     * token: the correction of the first rejected draft, or the bonus after the last. Accepted
+     * drafts' KV was written by this forward and now belongs to the sequence; the slots past it
+     * are rolled back, and blocks that held only those are freed.
+     */
+    private void verify(Request r, int drafts, float[] logits, int row) {
+        int accepted = 0;
+        boolean done = false;
+        for (int j = 0; j <= drafts && !done; j++) {
+            int draft = j < drafts ? r.tokens[r.numTokens] : Sampler.NO_DRAFT; // read before append overwrites it
+            int token = sampler.verify(logits, (row + j) * vocab, r, draft);
+            boolean ok = token == draft;
+            if (ok) {
+                accepted++;
+                specAcceptedPerPos[j]++;
+                r.numComputed++;
+            }
+            done = appendToken(r, token, sampler.lastLogprob());
+            if (!ok) break;
+        }
+        r.acceptance.record(drafts, accepted);
+        specDrafts++;
+        specDraftTokens += drafts;
+        specAccepted += accepted;
+        if (!done) {
+            blocks.cacheComputedBlocks(r);
+            blocks.trim(r, r.numTokens);
+        }
+    }
+
+    /** Appends a sampled token, checks the stop rules and sends the output; true when the request finished. */
+    private boolean appendToken(Request r, int token, TokenLogprob logprob) {
         r.append(token);
         generationTokens++;
         int out = r.numOutputTokens();
@@ -295,6 +362,7 @@ public final class Engine implements InferenceEngine {
         JsonNode kvParams = done ? finish(r, true) : null;
         RequestOutput o = RequestOutput.token(r.id, token, delta, logprob, r.numPromptTokens, out, r.cachedPromptTokens, r.scheduledNanos);
         emit(r, done ? o.finish(r.finishReason, r.stopReason, kvParams) : o);
+        return done;
     }
 
     /**

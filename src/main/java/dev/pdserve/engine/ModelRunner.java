@@ -7,7 +7,8 @@ import dev.pdserve.model.KvCache;
 /**
  * Turns a step's schedule into one forward: every scheduled span (prefill chunks and decode
  * tokens together) goes into one reused {@link ForwardBatch}; logits come back only for the
- * requests the step samples ({@link ScheduledBatch#samples}), one row each, in batch order.
+ * requests the step samples ({@link ScheduledBatch#samples}), in batch order: one row each, plus
+ * one per draft token of a speculating request ({@link ScheduledBatch#logitRows}).
  */
 final class ModelRunner {
     private final CausalLM model;
@@ -20,12 +21,12 @@ final class ModelRunner {
         this.cache = cache;
     }
 
-    /** Runs the scheduled spans; returns the logits rows (one of {@code vocab} floats per sampling request, reused). */
+    /** Runs the scheduled spans; returns the logits rows (rows of {@code vocab} floats, reused). */
     float[] run(ScheduledBatch step) {
         batch.clear();
         for (int i = 0; i < step.size(); i++) {
             Request r = step.request(i);
-            batch.addSequence(r.tokens, r.numComputed, step.numTokens(i), r.numComputed, r.blockTable, cache.blockSize(), step.samples(i));
+            batch.addSequence(r.tokens, r.numComputed, step.numTokens(i), r.numComputed, r.blockTable, cache.blockSize(), step.logitRows(i));
         }
         int need = batch.numLogitRows * model.vocabSize();
         if (logits.length < need) logits = new float[Math.max(need, logits.length * 2)];

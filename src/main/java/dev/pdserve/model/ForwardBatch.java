@@ -21,6 +21,8 @@ public final class ForwardBatch {
     public int[] contextLen = new int[16];
     public int[][] blockTables = new int[16][];
     public boolean[] wantLogits = new boolean[16];
+    /** Logits rows of each sequence: its last {@code logitRows[s]} tokens (1 for a plain step, k + 1 to verify k drafts). */
+    public int[] logitRows = new int[16];
     public int numLogitRows;
 
     public void clear() {
@@ -35,6 +37,12 @@ public final class ForwardBatch {
      * sequence's earlier positions must already be in the cache under {@code blockTable}.
      */
     public void addSequence(int[] tokens, int from, int count, int startPos, int[] blockTable, int blockSize, boolean logits) {
+        addSequence(tokens, from, count, startPos, blockTable, blockSize, logits ? 1 : 0);
+    }
+
+    /** As above, with logits for the sequence's last {@code logitRows} new tokens (at most {@code count}). */
+    public void addSequence(int[] tokens, int from, int count, int startPos, int[] blockTable, int blockSize, int logitRows) {
+        if (logitRows < 0 || logitRows > count) throw new IllegalArgumentException(logitRows + " logits rows for " + count + " tokens");
         ensureTokens(numTokens + count);
         ensureSeqs(numSeqs + 1);
         for (int i = 0; i < count; i++) {
@@ -46,8 +54,9 @@ public final class ForwardBatch {
         numTokens += count;
         contextLen[numSeqs] = startPos + count;
         blockTables[numSeqs] = blockTable;
-        wantLogits[numSeqs] = logits;
-        if (logits) numLogitRows++;
+        wantLogits[numSeqs] = logitRows > 0;
+        this.logitRows[numSeqs] = logitRows;
+        numLogitRows += logitRows;
         numSeqs++;
         seqStart[numSeqs] = numTokens;
     }
@@ -67,5 +76,6 @@ public final class ForwardBatch {
         contextLen = Arrays.copyOf(contextLen, cap);
         blockTables = Arrays.copyOf(blockTables, cap);
         wantLogits = Arrays.copyOf(wantLogits, cap);
+        logitRows = Arrays.copyOf(logitRows, cap);
     }
 }

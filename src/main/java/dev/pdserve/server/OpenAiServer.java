@@ -65,7 +65,7 @@ public final class OpenAiServer implements AutoCloseable {
         this.maxModelLen = engine.config().maxModelLen();
         this.codec = new TokenizerGuard(codec, maxModelLen);
         this.parser = new RequestParser(options.servedModelName(), this.codec);
-        this.metrics = new VllmMetrics(options.servedModelName(), maxModelLen, engine::stats, engine::kvStats);
+        this.metrics = new VllmMetrics(options.servedModelName(), maxModelLen, engine::stats, engine::kvStats).withSpecDecode(engine::specStats);
         engine.onIteration(metrics::recordIteration);
     }
 
