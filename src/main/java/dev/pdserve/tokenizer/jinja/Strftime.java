@@ -28,10 +28,10 @@ final class Strftime {
                 case 'M' -> pad(t.getMinute(), 2, noPad);
                 case 'S' -> pad(t.getSecond(), 2, noPad);
                 case 'p' -> t.getHour() < 12 ? "AM" : "PM";
-                case 'B' -> t.getMonth().getDisplayName(TextStyle.FULL, Locale.ROOT);
-                case 'b', 'h' -> t.getMonth().getDisplayName(TextStyle.SHORT, Locale.ROOT);
-                case 'A' -> t.getDayOfWeek().getDisplayName(TextStyle.FULL, Locale.ROOT);
-                case 'a' -> t.getDayOfWeek().getDisplayName(TextStyle.SHORT, Locale.ROOT);
+                case 'B' -> t.getMonth().getDisplayName(TextStyle.FULL, Locale.ENGLISH);
+                case 'b', 'h' -> t.getMonth().getDisplayName(TextStyle.SHORT, Locale.ENGLISH);
+                case 'A' -> t.getDayOfWeek().getDisplayName(TextStyle.FULL, Locale.ENGLISH);
+                case 'a' -> t.getDayOfWeek().getDisplayName(TextStyle.SHORT, Locale.ENGLISH);
                 case 'w' -> Integer.toString(t.getDayOfWeek().getValue() % 7);
                 case 'u' -> Integer.toString(t.getDayOfWeek().getValue());
                 case 'F' -> format("%Y-%m-%d", t);
