@@ -82,6 +82,7 @@ final class Py {
 
     static String str(Object v) {
         return switch (v) {
+            case null -> "None";
             case String s -> s;
             case Undefined u -> "";
             case Namespace n -> n.toString();
@@ -213,6 +214,7 @@ final class Py {
 
     static boolean contains(Object container, Object item) {
         return switch (container) {
+            case null -> throw TemplateException.type("argument of type 'NoneType' is not iterable");
             case String s -> {
                 if (!(item instanceof String sub)) throw TemplateException.type("'in <string>' requires string as left operand, not " + typeName(item));
                 yield s.contains(sub);
@@ -227,6 +229,7 @@ final class Py {
     /** The items a for loop visits: a dict's keys, a string's characters. */
     static List<Object> iterate(Object v) {
         return switch (v) {
+            case null -> throw TemplateException.type("'NoneType' object is not iterable");
             case List<?> l -> new ArrayList<>(l);
             case Map<?, ?> m -> new ArrayList<>(m.keySet());
             case String s -> new ArrayList<>(s.codePoints().mapToObj(Character::toString).toList());
@@ -237,6 +240,7 @@ final class Py {
 
     static long length(Object v) {
         return switch (v) {
+            case null -> throw TemplateException.type("object of type 'NoneType' has no len()");
             case String s -> s.codePointCount(0, s.length());
             case List<?> l -> l.size();
             case Map<?, ?> m -> m.size();
