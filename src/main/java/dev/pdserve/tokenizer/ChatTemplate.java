@@ -14,17 +14,26 @@ import java.util.Map;
  * {@link Template}). Thread-safe.
  */
 final class ChatTemplate {
-    private final Template template;
+    private final Template template;    // null when the source does not parse
+    private final TemplateException unreadable;
     private final String origin;
 
-    /** @param origin where the template came from, for error messages (a file, or a file and field) */
+    /**
+     * A template that does not parse fails when used, as in transformers: the model still serves completions.
+     *
+     * @param origin where the template came from, for error messages (a file, or a file and field)
+     */
     ChatTemplate(String source, String origin) {
         this.origin = origin;
+        Template parsed = null;
+        TemplateException error = null;
         try {
-            this.template = Template.parse(source);
+            parsed = Template.parse(source);
         } catch (TemplateException e) {
-            throw new ChatTemplateException("chat template from " + origin + " cannot be parsed: " + e.getMessage(), false);
+            error = e;
         }
+        this.template = parsed;
+        this.unreadable = error;
     }
 
     /**
@@ -58,6 +67,7 @@ final class ChatTemplate {
 
     String render(Map<String, Object> variables) {
         try {
+            if (unreadable != null) throw unreadable;
             return template.render(variables);
         } catch (TemplateException e) {
             if (e.raisedByTemplate()) throw new ChatTemplateException(e.getMessage(), true);

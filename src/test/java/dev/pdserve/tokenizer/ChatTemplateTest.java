@@ -107,7 +107,7 @@ class ChatTemplateTest {
 
         assertThatThrownBy(() -> tok.applyChatTemplate(new ChatTemplateInput(messages, null, null, true, false, Map.of(), "{% if %}")))
                 .isInstanceOfSatisfying(ChatTemplateException.class, e -> assertThat(e.raisedByTemplate()).isFalse())
-                .hasMessageContaining("chat template from the request cannot be parsed");
+                .hasMessageContaining("chat template from the request failed to render: TemplateSyntaxError");
         assertThatThrownBy(() -> tok.applyChatTemplate(new ChatTemplateInput(messages, null, null, true, false, Map.of(), "{{ messages[0].content.nope() }}")))
                 .isInstanceOf(ChatTemplateException.class).hasMessageContaining("failed to render");
     }
