@@ -58,7 +58,7 @@ def render(template, case, spec):
     variables.update(case.get("kwargs", {}))
     try:
         text = template.render(messages=case["messages"], tools=spec["tools"] if case.get("tools") else None,
-                               documents=None, add_generation_prompt=case["add_generation_prompt"], **variables)
+                               documents=spec["documents"] if case.get("documents") else None, add_generation_prompt=case["add_generation_prompt"], **variables)
         return {"text": text}
     except jinja2.exceptions.TemplateError as e:
         if type(e) is jinja2.exceptions.TemplateError:  # raise_exception(...)

@@ -68,13 +68,13 @@ class ChatTemplateCorpusTest {
         }
     }
 
-    /** What transformers passes: messages, tools (None without), documents (None), add_generation_prompt, special tokens, kwargs. */
+    /** What transformers passes: messages, tools and documents (None without), add_generation_prompt, special tokens, kwargs. */
     static Map<String, Object> variables(JsonNode c, JsonNode spec) {
         Map<String, Object> vars = new HashMap<>(JSON.convertValue(spec.get("variables"), Map.class));
         if (c.has("kwargs")) vars.putAll(JSON.convertValue(c.get("kwargs"), Map.class));
         vars.put("messages", JSON.convertValue(c.get("messages"), List.class));
         vars.put("tools", c.path("tools").asBoolean() ? JSON.convertValue(spec.get("tools"), List.class) : null);
-        vars.put("documents", null);
+        vars.put("documents", c.path("documents").asBoolean() ? JSON.convertValue(spec.get("documents"), List.class) : null);
         vars.put("add_generation_prompt", c.get("add_generation_prompt").asBoolean());
         return vars;
     }
