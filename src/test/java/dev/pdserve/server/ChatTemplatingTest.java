@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * Chat template inputs over real HTTP, as vLLM passes them: chat_template_kwargs, tools (dumped as
@@ -129,6 +130,21 @@ class ChatTemplatingTest {
         JsonNode ok = Http.json(http.post("/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], "
                 + "\"chat_template_kwargs\": {\"enable_thinking\": false}, \"max_tokens\": 1}"));
         assertThat(ok.at("/usage/prompt_tokens").asInt()).isEqualTo("<s>[user]hi<nothink>[assistant]".length()); // checked with jinja2
+    }
+
+    @Test
+    void serveFlags(@TempDir Path tmp) throws IOException {
+        Path file = Files.writeString(tmp.resolve("t.jinja"), "{{ messages[0].content }}");
+        ChatTemplating fromFile = ChatTemplating.fromFlags(file.toString(), false, "{\"enable_thinking\": false}");
+        assertThat(fromFile.defaultTemplate()).isEqualTo("{{ messages[0].content }}");
+        assertThat(fromFile.defaultKwargs()).isEqualTo(Map.of("enable_thinking", false));
+        assertThat(fromFile.trustRequestTemplate()).isFalse();
+        assertThat(ChatTemplating.fromFlags("{{ bos_token }}", true, null).defaultTemplate()).isEqualTo("{{ bos_token }}");
+        assertThat(ChatTemplating.fromFlags(null, true, null)).isEqualTo(new ChatTemplating(true, Map.of(), null));
+        assertThatThrownBy(() -> ChatTemplating.fromFlags(tmp.resolve("missing.jinja").toString(), false, null))
+                .hasMessageContaining("--chat-template: no such file");
+        assertThatThrownBy(() -> ChatTemplating.fromFlags(null, false, "[1]"))
+                .hasMessageContaining("--default-chat-template-kwargs must be a JSON object");
     }
 
     private static String text(HttpResponse<String> r) throws IOException {
