@@ -15,6 +15,9 @@ public interface TextCodec {
 
     int vocabSize();
 
+    /** The most input bytes one token stands for, or 0 when unknown (then no text is refused by its length alone). */
+    default int maxBytesPerToken() { return 0; }
+
     boolean hasChatTemplate();
 
     /** The conversation as the template renders it; a {@link ChatTemplateException} is the request's fault. */
@@ -26,6 +29,7 @@ public interface TextCodec {
             @Override public String decode(int[] ids, boolean skipSpecialTokens) { return t.decode(ids, skipSpecialTokens); }
             @Override public String tokenText(int id) { return t.decode(new int[] {id}, false); }
             @Override public int vocabSize() { return t.vocabSize(); }
+            @Override public int maxBytesPerToken() { return t.maxBytesPerToken(); }
             @Override public boolean hasChatTemplate() { return t.hasChatTemplate(); }
             @Override public String applyChatTemplate(ChatTemplateInput input) { return t.applyChatTemplate(input); }
         };
