@@ -101,7 +101,7 @@ public final class Engine implements InferenceEngine {
         SamplingParams p = request.sampling();
         long seed = p.seed() != null ? p.seed() ^ 0x2545F4914F6CDD1DL : config.seed() * 0x9E3779B97F4A7C15L + seedCounter.incrementAndGet();
         OutputText text = new OutputText(decoders.create(request.promptIds(), p.skipSpecialTokens()), p.stop(), p.includeStopStrInOutput());
-        KvConnector.Plan plan = kv.plan(request.kvTransferParams(), request.promptIds().length);
+        KvConnector.Plan plan = kv.plan(request.kvTransferParams(), request.promptIds());
         Request r = new Request(request.requestId(), request.promptIds(), p, sink, config.blockSize(), seed, text);
         r.kvPlan = plan;
         if (liveIds.putIfAbsent(r.id, Boolean.TRUE) != null) {
@@ -150,6 +150,8 @@ public final class Engine implements InferenceEngine {
     @Override public EngineConfig config() { return config; }
 
     @Override public KvConnector.Stats kvStats() { return kv.stats(); }
+
+    @Override public String kvRole() { return kv.role(); }
 
     @Override public CausalLM model() { return model; }
 
@@ -234,7 +236,8 @@ public final class Engine implements InferenceEngine {
                     case READY -> scheduler.add(r);
                     case FAILED -> {
                         liveIds.remove(r.id);
-                        emit(r, RequestOutput.error(r.id, 502, ended.error() + " (kv_load_failure_policy=fail)",
+                        KvConnector.PullFailure f = ended.failure();
+                        emit(r, RequestOutput.error(r.id, f.status(), f.message() + (f.status() >= 500 ? " (kv_load_failure_policy=fail)" : ""),
                                 r.numPromptTokens, r.numOutputTokens(), r.cachedPromptTokens, r.scheduledNanos));
                     }
                     case DROPPED -> { } // answered when it was aborted
@@ -246,6 +249,8 @@ public final class Engine implements InferenceEngine {
     /** One step: schedule, the forward, sample, then each request's new token. */
     private void step() {
         ScheduledBatch batch = scheduler.schedule();
+        // Leases nobody pulled yet must not starve new work: the oldest goes (its blocks come back through the inbox).
+        if (scheduler.wasShortOfBlocks()) kv.reclaimLease();
         if (batch.isEmpty()) {
             // Only possible while memory is held elsewhere (a KV lease): wait for it to be freed.
             LockSupport.parkNanos(1_000_000);

@@ -24,6 +24,7 @@ final class Scheduler {
     private final int maxNumSeqs;
     private final int maxBatchedTokens;
     private final ArrayDeque<Request> waiting = new ArrayDeque<>();
+    private boolean shortOfBlocks;
     private final ArrayList<Request> running = new ArrayList<>();
 
     private final ScheduledBatch batch = new ScheduledBatch();
@@ -53,9 +54,13 @@ final class Scheduler {
     /** The batch of the last {@link #schedule()} (as far as it got, should it have thrown). */
     ScheduledBatch lastBatch() { return batch; }
 
+    /** The last {@link #schedule()} preempted, or left a waiting request out for want of blocks. */
+    boolean wasShortOfBlocks() { return shortOfBlocks; }
+
     /** Picks this step's work. The batch is this scheduler's own, refilled at each call. */
     ScheduledBatch schedule() {
         batch.clear();
+        shortOfBlocks = false;
         int budget = maxBatchedTokens;
         boolean preempted = false;
         for (int i = 0; i < running.size() && budget > 0; i++) {
@@ -67,6 +72,7 @@ final class Scheduler {
                 Request victim = running.removeLast();
                 preempt(victim);
                 preempted = true;
+                shortOfBlocks = true;
                 if (victim == r) break;
             }
             if (!ok) break;
@@ -79,7 +85,10 @@ final class Scheduler {
             int cachedBlocks = blocks.findCachedBlocks(r);
             int cachedTokens = cachedBlocks * blocks.blockSize();
             int n = Math.min(r.numTokens - r.numComputed - cachedTokens, budget);
-            if (!blocks.allocate(r, cachedBlocks, r.numComputed + cachedTokens + n)) break;
+            if (!blocks.allocate(r, cachedBlocks, r.numComputed + cachedTokens + n)) {
+                shortOfBlocks = true;
+                break;
+            }
             blocks.recordPrefixLookup(r.numTokens, cachedTokens);
             if (!r.everScheduled) {
                 r.everScheduled = true;

@@ -164,6 +164,7 @@ public final class OpenAiServer implements AutoCloseable {
         m.put("root", options.servedModelName());
         m.putNull("parent");
         m.put("max_model_len", maxModelLen);
+        m.put("kv_role", engine.kvRole()); // pdserve's: the PD proxy checks it against the role an instance is registered for
         return root;
     }
 

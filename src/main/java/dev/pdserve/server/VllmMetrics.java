@@ -182,6 +182,10 @@ public final class VllmMetrics {
         gauge(out, "pdserve:kv_blocks_leased", "KV blocks a prefill instance holds for decode instances to pull.", kv.blocksLeased());
         header(out, "pdserve:kv_lease_expired_total", "KV leases freed because no decode instance pulled them in time.", "counter");
         out.append("pdserve:kv_lease_expired_total{").append(labels).append("} ").append(number(kv.leasesExpired())).append('\n');
+        header(out, "pdserve:kv_lease_reclaimed_total", "KV leases freed before they were pulled because new work needed their blocks.", "counter");
+        out.append("pdserve:kv_lease_reclaimed_total{").append(labels).append("} ").append(number(kv.leasesReclaimed())).append('\n');
+        header(out, "pdserve:kv_connections_refused_total", "KV connections refused before or during the handshake (limits, timeouts, bad frames, wrong peers).", "counter");
+        out.append("pdserve:kv_connections_refused_total{").append(labels).append("} ").append(number(kv.connectionsRefused())).append('\n');
     }
 
     private void gauge(StringBuilder out, String name, String help, double value) {
