@@ -17,6 +17,7 @@ import dev.pdserve.model.CausalLM;
 import dev.pdserve.model.LoadOptions;
 import dev.pdserve.model.ModelConfig;
 import dev.pdserve.model.ModelLoader;
+import dev.pdserve.server.ChatTemplating;
 import dev.pdserve.server.OpenAiServer;
 import dev.pdserve.server.TextCodec;
 import dev.pdserve.tokenizer.Tokenizer;
@@ -74,6 +75,9 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--speculative-config", paramLabel = "JSON", description = "vLLM's speculative decoding config: {\"method\":\"ngram\",\"num_speculative_tokens\":4,\"prompt_lookup_max\":4} or {\"method\":\"deepseek_mtp\",\"num_speculative_tokens\":1}.") String speculativeConfig;
     @Option(names = "--cluster", paramLabel = "FILE", description = "cluster.json (pdserve ranktable): with --instance, take this instance's role, ports, kv-transfer-config and threads from it.") Path cluster;
     @Option(names = "--instance", paramLabel = "ID", description = "This instance's id in --cluster, e.g. prefill-0.") String instance;
+    @Option(names = "--chat-template", paramLabel = "FILE_OR_TEXT", description = "Chat template to use instead of the model's: a file, or the template itself.") String chatTemplate;
+    @Option(names = "--trust-request-chat-template", description = "Let requests bring their own chat_template.") boolean trustRequestChatTemplate;
+    @Option(names = "--default-chat-template-kwargs", paramLabel = "JSON", description = "Template variables for every chat request, e.g. '{\"enable_thinking\": false}'; a request's chat_template_kwargs win.") String defaultChatTemplateKwargs;
     @Option(names = {"--tensor-parallel-size", "-tp"}, defaultValue = "1", description = "Accepted for vLLM compatibility; pdserve runs one process.") int tensorParallelSize;
     @Option(names = "--enable-expert-parallel", description = "Accepted for vLLM compatibility.") boolean enableExpertParallel;
     @Option(names = "--trust-remote-code", description = "Accepted for vLLM compatibility: pdserve runs no model code from the checkpoint.") boolean trustRemoteCode;
@@ -127,7 +131,8 @@ final class ServeCommand implements Callable<Integer> {
         OpenAiServer server;
         try {
             server = new OpenAiServer(engine, TextCodec.of(tokenizer),
-                    new OpenAiServer.Options(host, port, name, key, HttpEdge.MAX_BODY_BYTES, version())).start();
+                    new OpenAiServer.Options(host, port, name, key, HttpEdge.MAX_BODY_BYTES, version(),
+                            ChatTemplating.fromFlags(chatTemplate, trustRequestChatTemplate, defaultChatTemplateKwargs))).start();
         } catch (RuntimeException e) {
             engine.close();
             throw e;
