@@ -1,10 +1,13 @@
 package dev.pdserve.engine;
 
+import dev.pdserve.structured.TokenMask;
+
 import java.util.Arrays;
 
 /**
- * Picks each sampled request's next token from its logits row, in vLLM v1's order: logprobs of
- * the raw logits (vLLM's default {@code logprobs_mode=raw_logprobs}), min_tokens suppression of
+ * Picks each sampled request's next token from its logits row, in vLLM v1's order: the
+ * structured output mask (tokens that cannot continue the constrained output go to -inf), logprobs of
+ * the (masked) raw logits (vLLM's default {@code logprobs_mode=raw_logprobs}), min_tokens suppression of
  * EOS and stop ids, repetition/frequency/presence penalties, then greedy argmax (lowest id on
  * ties) or temperature, min_p, top_k, top_p and a draw from the request's own random stream.
  * Scratch arrays and the {@link SamplerOutput} are reused: nothing is allocated per token except
@@ -21,6 +24,8 @@ final class Sampler {
     private final int[] counts;
     private final boolean[] seen;
     private final SamplerOutput out = new SamplerOutput();
+    /** One sequence's allowed-token bitmask, refilled per constrained sequence. */
+    private final long[] mask;
 
     Sampler(int vocab, int[] eosIds) {
         this.vocab = vocab;
@@ -30,6 +35,7 @@ final class Sampler {
         this.order = new long[vocab];
         this.counts = new int[vocab];
         this.seen = new boolean[vocab];
+        this.mask = new long[(vocab + 63) >>> 6];
     }
 
     /**
@@ -48,6 +54,10 @@ final class Sampler {
     /** Samples from {@code logits[off, off + vocab)} into entry {@code i} of the output. */
     private void sample(float[] logits, int off, Request r, int i) {
         SamplingParams p = r.sampling;
+        if (r.matcher != null) {
+            r.matcher.fillMask(mask);
+            TokenMask.apply(mask, logits, off, vocab);
+        }
         Integer nLogprobs = p.logprobs();
         float maxRaw = 0, logSumRaw = 0;
         int[] topIds = null;
