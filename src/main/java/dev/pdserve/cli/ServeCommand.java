@@ -17,6 +17,9 @@ import dev.pdserve.model.ModelConfig;
 import dev.pdserve.model.ModelLoader;
 import dev.pdserve.server.OpenAiServer;
 import dev.pdserve.server.TextCodec;
+import dev.pdserve.structured.StructuredOutputs;
+import dev.pdserve.structured.TokenVocabulary;
+import dev.pdserve.toolcall.ToolCallParser;
 import dev.pdserve.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -73,6 +76,8 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--dtype", description = "Accepted for vLLM compatibility: weights keep their file dtype, math is fp32.") String dtype;
     @Option(names = "--disable-log-requests", description = "Accepted for vLLM compatibility.") boolean disableLogRequests;
     @Option(names = "--disable-log-stats", description = "Accepted for vLLM compatibility.") boolean disableLogStats;
+    @Option(names = "--enable-auto-tool-choice", description = "Let the model call tools on its own (tool_choice 'auto'); needs --tool-call-parser.") boolean enableAutoToolChoice;
+    @Option(names = "--tool-call-parser", paramLabel = "NAME", description = "How the model writes tool calls: deepseek_v3, hermes, llama3_json or mistral.") String toolCallParser;
 
     /** The parsed --kv-transfer-config, kept for the KV connector. */
     JsonNode kvTransfer;
@@ -90,6 +95,7 @@ final class ServeCommand implements Callable<Integer> {
         kvTransfer = parseKvTransferConfig(kvTransferConfig);
         KvTransferConfig kvConfig = kvTransfer == null ? null : KvTransferConfig.parse(kvTransferConfig);
 
+        checkToolFlags();
         ModelConfig modelConfig = ModelConfig.load(modelDir);
         int contextLen = maxModelLen != null ? maxModelLen : modelConfig.maxPositionEmbeddings();
         if (contextLen < 1) throw new IllegalArgumentException("--max-model-len must be at least 1, got " + contextLen);
@@ -107,8 +113,12 @@ final class ServeCommand implements Callable<Integer> {
             connector.set(new PdTcpConnector(kvConfig, me, cache, host));
             return connector.get();
         });
+        // The token vocabulary of structured output is built on the first constrained request.
+        OpenAiServer.Features features = new OpenAiServer.Features(
+                () -> new StructuredOutputs(TokenVocabulary.load(tokenizer, modelDir, model.vocabSize(), modelConfig.eosTokenIds())),
+                enableAutoToolChoice, toolCallParser);
         OpenAiServer server = new OpenAiServer(engine, TextCodec.of(tokenizer),
-                new OpenAiServer.Options(host, port, name, key, HttpEdge.MAX_BODY_BYTES, version())).start();
+                new OpenAiServer.Options(host, port, name, key, HttpEdge.MAX_BODY_BYTES, version()), features).start();
 
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -132,6 +142,17 @@ final class ServeCommand implements Callable<Integer> {
         System.out.flush();
         stopped.await();
         return 0;
+    }
+
+    /** vLLM's rules for the tool calling flags. */
+    private void checkToolFlags() {
+        if (enableAutoToolChoice && toolCallParser == null) {
+            throw new IllegalArgumentException("--enable-auto-tool-choice requires --tool-call-parser");
+        }
+        if (toolCallParser != null && ToolCallParser.named(toolCallParser) == null) {
+            throw new IllegalArgumentException("invalid tool call parser: " + toolCallParser + " (chose from { "
+                    + String.join(", ", new java.util.TreeSet<>(ToolCallParser.PARSERS.keySet())) + " })");
+        }
     }
 
     /**

@@ -25,10 +25,14 @@ public final class RequestParser {
 
     private final String servedModelName;
     private final TextCodec codec;
+    private final ToolRequest.Support toolSupport;
 
-    public RequestParser(String servedModelName, TextCodec codec) {
+    public RequestParser(String servedModelName, TextCodec codec) { this(servedModelName, codec, ToolRequest.Support.NONE); }
+
+    RequestParser(String servedModelName, TextCodec codec, ToolRequest.Support toolSupport) {
         this.servedModelName = servedModelName;
         this.codec = codec;
+        this.toolSupport = toolSupport;
     }
 
     public ApiRequest parseCompletion(ObjectNode body) {
@@ -43,8 +47,7 @@ public final class RequestParser {
     public ApiRequest parseChat(ObjectNode body) {
         JsonFields f = new JsonFields(body);
         checkModel(f);
-        JsonNode tools = f.get("tools");
-        if (tools != null && tools.size() > 0) throw ApiException.badRequest("tools", "tools are not supported");
+        ToolRequest tools = ToolRequest.parse(f, toolSupport);
         List<Map<String, Object>> messages = chatMessages(f.get("messages"));
         if (!codec.hasChatTemplate()) {
             throw ApiException.badRequest(null, "The model has no chat template; use /v1/completions instead");
@@ -52,6 +55,7 @@ public final class RequestParser {
         Map<String, Object> extra = new HashMap<>();
         ObjectNode kwargs = f.object("chat_template_kwargs");
         if (kwargs != null) extra.putAll(JSON.convertValue(kwargs, Map.class));
+        if (tools != null) extra.put("tools", tools.templateTools());
         String text = codec.applyChatTemplate(messages, f.bool("add_generation_prompt", true), extra);
         // The template already wrote BOS; vLLM adds no special tokens to chat prompts by default.
         int[] ids = codec.encode(text, f.bool("add_special_tokens", false));
@@ -63,7 +67,12 @@ public final class RequestParser {
         } else if (f.integer("top_logprobs") != null && f.integer("top_logprobs") > 0) {
             throw ApiException.badRequest("top_logprobs", "when using `top_logprobs`, `logprobs` must be set to true");
         }
-        return build(ApiRequest.Kind.CHAT, f, List.of(ids), maxTokens, logprobs);
+        ApiRequest request = build(ApiRequest.Kind.CHAT, f, List.of(ids), maxTokens, logprobs).withTools(tools);
+        // As vLLM's parsers adjust the request: their markers may be special tokens, which must stay in the text.
+        if (tools != null && tools.mode() == ToolRequest.Mode.AUTO && tools.responseParser().needsSpecialTokens()) {
+            request = request.withSampling(request.sampling().toBuilder().skipSpecialTokens(false).build());
+        }
+        return request;
     }
 
     private void checkModel(JsonFields f) {
@@ -89,7 +98,7 @@ public final class RequestParser {
         JsonNode logitBias = f.get("logit_bias");
         if (logitBias != null && logitBias.size() > 0) throw ApiException.badRequest("logit_bias", "logit_bias is not supported");
         return new ApiRequest(kind, prompts, sampling(f, logprobs), maxTokens, n, stream, includeUsage, continuousUsage,
-                logprobs, f.bool("return_tokens_as_token_ids", false), f.object("kv_transfer_params"));
+                logprobs, f.bool("return_tokens_as_token_ids", false), f.object("kv_transfer_params"), null);
     }
 
     /** The sampling fields as sent (vLLM's defaults for those left out); max_tokens is set per prompt ({@link ApiRequest#samplingFor}). */
@@ -162,10 +171,45 @@ public final class RequestParser {
             }
             Map<String, Object> msg = new HashMap<>();
             msg.put("role", r);
-            msg.put("content", content(m.get("content")));
+            JsonNode toolCalls = m.get("tool_calls");
+            boolean calls = r.equals("assistant") && toolCalls != null && toolCalls.isArray() && !toolCalls.isEmpty();
+            // An assistant turn that only calls tools has no content; templates test it with `is none`.
+            JsonNode c = m.get("content");
+            msg.put("content", calls && (c == null || c.isNull()) ? null : content(c));
             JsonNode name = m.get("name");
             if (name != null && name.isTextual()) msg.put("name", name.textValue());
+            if (calls) msg.put("tool_calls", toolCalls(toolCalls));
+            JsonNode callId = m.get("tool_call_id");
+            if (callId != null && callId.isTextual()) msg.put("tool_call_id", callId.textValue());
+            JsonNode reasoning = m.get("reasoning_content");
+            if (reasoning != null && reasoning.isTextual()) msg.put("reasoning_content", reasoning.textValue());
             out.add(msg);
+        }
+        return out;
+    }
+
+    /**
+     * An assistant turn's tool calls for the template: as given, but with each function's
+     * {@code arguments} string parsed to an object, as vLLM does before rendering (templates
+     * write {@code arguments | tojson} or iterate over them).
+     */
+    private static List<Object> toolCalls(JsonNode calls) {
+        List<Object> out = new ArrayList<>();
+        for (JsonNode call : calls) {
+            if (!call.isObject() || !call.path("function").isObject() || !call.path("function").path("name").isTextual()) {
+                throw ApiException.badRequest("messages", "each tool call needs a function with a string 'name'");
+            }
+            ObjectNode copy = call.deepCopy();
+            JsonNode args = copy.path("function").get("arguments");
+            if (args != null && args.isTextual()) {
+                try {
+                    JsonNode parsed = JSON.readTree(args.textValue());
+                    if (parsed != null && parsed.isObject()) ((ObjectNode) copy.get("function")).set("arguments", parsed);
+                } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                    // not JSON: the template gets the string
+                }
+            }
+            out.add(JSON.convertValue(copy, Object.class));
         }
         return out;
     }
