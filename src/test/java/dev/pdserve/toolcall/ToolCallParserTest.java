@@ -30,26 +30,26 @@ class ToolCallParserTest {
 
     static Stream<Case> cases() {
         return Stream.of(
-                new Case("hermes", "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": " + W + "}\n</tool_call>", "", List.of(call("get_weather", W))),
+                new Case("hermes", "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": " + W + "}\n</tool_call>", "", List.<String[]>of(call("get_weather", W))),
                 new Case("hermes", "Let me check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": " + W + "}\n</tool_call>\n<tool_call>\n{\"name\": \"get_time\", \"arguments\": " + T + "}\n</tool_call>",
-                        "Let me check.\n", List.of(call("get_weather", W), call("get_time", T))),
+                        "Let me check.\n", List.<String[]>of(call("get_weather", W), call("get_time", T))),
                 new Case("hermes", "No tools needed: 1 < 2 and <tool is not a tag.", "No tools needed: 1 < 2 and <tool is not a tag.", List.of()),
                 new Case("hermes", "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"location\": ", "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"location\": ", List.of()),
                 new Case("hermes", "<tool_call>\nnot json at all\n</tool_call> after", "<tool_call>\nnot json at all\n</tool_call> after", List.of()),
                 new Case("deepseek_v3", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n" + W + "\n```<｜tool▁call▁end｜>\n<｜tool▁call▁begin｜>function<｜tool▁sep｜>get_time\n```json\n" + T + "\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
-                        "", List.of(call("get_weather", W), call("get_time", T))),
+                        "", List.<String[]>of(call("get_weather", W), call("get_time", T))),
                 new Case("deepseek_v3", "Sure.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n" + W + "\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
-                        "Sure.", List.of(call("get_weather", W))),
+                        "Sure.", List.<String[]>of(call("get_weather", W))),
                 new Case("deepseek_v3", "plain text with ``` fences\n```json\n{}\n```", "plain text with ``` fences\n```json\n{}\n```", List.of()),
-                new Case("llama3_json", "{\"name\": \"get_weather\", \"parameters\": " + W + "}", "", List.of(call("get_weather", W))),
+                new Case("llama3_json", "{\"name\": \"get_weather\", \"parameters\": " + W + "}", "", List.<String[]>of(call("get_weather", W))),
                 new Case("llama3_json", "<|python_tag|>{\"name\": \"get_weather\", \"parameters\": " + W + "}; {\"name\": \"get_time\", \"arguments\": " + T + "}",
-                        "", List.of(call("get_weather", W), call("get_time", T))),
+                        "", List.<String[]>of(call("get_weather", W), call("get_time", T))),
                 new Case("llama3_json", "The weather is {probably} fine.", "The weather is {probably} fine.", List.of()),
                 new Case("llama3_json", "{\"name\": \"get_weather\", \"parameters\": {\"location\": \"Par", "{\"name\": \"get_weather\", \"parameters\": {\"location\": \"Par", List.of()),
                 new Case("mistral", "[TOOL_CALLS] [{\"name\": \"get_weather\", \"arguments\": " + W + "}, {\"name\": \"get_time\", \"arguments\": " + T + "}]",
-                        "", List.of(call("get_weather", W), call("get_time", T))),
+                        "", List.<String[]>of(call("get_weather", W), call("get_time", T))),
                 new Case("mistral", "Checking.[TOOL_CALLS]get_weather[ARGS]" + W + "[TOOL_CALLS]get_time[ARGS]" + T, "Checking.",
-                        List.of(call("get_weather", W), call("get_time", T))),
+                        List.<String[]>of(call("get_weather", W), call("get_time", T))),
                 new Case("mistral", "An array [1, 2] and [TOOL_ not quite", "An array [1, 2] and [TOOL_ not quite", List.of()));
     }
 
