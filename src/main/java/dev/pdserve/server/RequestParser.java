@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.pdserve.engine.GenerationRequest;
 import dev.pdserve.engine.SamplingParams;
 import dev.pdserve.http.ApiException;
+import dev.pdserve.tokenizer.TokenizerException;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -56,7 +57,13 @@ public final class RequestParser {
         ObjectNode kwargs = f.object("chat_template_kwargs");
         if (kwargs != null) extra.putAll(JSON.convertValue(kwargs, Map.class));
         if (tools != null) extra.put("tools", tools.templateTools());
-        String text = codec.applyChatTemplate(messages, f.bool("add_generation_prompt", true), extra);
+        String text;
+        try {
+            text = codec.applyChatTemplate(messages, f.bool("add_generation_prompt", true), extra);
+        } catch (TokenizerException e) {
+            // What the messages ask of the template it cannot render (vLLM answers template errors with 400 too).
+            throw ApiException.badRequest("messages", e.getMessage());
+        }
         // The template already wrote BOS; vLLM adds no special tokens to chat prompts by default.
         int[] ids = codec.encode(text, f.bool("add_special_tokens", false));
         Integer maxTokens = f.integer("max_completion_tokens");

@@ -61,7 +61,7 @@ class NodeSdkTest {
             Path p = Path.of(dir, name);
             if (Files.isExecutable(p)) return p.toString();
         }
-        return fail(name + " is not on PATH: NodeSdkTest runs the official OpenAI Node SDK and needs Node.js 18+ and npm (see README, "Two commands")");
+        return fail(name + " is not on PATH: NodeSdkTest runs the official OpenAI Node SDK and needs Node.js 18+ and npm (see the README, Two commands)");
     }
 
     private static int run(List<String> cmd, Path dir, Path log, int minutes) throws Exception {
