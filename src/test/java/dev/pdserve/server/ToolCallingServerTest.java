@@ -1,6 +1,18 @@
 package dev.pdserve.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.JsonValue;
+import com.openai.core.http.StreamResponse;
+import com.openai.helpers.ChatCompletionAccumulator;
+import com.openai.models.FunctionDefinition;
+import com.openai.models.FunctionParameters;
+import com.openai.models.chat.completions.ChatCompletion;
+import com.openai.models.chat.completions.ChatCompletionChunk;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import com.openai.models.chat.completions.ChatCompletionFunctionTool;
+import com.openai.models.chat.completions.ChatCompletionMessageFunctionToolCall;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -101,6 +113,39 @@ class ToolCallingServerTest {
         assertThat(Http.JSON.readTree(args.get(0).toString())).isEqualTo(Http.JSON.readTree("{\"city\":\"Paris\"}"));
         assertThat(Http.JSON.readTree(args.get(1).toString())).isEqualTo(Http.JSON.readTree("{\"tz\":\"Europe/Paris\"}"));
         assertThat(finish).isEqualTo("tool_calls");
+    }
+
+    private static ChatCompletionFunctionTool tool(String name, String param) {
+        FunctionParameters params = FunctionParameters.builder().putAdditionalProperty("type", JsonValue.from("object"))
+                .putAdditionalProperty("properties", JsonValue.from(Map.of(param, Map.of("type", "string")))).build();
+        return ChatCompletionFunctionTool.builder().function(FunctionDefinition.builder().name(name).parameters(params).build()).build();
+    }
+
+    @Test
+    void theOpenAiJavaSdkReadsTheCallsWholeAndStreamed() throws Exception {
+        engine.reply = CALLS;
+        ChatCompletionCreateParams params = ChatCompletionCreateParams.builder().model("tiny").addUserMessage("Weather and time in Paris?")
+                .addTool(tool("get_weather", "city")).addTool(tool("get_time", "tz")).build();
+        OpenAIClient client = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + server.port() + "/v1").apiKey("x").maxRetries(0).build();
+        try {
+            ChatCompletion whole = client.chat().completions().create(params);
+            ChatCompletionAccumulator acc = ChatCompletionAccumulator.create();
+            try (StreamResponse<ChatCompletionChunk> s = client.chat().completions().createStreaming(params)) {
+                s.stream().forEach(acc::accumulate);
+            }
+            for (ChatCompletion c : List.of(whole, acc.chatCompletion())) {
+                ChatCompletion.Choice choice = c.choices().getFirst();
+                assertThat(choice.finishReason().asString()).isEqualTo("tool_calls");
+                assertThat(choice.message().content()).contains("I will look.\n");
+                List<ChatCompletionMessageFunctionToolCall> calls = choice.message().toolCalls().orElseThrow().stream().map(t -> t.asFunction()).toList();
+                assertThat(calls).extracting(t -> t.function().name()).containsExactly("get_weather", "get_time");
+                assertThat(calls.getFirst().id()).startsWith("chatcmpl-tool-");
+                assertThat(Http.JSON.readTree(calls.getFirst().function().arguments())).isEqualTo(Http.JSON.readTree("{\"city\":\"Paris\"}"));
+                assertThat(Http.JSON.readTree(calls.get(1).function().arguments())).isEqualTo(Http.JSON.readTree("{\"tz\":\"Europe/Paris\"}"));
+            }
+        } finally {
+            client.close();
+        }
     }
 
     @Test
