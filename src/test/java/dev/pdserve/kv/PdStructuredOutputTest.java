@@ -64,23 +64,13 @@ class PdStructuredOutputTest {
         decode.awaitIdle();
     }
 
-    private static ObjectNode chat(int i, ObjectNode schema) {
-        ObjectNode body = PdInstance.JSON.createObjectNode().put("model", "tiny");
-        body.putArray("messages").addObject().put("role", "user").put("content", "Thing " + i + " as JSON, please.");
-        ObjectNode rf = body.putObject("response_format").put("type", "json_schema");
-        rf.putObject("json_schema").put("name", "thing" + i).put("strict", true).set("schema", schema);
-        body.put("max_tokens", 900);
-        if (i % 2 == 0) body.put("temperature", 0); else body.put("temperature", 1.0).put("seed", i);
-        return body;
-    }
-
     @Test
     void fiftySchemasValidateThroughTheProxy() throws Exception {
         List<ObjectNode> schemas = ServedSchemas.all();
         List<CompletableFuture<HttpResponse<String>>> answers = new ArrayList<>();
         try (ExecutorService pool = Executors.newFixedThreadPool(4)) {
             for (int i = 0; i < schemas.size(); i++) {
-                String body = chat(i, schemas.get(i)).toString();
+                String body = ServedSchemas.chatRequest(i, schemas.get(i)).toString();
                 answers.add(CompletableFuture.supplyAsync(() -> {
                     try {
                         return proxy.post("/v1/chat/completions", body);
@@ -103,7 +93,7 @@ class PdStructuredOutputTest {
     @Test
     void streamingThroughTheProxy() throws Exception {
         ObjectNode schema = ServedSchemas.schema(11);
-        HttpResponse<String> r = proxy.post("/v1/chat/completions", chat(1, schema).put("stream", true).toString());
+        HttpResponse<String> r = proxy.post("/v1/chat/completions", ServedSchemas.chatRequest(1, schema).put("stream", true).toString());
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
         List<String> events = PdInstance.events(r.body());
         assertThat(events.getLast()).isEqualTo("[DONE]");

@@ -27,6 +27,20 @@ public final class ServedSchemas {
         return out;
     }
 
+    /**
+     * A chat request asking for {@code schema} through response_format (strict, as the OpenAI SDK
+     * sends it); greedy for even {@code i}, seeded sampling for odd.
+     */
+    public static ObjectNode chatRequest(int i, ObjectNode schema) {
+        ObjectNode body = JSON.createObjectNode().put("model", "tiny");
+        body.putArray("messages").addObject().put("role", "user").put("content", "Describe thing number " + i + " as JSON.");
+        ObjectNode rf = body.putObject("response_format").put("type", "json_schema");
+        rf.putObject("json_schema").put("name", "thing" + i).put("strict", true).set("schema", schema);
+        body.put("max_tokens", 900);
+        if (i % 2 == 0) body.put("temperature", 0); else body.put("temperature", 1.0).put("seed", i);
+        return body;
+    }
+
     public static ObjectNode schema(int i) {
         Random rnd = new Random(1000 + i);
         ObjectNode s = object(rnd, 0, 2 + rnd.nextInt(3));

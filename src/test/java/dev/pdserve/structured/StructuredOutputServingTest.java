@@ -83,24 +83,13 @@ class StructuredOutputServingTest {
         return JSON.readTree(r.body());
     }
 
-    /** A chat request asking for {@code schema} through response_format (strict, as the OpenAI SDK sends it). */
-    static ObjectNode chatWithSchema(int i, ObjectNode schema) {
-        ObjectNode body = JSON.createObjectNode();
-        body.putArray("messages").addObject().put("role", "user").put("content", "Describe thing number " + i + " as JSON.");
-        ObjectNode rf = body.putObject("response_format").put("type", "json_schema");
-        rf.putObject("json_schema").put("name", "thing" + i).put("strict", true).set("schema", schema);
-        body.put("max_tokens", 900);
-        if (i % 2 == 0) body.put("temperature", 0); else body.put("temperature", 1.0).put("seed", i);
-        return body;
-    }
-
     @Test
     void fiftySchemasAllParseAndValidate() throws Exception {
         List<ObjectNode> schemas = ServedSchemas.all();
         List<CompletableFuture<String>> answers = new ArrayList<>();
         try (ExecutorService pool = Executors.newFixedThreadPool(8)) {
             for (int i = 0; i < schemas.size(); i++) {
-                ObjectNode body = chatWithSchema(i, schemas.get(i));
+                ObjectNode body = ServedSchemas.chatRequest(i, schemas.get(i));
                 answers.add(CompletableFuture.supplyAsync(() -> {
                     try {
                         return post("/v1/chat/completions", body.toString()).body();
@@ -127,7 +116,7 @@ class StructuredOutputServingTest {
         // The honesty check of the test above: the same requests without response_format do not parse.
         int parsed = 0;
         for (int i = 0; i < 5; i++) {
-            ObjectNode body = chatWithSchema(i, ServedSchemas.schema(i));
+            ObjectNode body = ServedSchemas.chatRequest(i, ServedSchemas.schema(i));
             body.remove("response_format");
             body.put("max_tokens", 60);
             String content = ok(post("/v1/chat/completions", body.toString())).path("choices").path(0).path("message").path("content").asText();
@@ -168,7 +157,7 @@ class StructuredOutputServingTest {
     @Test
     void streamingWithSeveralChoicesAndLogprobs() throws Exception {
         ObjectNode schema = ServedSchemas.schema(3);
-        ObjectNode body = chatWithSchema(1, schema).put("stream", true).put("n", 2).put("logprobs", true).put("top_logprobs", 2);
+        ObjectNode body = ServedSchemas.chatRequest(1, schema).put("stream", true).put("n", 2).put("logprobs", true).put("top_logprobs", 2);
         String sse = post("/v1/chat/completions", body.toString()).body();
         StringBuilder[] text = {new StringBuilder(), new StringBuilder()};
         String[] finish = new String[2];
@@ -196,7 +185,7 @@ class StructuredOutputServingTest {
 
     @Test
     void maxTokensCutsWithLengthAndStopStringsStillCut() throws Exception {
-        ObjectNode body = chatWithSchema(0, ServedSchemas.schema(0)).put("max_tokens", 3);
+        ObjectNode body = ServedSchemas.chatRequest(0, ServedSchemas.schema(0)).put("max_tokens", 3);
         JsonNode r = ok(post("/v1/chat/completions", body.toString()));
         assertThat(r.at("/choices/0/finish_reason").asText()).isEqualTo("length");
         assertThat(r.at("/usage/completion_tokens").asInt()).isEqualTo(3);
