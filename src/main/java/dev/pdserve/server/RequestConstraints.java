@@ -39,7 +39,10 @@ final class RequestConstraints {
         if (parsed == null && toolConstraint == null) return null;
         String param = parsed != null ? parsed.param() : "tools";
         try {
-            return compiler(param).compile(parsed != null ? parsed.constraint() : toolConstraint);
+            CompiledConstraint c = compiler(param).compile(parsed != null ? parsed.constraint() : toolConstraint);
+            // The first step's mask (the start state's trie walk) is computed here, not on the engine thread.
+            c.newMatcher().fillMask(new long[c.vocabulary().maskWords()]);
+            return c;
         } catch (ConstraintException e) {
             throw ApiException.badRequest(e.param() != null && parsed == null ? "tools" : param, e.getMessage());
         }
