@@ -59,7 +59,7 @@ final class PdHandler {
             // Looked up before the work starts: a connection already reset could not be told from one not found.
             TcpPeer client = TcpPeer.of(req.localPeer().address(), req.remotePeer().address());
             try {
-                ObjectNode body = HttpEdge.jsonObject(HttpEdge.body(req, config.maxBodyBytes));
+                ObjectNode body = HttpEdge.jsonObject(HttpEdge.body(req, res, config.maxBodyBytes));
                 JsonNode kv = prefill(path, body, fwd, client);
                 byte[] decodeBody = json.writeValueAsBytes(PdRequests.decodeBody(body, kv));
                 if (body.path("stream").asBoolean(false)) decodeStreaming(path, decodeBody, fwd, client, res);
