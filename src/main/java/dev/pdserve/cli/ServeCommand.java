@@ -20,6 +20,9 @@ import dev.pdserve.model.ModelLoader;
 import dev.pdserve.server.ChatTemplating;
 import dev.pdserve.server.OpenAiServer;
 import dev.pdserve.server.TextCodec;
+import dev.pdserve.structured.StructuredOutputs;
+import dev.pdserve.structured.TokenVocabulary;
+import dev.pdserve.toolcall.ToolCallParser;
 import dev.pdserve.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -85,6 +88,8 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--dtype", description = "Accepted for vLLM compatibility: weights keep their file dtype, math is fp32.") String dtype;
     @Option(names = "--disable-log-requests", description = "Accepted for vLLM compatibility.") boolean disableLogRequests;
     @Option(names = "--disable-log-stats", description = "Accepted for vLLM compatibility.") boolean disableLogStats;
+    @Option(names = "--enable-auto-tool-choice", description = "Let the model call tools on its own (tool_choice 'auto'); needs --tool-call-parser.") boolean enableAutoToolChoice;
+    @Option(names = "--tool-call-parser", paramLabel = "NAME", description = "How the model writes tool calls: deepseek_v3, hermes, llama3_json or mistral.") String toolCallParser;
     @Option(names = "--additional-config", paramLabel = "JSON", description = "vLLM's platform options (vllm-ascend's torchair_graph_config, ...): checked as vLLM does, then ignored on a CPU.") String additionalConfig;
 
     /** The parsed --kv-transfer-config, kept for the KV connector. */
@@ -107,6 +112,8 @@ final class ServeCommand implements Callable<Integer> {
         if (speculativeConfig != null && !SpeculativeConfig.ignoredFields(speculativeConfig).isEmpty()) {
             notes.add("--speculative-config: " + SpeculativeConfig.ignoredFields(speculativeConfig) + " accepted and ignored (no separate draft model, one process)");
         }
+
+        checkToolFlags();
         ModelConfig modelConfig = ModelConfig.load(modelDir);
         int contextLen = MaxModelLen.resolve(maxModelLen, modelDir, MaxModelLen.allowLong(System.getenv("VLLM_ALLOW_LONG_MAX_MODEL_LEN")), LOG::warning);
         KvPoolSize.Choice pool = KvPoolSize.choose(kvCacheMemory != null ? kvCacheMemory : kvCacheMemoryBytes,
@@ -121,18 +128,23 @@ final class ServeCommand implements Callable<Integer> {
         EngineConfig config = EngineConfig.defaults(contextLen).withBlockSize(blockSize).withKvCacheBytes(pool.bytes())
                 .withMaxNumSeqs(maxNumSeqs).withMaxNumBatchedTokens(maxNumBatchedTokens).withPrefixCaching(enablePrefixCaching).withSeed(seed)
                 .withSpeculative(speculative);
-        Tokenizer tokenizer = Tokenizer.load(tokenizerDir != null ? tokenizerDir.toAbsolutePath().normalize() : modelDir);
+        Path tokenizerFolder = tokenizerDir != null ? tokenizerDir.toAbsolutePath().normalize() : modelDir;
+        Tokenizer tokenizer = Tokenizer.load(tokenizerFolder);
         AtomicReference<PdTcpConnector> connector = new AtomicReference<>();
         InferenceEngine engine = kvConfig == null ? new Engine(model, tokenizer, config) : new Engine(model, tokenizer, config, cache -> {
             KvPeerInfo me = KvPeerInfo.of(kvConfig.engineId(), model, blockSize, ModelFingerprint.of(modelDir));
             connector.set(new PdTcpConnector(kvConfig, me, cache, host));
             return connector.get();
         });
+        // The token vocabulary of structured output is built on the first constrained request.
+        OpenAiServer.Features features = new OpenAiServer.Features(
+                () -> new StructuredOutputs(TokenVocabulary.load(tokenizer, tokenizerFolder, model.vocabSize(), modelConfig.eosTokenIds())),
+                enableAutoToolChoice, toolCallParser);
         OpenAiServer server;
         try {
             server = new OpenAiServer(engine, TextCodec.of(tokenizer),
                     new OpenAiServer.Options(host, port, name, key, HttpEdge.MAX_BODY_BYTES, version(),
-                            ChatTemplating.fromFlags(chatTemplate, trustRequestChatTemplate, defaultChatTemplateKwargs))).start();
+                            ChatTemplating.fromFlags(chatTemplate, trustRequestChatTemplate, defaultChatTemplateKwargs)), features).start();
         } catch (RuntimeException e) {
             engine.close();
             throw e;
@@ -166,6 +178,17 @@ final class ServeCommand implements Callable<Integer> {
         System.out.flush();
         stopped.await();
         return 0;
+    }
+
+    /** vLLM's rules for the tool calling flags. */
+    private void checkToolFlags() {
+        if (enableAutoToolChoice && toolCallParser == null) {
+            throw new IllegalArgumentException("--enable-auto-tool-choice requires --tool-call-parser");
+        }
+        if (toolCallParser != null && ToolCallParser.named(toolCallParser) == null) {
+            throw new IllegalArgumentException("invalid tool call parser: " + toolCallParser + " (chose from { "
+                    + String.join(", ", new java.util.TreeSet<>(ToolCallParser.PARSERS.keySet())) + " })");
+        }
     }
 
     /** Waits (at most a lease's life, 30 s by default) until no KV block is held for a decode instance to pull. */

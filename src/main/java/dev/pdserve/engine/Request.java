@@ -1,5 +1,7 @@
 package dev.pdserve.engine;
 
+import dev.pdserve.structured.Matcher;
+
 /**
  * A request's state inside the engine (owned by the step-loop thread): its tokens so far (prompt
  * then output), how many of them already have their KV in the cache, its block table, its
@@ -38,6 +40,8 @@ final class Request {
     long rngState;
 
     final OutputText text;
+    /** Where the output is in its structured output constraint, or null when it has none. Kept through preemption. */
+    final Matcher matcher;
 
     /** Speculative decoding's control for this request (unused when the engine does not speculate). */
     final Acceptance acceptance = new Acceptance();
@@ -62,6 +66,7 @@ final class Request {
         this.blockHashes = new long[maxBlocks];
         this.rngState = seed;
         this.text = text;
+        this.matcher = sampling.structured() == null ? null : sampling.structured().newMatcher();
     }
 
     int numOutputTokens() { return numTokens - numPromptTokens; }

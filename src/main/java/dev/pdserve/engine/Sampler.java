@@ -1,10 +1,13 @@
 package dev.pdserve.engine;
 
+import dev.pdserve.structured.TokenMask;
+
 import java.util.Arrays;
 
 /**
- * Picks each sampled request's next token from its logits row, in vLLM v1's order: logprobs of
- * the raw logits (vLLM's default {@code logprobs_mode=raw_logprobs}), min_tokens suppression of
+ * Picks each sampled request's next token from its logits row, in vLLM v1's order: the
+ * structured output mask (tokens that cannot continue the constrained output go to -inf), logprobs of
+ * the (masked) raw logits (vLLM's default {@code logprobs_mode=raw_logprobs}), min_tokens suppression of
  * EOS and stop ids, repetition/frequency/presence penalties, then greedy argmax (lowest id on
  * ties) or temperature, min_p, top_k, top_p and a draw from the request's own random stream.
  * Scratch arrays and the {@link SamplerOutput} are reused: nothing is allocated per token except
@@ -24,6 +27,8 @@ final class Sampler {
     private TokenLogprob lastLogprob;
     /** {@link #verify}'s "no draft to check": sample plainly. */
     static final int NO_DRAFT = -1;
+    /** One sequence's allowed-token bitmask, refilled per constrained sequence. */
+    private final long[] mask;
 
     Sampler(int vocab, int[] eosIds) {
         this.vocab = vocab;
@@ -33,6 +38,7 @@ final class Sampler {
         this.order = new long[vocab];
         this.counts = new int[vocab];
         this.seen = new boolean[vocab];
+        this.mask = new long[(vocab + 63) >>> 6];
     }
 
     /**
@@ -79,6 +85,10 @@ final class Sampler {
     /** Picks from {@code logits[off, off + vocab)}: vLLM's order (see the class comment), then {@link #verify}'s rule. */
     private int pick(float[] logits, int off, Request r, int draft) {
         SamplingParams p = r.sampling;
+        if (r.matcher != null) {
+            r.matcher.fillMask(mask);
+            TokenMask.apply(mask, logits, off, vocab);
+        }
         Integer nLogprobs = p.logprobs();
         float maxRaw = 0, logSumRaw = 0;
         int[] topIds = null;

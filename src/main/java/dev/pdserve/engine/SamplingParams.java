@@ -1,12 +1,16 @@
 package dev.pdserve.engine;
 
+import dev.pdserve.structured.CompiledConstraint;
+
 import java.util.List;
 
 /**
  * How to pick the next tokens and when to stop, with vLLM's meanings and defaults. {@code
  * temperature == 0} is greedy. {@code topK == 0} and {@code topP == 1} disable those filters
  * (vLLM's other spelling of "no top_k", -1, is stored as 0). {@code logprobs} is the number of
- * top alternatives to report per token, or null for none. Build one with {@link #builder()}.
+ * top alternatives to report per token, or null for none. {@code structured} is the request's
+ * compiled output constraint (structured output, forced tool calls), or null: compiled before the
+ * request reaches the engine, so the step loop never compiles. Build one with {@link #builder()}.
  */
 public record SamplingParams(
         double temperature,
@@ -24,7 +28,8 @@ public record SamplingParams(
         int minTokens,
         boolean ignoreEos,
         Integer logprobs,
-        boolean skipSpecialTokens) {
+        boolean skipSpecialTokens,
+        CompiledConstraint structured) {
 
     /** The most top alternatives a request may ask for per token (vLLM's default {@code max_logprobs}). */
     public static final int MAX_LOGPROBS = 20;
@@ -74,6 +79,10 @@ public record SamplingParams(
             throw bad("logprobs", "Requested sample logprobs of " + numLogprobs + ", which is greater than max allowed: " + MAX_LOGPROBS);
         }
         for (int t : stopTokenIds) GenerationRequest.checkTokenId("stop_token_ids", t, vocabSize);
+        if (structured != null && structured.vocabulary().size() != vocabSize) {
+            throw new EngineException(500, null, "the structured output constraint was compiled for " + structured.vocabulary().size()
+                    + " tokens, the model has " + vocabSize);
+        }
     }
 
     /** Top alternatives to report per token: 0 for none, the whole vocabulary for vLLM's {@code logprobs = -1}. */
@@ -92,6 +101,7 @@ public record SamplingParams(
         private int[] stopTokenIds = new int[0];
         private boolean includeStopStrInOutput, ignoreEos, skipSpecialTokens = true;
         private Integer logprobs;
+        private CompiledConstraint structured;
 
         private Builder() {}
 
@@ -100,7 +110,7 @@ public record SamplingParams(
             presencePenalty = p.presencePenalty; frequencyPenalty = p.frequencyPenalty; repetitionPenalty = p.repetitionPenalty;
             stop = p.stop; stopTokenIds = p.stopTokenIds; includeStopStrInOutput = p.includeStopStrInOutput;
             maxTokens = p.maxTokens; minTokens = p.minTokens; ignoreEos = p.ignoreEos; logprobs = p.logprobs;
-            skipSpecialTokens = p.skipSpecialTokens;
+            skipSpecialTokens = p.skipSpecialTokens; structured = p.structured;
         }
 
         public Builder temperature(double v) { temperature = v; return this; }
@@ -119,10 +129,11 @@ public record SamplingParams(
         public Builder ignoreEos(boolean v) { ignoreEos = v; return this; }
         public Builder logprobs(Integer v) { logprobs = v; return this; }
         public Builder skipSpecialTokens(boolean v) { skipSpecialTokens = v; return this; }
+        public Builder structured(CompiledConstraint v) { structured = v; return this; }
 
         public SamplingParams build() {
             return new SamplingParams(temperature, topP, topK, minP, seed, presencePenalty, frequencyPenalty, repetitionPenalty,
-                    stop, stopTokenIds, includeStopStrInOutput, maxTokens, minTokens, ignoreEos, logprobs, skipSpecialTokens);
+                    stop, stopTokenIds, includeStopStrInOutput, maxTokens, minTokens, ignoreEos, logprobs, skipSpecialTokens, structured);
         }
     }
 }

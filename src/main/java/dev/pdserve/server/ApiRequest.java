@@ -13,6 +13,7 @@ import java.util.List;
  * @param sampling    the request's sampling but for max_tokens, which {@link #samplingFor} sets per prompt
  * @param maxTokens   the client's max_tokens, or null for "up to max-model-len"
  * @param logprobs    top alternatives per token to report, or null for no logprobs
+ * @param tools       a chat request's tools and tool_choice, or null without tools
  */
 public record ApiRequest(
         Kind kind,
@@ -25,9 +26,18 @@ public record ApiRequest(
         boolean continuousUsage,
         Integer logprobs,
         boolean returnTokensAsTokenIds,
-        ObjectNode kvTransferParams) {
+        ObjectNode kvTransferParams,
+        ToolRequest tools) {
 
     public enum Kind { COMPLETION, CHAT }
+
+    ApiRequest withSampling(SamplingParams s) {
+        return new ApiRequest(kind, prompts, s, maxTokens, n, stream, includeUsage, continuousUsage, logprobs, returnTokensAsTokenIds, kvTransferParams, tools);
+    }
+
+    ApiRequest withTools(ToolRequest t) {
+        return new ApiRequest(kind, prompts, sampling, maxTokens, n, stream, includeUsage, continuousUsage, logprobs, returnTokensAsTokenIds, kvTransferParams, t);
+    }
 
     /** The sampling of one prompt: the client's max_tokens, or vLLM's default, what is left of the context. */
     public SamplingParams samplingFor(int promptLen, int maxModelLen) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.pdserve.engine.FinishReason;
 import dev.pdserve.engine.RequestOutput;
 import dev.pdserve.engine.TokenLogprob;
+import dev.pdserve.toolcall.ToolCallStream;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -35,6 +36,8 @@ final class Choice {
     int streamedTextOffset;
     /** The engine's kv_transfer_params on the last output (a prefill instance's lease), else null. */
     JsonNode kvTransferParams;
+    /** Reads the text back into tool calls (a chat request with tools), else null. */
+    ToolCallStream tools;
     /** HTTP status of an ERROR finish: 500 engine failure, 502 KV transfer failure. */
     int errorStatus = 500;
 

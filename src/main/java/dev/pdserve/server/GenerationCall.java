@@ -12,6 +12,8 @@ import dev.pdserve.http.ApiException;
 import dev.pdserve.http.ErrorBody;
 import dev.pdserve.http.HttpEdge;
 import dev.pdserve.http.TcpPeer;
+import dev.pdserve.toolcall.ToolCallParser;
+import dev.pdserve.toolcall.ToolCallStream;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.http.ServerResponse;
 
@@ -70,6 +72,8 @@ final class GenerationCall {
             int maxTokens = request.samplingFor(prompt.length, maxModelLen).maxTokens();
             for (int i = 0; i < request.n(); i++, index++) {
                 Choice c = new Choice(index, idPrefix + "-" + index, p, prompt.length, maxTokens, arrival);
+                ToolCallParser reader = request.tools() == null ? null : request.tools().responseParser();
+                if (reader != null) c.tools = new ToolCallStream(reader);
                 choices.add(c);
                 byId.put(c.requestId, c);
             }
@@ -160,9 +164,11 @@ final class GenerationCall {
                     break;
                 }
                 String delta = c.text.substring(textStart);
+                ToolCallStream.Delta tools = c.tools == null ? null : c.tools.update(c.text.toString(), c.finished);
+                if (tools != null) delta = tools.content();
                 List<TokenLogprob> newLps = List.copyOf(c.logprobs.subList(lpStart, c.logprobs.size()));
-                if (delta.isEmpty() && newLps.isEmpty() && !c.finished) continue;
-                event(out, format.deltaChunk(c, delta, newLps, c.finished, choices));
+                if (delta.isEmpty() && newLps.isEmpty() && !c.finished && (tools == null || tools.isEmpty())) continue;
+                event(out, format.deltaChunk(c, delta, tools, newLps, c.finished, choices));
                 c.streamedTextOffset += format.textLength(newLps);
             }
             if (!roleSent) roleChunks(out);

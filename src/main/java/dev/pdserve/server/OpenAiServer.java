@@ -10,6 +10,8 @@ import dev.pdserve.http.ApiException;
 import dev.pdserve.http.HttpEdge;
 import dev.pdserve.http.Routes;
 import dev.pdserve.http.TcpPeer;
+import dev.pdserve.structured.CompiledConstraint;
+import dev.pdserve.structured.StructuredOutputs;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.http.HttpRouting;
@@ -22,6 +24,7 @@ import java.time.Duration;
 import java.util.HexFormat;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -50,6 +53,15 @@ public final class OpenAiServer implements AutoCloseable {
         }
     }
 
+    /**
+     * What a model can do beyond plain text: constrained output ({@code structuredOutputs}, built on
+     * first use; null for none) and tool calling (vLLM's {@code --enable-auto-tool-choice} and
+     * {@code --tool-call-parser}, null for none).
+     */
+    public record Features(Supplier<StructuredOutputs> structuredOutputs, boolean enableAutoToolChoice, String toolCallParser) {
+        public static final Features NONE = new Features(null, false, null);
+    }
+
     /** A handler that may throw {@link ApiException}; {@code requestId} is X-Request-Id or a fresh one. */
     private interface Endpoint {
         void handle(ServerRequest req, ServerResponse res, String requestId) throws Exception;
@@ -59,6 +71,7 @@ public final class OpenAiServer implements AutoCloseable {
     private final TokenizerGuard codec;
     private final Options options;
     private final RequestParser parser;
+    private final RequestConstraints constraints;
     private final VllmMetrics metrics;
     private final int maxModelLen;
     private final long createdAt = System.currentTimeMillis() / 1000;
@@ -67,12 +80,16 @@ public final class OpenAiServer implements AutoCloseable {
     private HttpEdge.Connections connections;
     private WebServer server;
 
-    public OpenAiServer(InferenceEngine engine, TextCodec codec, Options options) {
+    public OpenAiServer(InferenceEngine engine, TextCodec codec, Options options) { this(engine, codec, options, Features.NONE); }
+
+    public OpenAiServer(InferenceEngine engine, TextCodec codec, Options options, Features features) {
         this.engine = engine;
         this.options = options;
         this.maxModelLen = engine.config().maxModelLen();
         this.codec = new TokenizerGuard(codec, maxModelLen);
-        this.parser = new RequestParser(options.servedModelName(), this.codec, options.chatTemplating());
+        this.parser = new RequestParser(options.servedModelName(), this.codec, options.chatTemplating(),
+                new ToolRequest.Support(features.enableAutoToolChoice(), features.toolCallParser()));
+        this.constraints = new RequestConstraints(features.structuredOutputs());
         this.metrics = new VllmMetrics(options.servedModelName(), maxModelLen, engine::stats, engine::kvStats).withSpecDecode(engine::specStats);
         engine.onIteration(metrics::recordIteration);
     }
@@ -144,6 +161,8 @@ public final class OpenAiServer implements AutoCloseable {
     private void generate(ServerRequest req, ServerResponse res, String requestId, ApiRequest.Kind kind) throws InterruptedException {
         ObjectNode body = HttpEdge.jsonObject(HttpEdge.body(req, res, options.maxBodyBytes()));
         ApiRequest request = kind == ApiRequest.Kind.CHAT ? parser.parseChat(body) : parser.parseCompletion(body);
+        CompiledConstraint constraint = constraints.of(body, request.tools());
+        if (constraint != null) request = request.withSampling(request.sampling().toBuilder().structured(constraint).build());
         String prefix = kind == ApiRequest.Kind.CHAT ? "chatcmpl-" : "cmpl-";
         ResponseFormat format = new ResponseFormat(request, prefix + requestId, options.servedModelName(), codec);
         GenerationCall call = new GenerationCall(engine, request, metrics, format);

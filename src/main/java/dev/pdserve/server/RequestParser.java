@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.pdserve.engine.GenerationRequest;
 import dev.pdserve.engine.SamplingParams;
 import dev.pdserve.http.ApiException;
+import dev.pdserve.tokenizer.TokenizerException;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -27,13 +28,19 @@ public final class RequestParser {
     private final String servedModelName;
     private final TextCodec codec;
     private final ChatTemplating templating;
+    private final ToolRequest.Support toolSupport;
 
-    public RequestParser(String servedModelName, TextCodec codec) { this(servedModelName, codec, ChatTemplating.DEFAULT); }
+    public RequestParser(String servedModelName, TextCodec codec) { this(servedModelName, codec, ChatTemplating.DEFAULT, ToolRequest.Support.NONE); }
 
     public RequestParser(String servedModelName, TextCodec codec, ChatTemplating templating) {
+        this(servedModelName, codec, templating, ToolRequest.Support.NONE);
+    }
+
+    public RequestParser(String servedModelName, TextCodec codec, ChatTemplating templating, ToolRequest.Support toolSupport) {
         this.servedModelName = servedModelName;
         this.codec = codec;
         this.templating = templating;
+        this.toolSupport = toolSupport;
     }
 
     public ApiRequest parseCompletion(ObjectNode body) {
@@ -48,8 +55,7 @@ public final class RequestParser {
     public ApiRequest parseChat(ObjectNode body) {
         JsonFields f = new JsonFields(body);
         checkModel(f);
-        JsonNode tools = f.get("tools");
-        if (tools != null && tools.size() > 0) throw ApiException.badRequest("tools", "tools are not supported");
+        ToolRequest tools = ToolRequest.parse(f, toolSupport);
         String text = chatText(f);
         // The template already wrote BOS; vLLM adds no special tokens to chat prompts by default.
         int[] ids = codec.encode(text, f.bool("add_special_tokens", false));
@@ -61,7 +67,12 @@ public final class RequestParser {
         } else if (f.integer("top_logprobs") != null && f.integer("top_logprobs") > 0) {
             throw ApiException.badRequest("top_logprobs", "when using `top_logprobs`, `logprobs` must be set to true");
         }
-        return build(ApiRequest.Kind.CHAT, f, List.of(ids), maxTokens, logprobs);
+        ApiRequest request = build(ApiRequest.Kind.CHAT, f, List.of(ids), maxTokens, logprobs).withTools(tools);
+        // As vLLM's parsers adjust the request: their markers may be special tokens, which must stay in the text.
+        if (tools != null && tools.mode() == ToolRequest.Mode.AUTO && tools.responseParser().needsSpecialTokens()) {
+            request = request.withSampling(request.sampling().toBuilder().skipSpecialTokens(false).build());
+        }
+        return request;
     }
 
     /** The request's messages through the chat template, as /v1/chat/completions and /tokenize render them. */
@@ -92,7 +103,7 @@ public final class RequestParser {
         JsonNode logitBias = f.get("logit_bias");
         if (logitBias != null && logitBias.size() > 0) throw ApiException.badRequest("logit_bias", "logit_bias is not supported");
         return new ApiRequest(kind, prompts, sampling(f, logprobs), maxTokens, n, stream, includeUsage, continuousUsage,
-                logprobs, f.bool("return_tokens_as_token_ids", false), f.object("kv_transfer_params"));
+                logprobs, f.bool("return_tokens_as_token_ids", false), f.object("kv_transfer_params"), null);
     }
 
     /** The sampling fields as sent (vLLM's defaults for those left out); max_tokens is set per prompt ({@link ApiRequest#samplingFor}). */

@@ -3,7 +3,10 @@ package dev.pdserve.server;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.pdserve.engine.FinishReason;
 import dev.pdserve.engine.TokenLogprob;
+import dev.pdserve.toolcall.ToolCallParser;
+import dev.pdserve.toolcall.ToolCallStream;
 
 import java.util.List;
 
@@ -67,14 +70,27 @@ final class ResponseFormat {
             if (chat()) {
                 ObjectNode msg = ch.putObject("message");
                 msg.put("role", "assistant");
-                msg.put("content", c.text.toString());
-                msg.putArray("tool_calls");
+                ArrayNode calls = F.arrayNode();
+                String content = c.text.toString();
+                if (c.tools != null) {
+                    c.tools.update(content, true);
+                    ToolCallParser.Scan scan = c.tools.scan();
+                    content = scan.content();
+                    for (int i = 0; i < scan.calls().size(); i++) {
+                        ToolCallParser.Call call = scan.calls().get(i);
+                        if (!call.complete()) continue;
+                        ObjectNode tc = calls.addObject().put("id", c.tools.ids().get(i)).put("type", "function");
+                        tc.putObject("function").put("name", call.name()).put("arguments", call.arguments());
+                    }
+                }
+                if (content.isEmpty() && !calls.isEmpty()) msg.putNull("content"); else msg.put("content", content);
+                msg.set("tool_calls", calls);
                 putLogprobs(ch, c.logprobs, 0);
             } else {
                 ch.put("text", c.text.toString());
                 putLogprobs(ch, c.logprobs, 0);
             }
-            ch.put("finish_reason", c.finishReason.apiName);
+            ch.put("finish_reason", finishReason(c, chat() && !ch.path("message").path("tool_calls").isEmpty()));
             putStopReason(ch, c);
         }
         o.set("usage", usage(choices, request.n()));
@@ -94,23 +110,43 @@ final class ResponseFormat {
     }
 
     /** A chunk with one choice's new text (and logprobs), and its finish reason on the last one. */
-    ObjectNode deltaChunk(Choice c, String textDelta, List<TokenLogprob> newLogprobs, boolean last, List<Choice> all) {
+    ObjectNode deltaChunk(Choice c, String textDelta, ToolCallStream.Delta tools, List<TokenLogprob> newLogprobs, boolean last, List<Choice> all) {
         ObjectNode o = envelope(chat() ? "chat.completion.chunk" : "text_completion");
         ObjectNode ch = o.putArray("choices").addObject();
         ch.put("index", c.index);
+        boolean toolDeltas = tools != null && !tools.calls().isEmpty();
         if (chat()) {
             ObjectNode delta = ch.putObject("delta");
-            if (!textDelta.isEmpty() || !last) delta.put("content", textDelta);
+            if (!textDelta.isEmpty() || (!last && !toolDeltas)) delta.put("content", textDelta);
+            if (toolDeltas) putToolCallDeltas(delta, tools);
         } else {
             ch.put("text", textDelta);
         }
         putLogprobs(ch, newLogprobs, c.streamedTextOffset);
-        if (last) ch.put("finish_reason", c.finishReason.apiName); else ch.putNull("finish_reason");
+        if (last) ch.put("finish_reason", finishReason(c, c.tools != null && !c.tools.ids().isEmpty())); else ch.putNull("finish_reason");
         if (last) putStopReason(ch, c); else ch.putNull("stop_reason");
         if (request.continuousUsage()) o.set("usage", usage(all, request.n()));
         // The final chunk carries what the KV connector produced, as in the whole response.
         if (last) putKvTransferParams(o, List.of(c));
         return o;
+    }
+
+    /** OpenAI's tool call deltas: the first piece of a call has its id, type and name; later ones only arguments. */
+    private static void putToolCallDeltas(ObjectNode delta, ToolCallStream.Delta tools) {
+        ArrayNode arr = delta.putArray("tool_calls");
+        for (ToolCallStream.CallDelta d : tools.calls()) {
+            ObjectNode tc = arr.addObject().put("index", d.index());
+            if (d.id() != null) tc.put("id", d.id()).put("type", "function");
+            ObjectNode fn = tc.putObject("function");
+            if (d.name() != null) fn.put("name", d.name());
+            fn.put("arguments", d.arguments());
+        }
+    }
+
+    /** "tool_calls" when the output was read as tool calls and ended normally (not for a named tool_choice, as vLLM). */
+    private String finishReason(Choice c, boolean calledTools) {
+        boolean toolCalls = calledTools && c.finishReason == FinishReason.STOP && request.tools() != null && request.tools().callsFinishAsToolCalls();
+        return toolCalls ? "tool_calls" : c.finishReason.apiName;
     }
 
     /** The last chunk when {@code stream_options.include_usage}: no choices, the totals. */

@@ -56,7 +56,7 @@ public final class PdInstance implements AutoCloseable {
     }
 
     /** Starts `serve MODEL` on a free port; {@link #awaitServe()} waits for its startup line. */
-    static PdInstance serve(String name, Path logDir, Path model, String kvTransferConfig) throws IOException {
+    public static PdInstance serve(String name, Path logDir, Path model, String kvTransferConfig) throws IOException {
         List<String> args = new ArrayList<>(List.of("--kv-cache-memory", "16MiB"));
         if (kvTransferConfig != null) args.addAll(List.of("--kv-transfer-config", kvTransferConfig));
         return serve(name, logDir, model, args);

@@ -11,20 +11,20 @@ import com.networknt.schema.SpecificationVersion;
 import java.util.List;
 
 /** An output checked by independent code: strict JSON parsing (Jackson) and networknt's validator with formats asserted. */
-final class SchemaValidator {
+public final class SchemaValidator {
     // Not strict about duplicate keys: free-form objects (json_object, additionalProperties: true) may
     // repeat one, which JSON allows and no finite automaton can exclude; declared properties never repeat.
     static final ObjectMapper STRICT = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     private final Schema schema;
 
-    SchemaValidator(JsonNode schema) {
+    public SchemaValidator(JsonNode schema) {
         SchemaRegistry registry = SchemaRegistry.withDefaultDialect(SpecificationVersion.DRAFT_2020_12,
                 b -> b.schemaRegistryConfig(SchemaRegistryConfig.builder().formatAssertionsEnabled(true).build()));
         this.schema = registry.getSchema(schema);
     }
 
     /** Validation errors; a parse failure is one. */
-    List<String> errors(String output) {
+    public List<String> errors(String output) {
         JsonNode node;
         try {
             node = STRICT.readTree(output);
