@@ -394,7 +394,7 @@ public final class Engine implements InferenceEngine {
         LOG.log(Level.SEVERE, "request " + r.id + " failed in sampling or detokenization; the other requests go on", e);
         if (!liveIds.containsKey(r.id)) return; // already finished and answered
         finish(r, false);
-        emit(r, RequestOutput.error(r.id, 500, "engine error in this request's sampling or detokenization: " + e,
+        emit(r, RequestOutput.error(r.id, 500, RequestOutput.REQUEST_FAULT + e,
                 r.numPromptTokens, r.numOutputTokens(), r.cachedPromptTokens, r.scheduledNanos));
     }
 

@@ -34,6 +34,18 @@ public record RequestOutput(
 
     private static final int[] NO_TOKENS = new int[0];
 
+    /**
+     * How the message of an error that only this request caused begins (its sampling or
+     * detokenization threw, the shared forward did not): the server marks such a 500 as the
+     * request's fault, so a PD proxy neither retries it nor holds it against the instance.
+     */
+    public static final String REQUEST_FAULT = "engine error in this request's sampling or detokenization: ";
+
+    /** Whether this ERROR output is one that only its own request caused (see {@link #REQUEST_FAULT}). */
+    public static boolean causedByRequest(String error) {
+        return error != null && error.startsWith(REQUEST_FAULT);
+    }
+
     /** One new token of a request that goes on; {@code logprob} null when none were asked for. */
     public static RequestOutput token(String requestId, int tokenId, String textDelta, TokenLogprob logprob,
                                       int promptTokens, int completionTokens, int cachedPromptTokens, long scheduledNanos) {

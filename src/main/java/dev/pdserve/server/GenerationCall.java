@@ -131,7 +131,9 @@ final class GenerationCall {
         }
         for (Choice c : choices) {
             if (c.finishReason == FinishReason.ERROR) {
-                throw new ApiException(c.errorStatus, null, "generation failed: " + (c.error == null ? "engine error" : c.error));
+                String message = "generation failed: " + (c.error == null ? "engine error" : c.error);
+                throw RequestOutput.causedByRequest(c.error) ? ApiException.causedByRequest(c.errorStatus, null, message)
+                        : new ApiException(c.errorStatus, null, message);
             }
         }
         HttpEdge.sendJson(res, 200, format.full(choices));

@@ -102,6 +102,7 @@ class FaultIsolationTest {
         assertThat(last.finishReason()).isEqualTo(FinishReason.ERROR);
         assertThat(last.errorStatus()).isEqualTo(500);
         assertThat(last.error()).contains("this request's sampling or detokenization").contains("injected detokenizer failure");
+        assertThat(RequestOutput.causedByRequest(last.error())).as("marked as the request's own fault").isTrue();
         assertThat(poisoned.tokens()).hasSize(2); // the two tokens before the failure went out
         Map<String, int[]> got = tokens(crowd);
         got.forEach((id, t) -> assertThat(t).as(id).containsExactly(expected.get(id)));
@@ -205,6 +206,7 @@ class FaultIsolationTest {
         assertThat(last.finishReason()).isEqualTo(FinishReason.ERROR);
         assertThat(last.errorStatus()).isEqualTo(500);
         assertThat(last.error()).contains("injected forward failure");
+        assertThat(RequestOutput.causedByRequest(last.error())).as("a forward failure is the instance's").isFalse();
         for (Collector c : crowd.values()) {
             RequestOutput o = c.await();
             assertThat(o.finishReason()).isIn(FinishReason.ERROR, FinishReason.LENGTH);
