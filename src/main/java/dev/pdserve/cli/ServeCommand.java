@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.pdserve.cluster.ClusterSpec;
 import dev.pdserve.engine.Engine;
 import dev.pdserve.engine.EngineConfig;
+import dev.pdserve.engine.KvEventsConfig;
 import dev.pdserve.engine.InferenceEngine;
 import dev.pdserve.http.HttpEdge;
 import dev.pdserve.kv.KvPeerInfo;
@@ -64,6 +65,7 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "Kernel worker threads (default: all cores).") int threads;
     @Option(names = "--quantization", paramLabel = "METHOD", description = "w8a8 (also 'ascend'): int8 weights and activations.") String quantization;
     @Option(names = "--kv-transfer-config", paramLabel = "JSON", description = "vLLM's KV connector config (kv_role, ...), for PD disaggregation.") String kvTransferConfig;
+    @Option(names = "--kv-events-config", paramLabel = "JSON", description = "vLLM's KV events config; pdserve publishes them on GET /kv_events (default: on; with the flag, enable_kv_cache_events decides).") String kvEventsConfig;
     @Option(names = "--cluster", paramLabel = "FILE", description = "cluster.json (pdserve ranktable): with --instance, take this instance's role, ports, kv-transfer-config and threads from it.") Path cluster;
     @Option(names = "--instance", paramLabel = "ID", description = "This instance's id in --cluster, e.g. prefill-0.") String instance;
     @Option(names = "--tensor-parallel-size", defaultValue = "1", description = "Accepted for vLLM compatibility; pdserve runs one process.") int tensorParallelSize;
@@ -89,6 +91,7 @@ final class ServeCommand implements Callable<Integer> {
         logCompatibilityFlags();
         kvTransfer = parseKvTransferConfig(kvTransferConfig);
         KvTransferConfig kvConfig = kvTransfer == null ? null : KvTransferConfig.parse(kvTransferConfig);
+        KvEventsConfig events = KvEventsConfig.parse(kvEventsConfig);
 
         ModelConfig modelConfig = ModelConfig.load(modelDir);
         int contextLen = maxModelLen != null ? maxModelLen : modelConfig.maxPositionEmbeddings();
@@ -107,6 +110,8 @@ final class ServeCommand implements Callable<Integer> {
             connector.set(new PdTcpConnector(kvConfig, me, cache, host));
             return connector.get();
         });
+        if (!events.enabled()) engine.kvEvents().disable();
+        else if (kvEventsConfig != null && events.publisher().equals("zmq")) LOG.info("--kv-events-config publisher zmq: pdserve publishes KV events on GET /kv_events of its HTTP port instead");
         OpenAiServer server = new OpenAiServer(engine, TextCodec.of(tokenizer),
                 new OpenAiServer.Options(host, port, name, key, HttpEdge.MAX_BODY_BYTES, version())).start();
 

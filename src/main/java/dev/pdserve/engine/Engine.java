@@ -36,6 +36,7 @@ public final class Engine implements InferenceEngine {
     private final Sampler sampler;
     private final StopRules stops;
     private final KvTransfers kv;
+    private final KvEvents kvEvents;
     private final int vocab;
 
     private final ConcurrentLinkedQueue<Object> inbox = new ConcurrentLinkedQueue<>();
@@ -84,6 +85,8 @@ public final class Engine implements InferenceEngine {
                 numBlocks * PagedKvCache.blockBytes(model.numLayers(), config.blockSize(), model.kvEntryFloats()) / 1048576.0,
                 model.kvLayout(), config.enablePrefixCaching() ? "on" : "off"));
         this.blocks = new BlockManager(numBlocks, config.blockSize(), config.enablePrefixCaching());
+        this.kvEvents = new KvEvents(config.blockSize());
+        blocks.publishTo(kvEvents);
         this.scheduler = new Scheduler(blocks, config.maxNumSeqs(), config.maxNumBatchedTokens());
         this.runner = new ModelRunner(model, cache);
         this.sampler = new Sampler(vocab, model.config().eosTokenIds());
@@ -150,6 +153,8 @@ public final class Engine implements InferenceEngine {
     @Override public EngineConfig config() { return config; }
 
     @Override public KvConnector.Stats kvStats() { return kv.stats(); }
+
+    @Override public KvEvents kvEvents() { return kvEvents; }
 
     @Override public CausalLM model() { return model; }
 
@@ -327,6 +332,7 @@ public final class Engine implements InferenceEngine {
     }
 
     private void publish() {
+        kvEvents.flush();
         numRunning = scheduler.numRunning();
         numWaiting = scheduler.numWaiting() + kv.numWaiting();
         numUsedBlocks = blocks.numUsedBlocks();

@@ -31,6 +31,9 @@ public interface InferenceEngine extends AutoCloseable {
     /** The KV connector's counters (PD disaggregation), or null without one. */
     default KvConnector.Stats kvStats() { return null; }
 
+    /** The prefix cache's KV events (vLLM's --kv-events-config), or null when this engine has none. */
+    default KvEvents kvEvents() { return null; }
+
     EngineConfig config();
 
     CausalLM model();

@@ -54,6 +54,7 @@ public final class OpenAiServer implements AutoCloseable {
     private final int maxModelLen;
     private final long createdAt = System.currentTimeMillis() / 1000;
     private final AtomicInteger inFlight = new AtomicInteger();
+    private final KvEventStream kvEvents;
     private volatile boolean draining;
     private WebServer server;
 
@@ -65,6 +66,7 @@ public final class OpenAiServer implements AutoCloseable {
         this.parser = new RequestParser(options.servedModelName(), codec);
         this.metrics = new VllmMetrics(options.servedModelName(), maxModelLen, engine::stats, engine::kvStats);
         engine.onIteration(metrics::recordIteration);
+        this.kvEvents = new KvEventStream(engine.kvEvents());
     }
 
     public OpenAiServer start() {
@@ -92,6 +94,13 @@ public final class OpenAiServer implements AutoCloseable {
         r.get("/health", (req, res) -> res.status(draining ? 503 : 200).send());
         r.get("/version", (req, res) -> HttpEdge.sendJson(res, 200, F.objectNode().put("version", options.version())));
         r.get("/metrics", (req, res) -> HttpEdge.sendMetrics(res, metrics.scrape()));
+        r.get("/kv_events", (req, res) -> {
+            try {
+                kvEvents.serve(res);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
         r.post("/tokenize", (req, res) -> guard(req, res, false, this::tokenize));
         r.post("/detokenize", (req, res) -> guard(req, res, false, this::detokenize));
     }
@@ -212,6 +221,7 @@ public final class OpenAiServer implements AutoCloseable {
 
     @Override
     public void close() {
+        kvEvents.close();
         if (server != null) server.stop();
     }
 }
