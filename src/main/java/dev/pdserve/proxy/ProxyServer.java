@@ -34,6 +34,8 @@ public final class ProxyServer implements AutoCloseable {
     private final ProxyMetrics metrics = new ProxyMetrics();
     private final Upstream upstream;
     private final HealthMonitor health;
+    private final PrefixIndex prefixIndex = new PrefixIndex();
+    private final KvEventSubscriber kvEvents;
     private final PdHandler pd;
     private final AdminApi admin;
     private final WebServer server;
@@ -45,6 +47,7 @@ public final class ProxyServer implements AutoCloseable {
         for (InstanceAddress a : config.decoders) register(InstanceType.DECODE, a);
         upstream = new Upstream(config.connectTimeout);
         health = new HealthMonitor(pool, upstream, config);
+        kvEvents = new KvEventSubscriber(pool, prefixIndex, upstream, config);
         pd = new PdHandler(config, pool, upstream, metrics, json);
         admin = new AdminApi(config, pool, health, metrics, json);
         // TCP_NODELAY: relayed SSE events are small writes that must not wait for the client's delayed ACK.
@@ -118,6 +121,8 @@ public final class ProxyServer implements AutoCloseable {
                 n.put("pending_prompt_tokens", i.pendingPromptTokens.get());
                 n.put("kv_cache_usage_perc", i.kvCacheUsage);
                 n.put("last_error", i.lastError);
+                n.put("kv_events_epoch", prefixIndex.epoch(i));
+                n.put("prefix_cache_blocks", prefixIndex.size(i));
             }
         }
         return o;
@@ -160,6 +165,7 @@ public final class ProxyServer implements AutoCloseable {
     @Override
     public void close() {
         server.stop();
+        kvEvents.close();
         health.close();
         upstream.close();
     }
