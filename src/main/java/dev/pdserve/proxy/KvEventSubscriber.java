@@ -120,7 +120,7 @@ final class KvEventSubscriber implements AutoCloseable {
             long epoch = snap.path("epoch").asLong();
             List<Long> hashes = new ArrayList<>();
             for (JsonNode b : snap.path("blocks")) hashes.add(b.path("block_hashes").path(0).asLong());
-            index.snapshot(i, epoch, snap.path("seq").asLong(), hashes);
+            index.snapshot(i, epoch, snap.path("block_size").asInt(), snap.path("seq").asLong(), hashes);
             LOG.info(i + ": KV events epoch " + epoch + ", " + hashes.size() + " blocks in its prefix cache");
             String line;
             while ((line = lines.readLine()) != null) {

@@ -38,10 +38,15 @@ final class PdHandler {
     private final ProxyMetrics metrics;
     private final ObjectMapper json;
     private final Retries retries;
+    private final Router router;
     final AtomicInteger inFlight = new AtomicInteger();
 
-    PdHandler(ProxyConfig config, InstancePool pool, Upstream upstream, ProxyMetrics metrics, ObjectMapper json) {
+    /** Response header naming the path a request took: {@code disaggregated} or {@code decode-only}. */
+    static final io.helidon.http.HeaderName PD_PATH = HeaderNames.create("X-PD-Path");
+
+    PdHandler(ProxyConfig config, InstancePool pool, Upstream upstream, ProxyMetrics metrics, ObjectMapper json, Router router) {
         this.config = config;
+        this.router = router;
         this.pool = pool;
         this.upstream = upstream;
         this.metrics = metrics;
@@ -60,10 +65,23 @@ final class PdHandler {
             TcpPeer client = TcpPeer.of(req.localPeer().address(), req.remotePeer().address());
             try {
                 ObjectNode body = HttpEdge.jsonObject(HttpEdge.body(req, config.maxBodyBytes));
-                JsonNode kv = prefill(path, body, fwd, client);
-                byte[] decodeBody = json.writeValueAsBytes(PdRequests.decodeBody(body, kv));
-                if (body.path("stream").asBoolean(false)) decodeStreaming(path, decodeBody, fwd, client, res);
-                else decodeBuffered(path, decodeBody, fwd, client, res);
+                Router.Route route = router.route(path, body, fwd);
+                res.header(PD_PATH, route.path().label());
+                byte[] decodeBody;
+                int[] hitBlocks = {0};
+                if (route.path() == Router.Path.DISAGGREGATED) {
+                    JsonNode kv = prefill(path, body, fwd, client, route, hitBlocks);
+                    decodeBody = json.writeValueAsBytes(PdRequests.decodeBody(body, kv));
+                } else {
+                    decodeBody = json.writeValueAsBytes(body); // the decode instance prefills it itself
+                }
+                Decoded decoded = (booking) -> {
+                    metrics.decision(InstanceType.DECODE, route.decodeReason());
+                    int hits = route.path() == Router.Path.DECODE_ONLY ? route.hits(booking.instance) : hitBlocks[0];
+                    metrics.routed(route.path().label(), hits, route.queriedBlocks());
+                };
+                if (body.path("stream").asBoolean(false)) decodeStreaming(path, decodeBody, fwd, client, res, route, decoded);
+                else decodeBuffered(path, decodeBody, fwd, client, res, route, decoded);
             } catch (Upstream.ClientClosed e) {
                 metrics.request(Outcome.CLIENT_DISCONNECT);
                 LOG.info("request " + requestId + ": " + e.getMessage());
@@ -88,16 +106,23 @@ final class PdHandler {
         }
     }
 
-    private JsonNode prefill(String path, ObjectNode body, Upstream.Forward fwd, TcpPeer client)
+    /** Counts a request's routing once its decode instance answered. */
+    private interface Decoded {
+        void accept(Booking decode);
+    }
+
+    private JsonNode prefill(String path, ObjectNode body, Upstream.Forward fwd, TcpPeer client, Router.Route route, int[] hitBlocks)
             throws IOException, InterruptedException {
         byte[] prefillBody = json.writeValueAsBytes(PdRequests.prefillBody(body));
-        return retries.run(InstanceType.PREFILL, PdRequests.promptTokens(body), booking -> {
+        return retries.run(InstanceType.PREFILL, PdRequests.promptTokens(body), route.prefillOrder(), booking -> {
             long t0 = System.nanoTime();
             HttpResponse<byte[]> r = upstream.postBuffered(booking.instance.address, path, prefillBody, fwd, config.requestTimeout, client);
             metrics.latency(InstanceType.PREFILL, System.nanoTime() - t0);
             byte[] answer = checkStatus(booking, r.statusCode(), r.body(), contentType(r));
             JsonNode parsed = parseAnswer(answer);
             booking.success();
+            metrics.decision(InstanceType.PREFILL, router.prefillReason(route, booking.instance));
+            hitBlocks[0] = route.hits(booking.instance);
             JsonNode kv = parsed.get("kv_transfer_params");
             if (kv == null || !kv.isObject())
                 throw ApiException.upstream(booking.instance + " answered without kv_transfer_params: it is not a "
@@ -107,23 +132,24 @@ final class PdHandler {
     }
 
     /** Non-streaming decode: buffered, so that a failure can still become a retry or a JSON error. */
-    private void decodeBuffered(String path, byte[] body, Upstream.Forward fwd, TcpPeer client, ServerResponse res)
-            throws InterruptedException {
-        HttpResponse<byte[]> r = retries.run(InstanceType.DECODE, 0, booking -> {
+    private void decodeBuffered(String path, byte[] body, Upstream.Forward fwd, TcpPeer client, ServerResponse res,
+            Router.Route route, Decoded decoded) throws InterruptedException {
+        HttpResponse<byte[]> r = retries.run(InstanceType.DECODE, 0, route.decodeOrder(), booking -> {
             long t0 = System.nanoTime();
             HttpResponse<byte[]> resp = upstream.postBuffered(booking.instance.address, path, body, fwd, config.requestTimeout, client);
             metrics.latency(InstanceType.DECODE, System.nanoTime() - t0);
             parseAnswer(checkStatus(booking, resp.statusCode(), resp.body(), contentType(resp)));
             booking.success();
+            decoded.accept(booking);
             return resp;
         });
         metrics.request(HttpEdge.sendQuietly(res, 200, contentType(r), r.body()) ? Outcome.SUCCESS : Outcome.CLIENT_DISCONNECT);
     }
 
     /** Streaming decode: the first chunk is awaited before anything is sent, then every chunk is relayed as it comes. */
-    private void decodeStreaming(String path, byte[] body, Upstream.Forward fwd, TcpPeer client, ServerResponse res)
-            throws InterruptedException {
-        retries.run(InstanceType.DECODE, 0, booking -> {
+    private void decodeStreaming(String path, byte[] body, Upstream.Forward fwd, TcpPeer client, ServerResponse res,
+            Router.Route route, Decoded decoded) throws InterruptedException {
+        retries.run(InstanceType.DECODE, 0, route.decodeOrder(), booking -> {
             long t0 = System.nanoTime();
             HttpResponse<InputStream> r = upstream.postStreaming(booking.instance.address, path, body, fwd, config.requestTimeout, client);
             try (InputStream in = r.body()) { // closing it closes the connection: the decode instance aborts
@@ -133,6 +159,7 @@ final class PdHandler {
                 int n = in.read(buf);
                 if (n < 0) throw new Retries.RetryableFailure("closed the stream before its first byte");
                 metrics.latency(InstanceType.DECODE, System.nanoTime() - t0);
+                decoded.accept(booking);
                 relay(booking, in, buf, n, res, contentType(r));
                 return null;
             }

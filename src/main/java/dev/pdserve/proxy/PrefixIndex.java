@@ -17,11 +17,13 @@ final class PrefixIndex {
     /** One instance's copy. */
     private static final class Copy {
         final long epoch;
+        final int blockSize;
         long seq;
         final Set<Long> hashes = new HashSet<>();
 
-        Copy(long epoch, long seq) {
+        Copy(long epoch, int blockSize, long seq) {
             this.epoch = epoch;
+            this.blockSize = blockSize;
             this.seq = seq;
         }
     }
@@ -33,9 +35,9 @@ final class PrefixIndex {
     private final Map<Instance, Copy> copies = new HashMap<>();
 
     /** Replaces the instance's copy by a snapshot. */
-    synchronized void snapshot(Instance i, long epoch, long seq, List<Long> hashes) {
+    synchronized void snapshot(Instance i, long epoch, int blockSize, long seq, List<Long> hashes) {
         drop(i);
-        Copy c = new Copy(epoch, seq);
+        Copy c = new Copy(epoch, blockSize, seq);
         copies.put(i, c);
         for (long h : hashes) add(i, c, h);
     }
@@ -73,6 +75,12 @@ final class PrefixIndex {
     synchronized long epoch(Instance i) {
         Copy c = copies.get(i);
         return c == null ? 0 : c.epoch;
+    }
+
+    /** The instance's block size, or 0 when it has no copy. */
+    synchronized int blockSize(Instance i) {
+        Copy c = copies.get(i);
+        return c == null ? 0 : c.blockSize;
     }
 
     /** How many blocks of the chain, from its start, the instance holds. */

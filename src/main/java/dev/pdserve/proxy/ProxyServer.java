@@ -48,13 +48,15 @@ public final class ProxyServer implements AutoCloseable {
         upstream = new Upstream(config.connectTimeout);
         health = new HealthMonitor(pool, upstream, config);
         kvEvents = new KvEventSubscriber(pool, prefixIndex, upstream, config);
-        pd = new PdHandler(config, pool, upstream, metrics, json);
+        Router router = new Router(config.routing, config.prefillThreshold, pool, prefixIndex, new PromptTokenizer(pool, upstream, json));
+        pd = new PdHandler(config, pool, upstream, metrics, json, router);
         admin = new AdminApi(config, pool, health, metrics, json);
         // TCP_NODELAY: relayed SSE events are small writes that must not wait for the client's delayed ACK.
         server = WebServer.builder().host(config.host).port(config.port).connectionOptions(o -> o.tcpNoDelay(true))
                 .routing(this::routes).build().start();
         LOG.info("pdserve proxy on http://" + config.host + ":" + server.port()
-                + " prefill=" + config.prefillers + " decode=" + config.decoders);
+                + " prefill=" + config.prefillers + " decode=" + config.decoders + " routing=" + config.routing.label()
+                + (config.routing == Router.Policy.KV_AWARE ? " prefill-threshold=" + config.prefillThreshold : ""));
     }
 
     public static ProxyServer start(ProxyConfig config) {

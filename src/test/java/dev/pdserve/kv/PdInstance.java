@@ -93,7 +93,7 @@ public final class PdInstance implements AutoCloseable {
 
     /** Starts `proxy` in front of one prefill and one decode instance, and waits until it answers. */
     static PdInstance proxy(String name, Path logDir, List<PdInstance> prefill, List<PdInstance> decode) throws Exception {
-        return proxy(name, logDir, prefill, decode, List.of());
+        return proxy(name, logDir, prefill, decode, List.of("--prefill-threshold", "0")); // these tests are about the transfer
     }
 
     /** Starts `proxy` with {@code extraArgs} in front of the instances, and waits until it answers. */
