@@ -90,7 +90,8 @@ final class KvEventSubscriber implements AutoCloseable {
             if (!following(i)) break;
             String reason = why;
             long wait = reason.startsWith("unsupported") ? UNSUPPORTED_RETRY_SECONDS * 1000L : backoffMs;
-            LOG.fine(() -> i + ": KV events: " + reason + "; reconnecting in " + wait + " ms");
+            if (reason.startsWith("unsupported")) LOG.fine(() -> i + ": KV events: " + reason + "; asking again in " + wait + " ms");
+            else LOG.info(i + ": KV events: " + reason + "; its prefix index is dropped until it resubscribes in " + wait + " ms");
             try {
                 Thread.sleep(wait);
             } catch (InterruptedException e) {

@@ -43,7 +43,7 @@ class KvAwareProcessTest {
     private final Path logs = TestLogs.dir(KvAwareProcessTest.class);
     private final List<PdInstance> all = new ArrayList<>();
     private Path token;
-    private PdInstance p0, p1, d0, proxy;
+    private PdInstance p0, p1, d0, proxy, alwaysPd;
 
     private String kv(String role) {
         return "{\"kv_connector\":\"PdTcpConnector\",\"kv_role\":\"" + role + "\",\"kv_port\":0"
@@ -64,7 +64,9 @@ class KvAwareProcessTest {
         p1 = add(serve("prefill-1", "kv_producer", 0));
         d0 = add(serve("decode-0", "kv_consumer", 0));
         for (PdInstance i : List.copyOf(all)) i.awaitServe();
-        proxy = add(PdInstance.proxy("proxy", logs, List.of(p0, p1), List.of(d0), List.of("--health-interval", "0.2")));
+        proxy = add(PdInstance.proxy("proxy", logs, List.of(p0, p1), List.of(d0), List.of("--health-interval", "2")));
+        alwaysPd = add(PdInstance.proxy("proxy-always-pd", logs, List.of(p0, p1), List.of(d0),
+                List.of("--health-interval", "2", "--prefill-threshold", "0")));
     }
 
     private PdInstance add(PdInstance i) {
@@ -107,8 +109,12 @@ class KvAwareProcessTest {
         return ids;
     }
 
-    /** The proxy's view of one instance in /healthcheck. */
     JsonNode proxyView(String role, PdInstance i) throws Exception {
+        return proxyView(proxy, role, i);
+    }
+
+    /** A proxy's view of one instance in /healthcheck. */
+    static JsonNode proxyView(PdInstance proxy, String role, PdInstance i) throws Exception {
         HttpRequest r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.port + "/healthcheck")).build();
         JsonNode h = PdInstance.JSON.readTree(HTTP.send(r, HttpResponse.BodyHandlers.ofString()).body());
         for (JsonNode n : h.get(role)) if (n.get("instance").asText().endsWith(":" + i.port)) return n;
@@ -117,12 +123,22 @@ class KvAwareProcessTest {
 
     /** The proxy's copy of the instance's prefix cache has caught up with the instance's own snapshot. */
     void awaitIndexed(String role, PdInstance i) throws Exception {
-        Await.until("the proxy's index of " + i + " to equal its snapshot", () -> {
-            JsonNode snap = snapshot(i);
-            JsonNode view = proxyView(role, i);
-            return view.get("kv_events_epoch").asLong() == snap.get("epoch").asLong()
-                    && view.get("prefix_cache_blocks").asInt() == snap.get("blocks").size();
-        });
+        awaitIndexed(proxy, role, i);
+    }
+
+    static void awaitIndexed(PdInstance proxy, String role, PdInstance i) throws Exception {
+        String[] last = {""};
+        try {
+            Await.until("the index of " + proxy + " for " + i + " to equal its snapshot", () -> {
+                JsonNode snap = snapshot(i);
+                JsonNode view = proxyView(proxy, role, i);
+                last[0] = "snapshot epoch " + snap.get("epoch") + " blocks " + snap.get("blocks").size() + ", proxy " + view;
+                return view.get("kv_events_epoch").asLong() == snap.get("epoch").asLong()
+                        && view.get("prefix_cache_blocks").asInt() == snap.get("blocks").size();
+            });
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "; last seen: " + last[0], e);
+        }
     }
 
     @Test
@@ -156,5 +172,76 @@ class KvAwareProcessTest {
         p0.postJson("/v1/completions", completion(shared, 1));
         awaitIndexed("prefill", p0);
         assertThat(proxyView("prefill", p0).get("prefix_cache_blocks").asInt()).isPositive();
+    }
+
+    /** A proxy metric's sample with exactly these labels (in Prometheus' sorted order), 0 when absent. */
+    static double sample(PdInstance proxy, String name, String labels) throws Exception {
+        String key = labels.isEmpty() ? name : name + "{" + labels + "}";
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^" + java.util.regex.Pattern.quote(key) + " (\\S+)$")
+                .matcher(proxy.metrics());
+        return m.find() ? Double.parseDouble(m.group(1)) : 0;
+    }
+
+    static String text(HttpResponse<String> r) throws Exception {
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        return PdInstance.JSON.readTree(r.body()).get("choices").get(0).get("text").asText();
+    }
+
+    @Test
+    void kvAwareRoutingSendsASharedPrefixToThePrefillInstanceHoldingIt() throws Exception {
+        String shared = "You are a careful assistant. Answer in short sentences and cite sources. ".repeat(5);
+        HttpResponse<String> first = alwaysPd.post("/v1/completions", completion(shared + "Question 0: why is the sky blue?", 4));
+        assertThat(first.headers().firstValue("X-PD-Path")).hasValue("disaggregated");
+        text(first);
+        PdInstance holder = p0.metric("vllm:prefix_cache_queries_total") > 0 && snapshotHolds(p0, shared) ? p0 : p1;
+        PdInstance other = holder == p0 ? p1 : p0;
+        assertThat(snapshotHolds(holder, shared)).isTrue();
+        awaitIndexed(alwaysPd, "prefill", holder);
+        double holderHits = holder.metric("vllm:prefix_cache_hits_total");
+        double otherRequests = other.metric("vllm:request_success_total");
+        double hitBlocks = sample(alwaysPd, "pdserve_proxy_prefix_hit_blocks_total", "");
+        int sharedBlocks = tokenize(holder, shared).length / 16;
+        for (int k = 1; k <= 4; k++) {
+            HttpResponse<String> r = alwaysPd.post("/v1/completions", completion(shared + "Question " + k + ": what is " + k + "?", 4));
+            assertThat(r.headers().firstValue("X-PD-Path")).hasValue("disaggregated");
+            text(r);
+        }
+        // Least-loaded would have alternated between two idle instances; kv-aware sent all four to the holder.
+        assertThat(other.metric("vllm:request_success_total")).isEqualTo(otherRequests);
+        assertThat(holder.metric("vllm:prefix_cache_hits_total") - holderHits).isGreaterThanOrEqualTo(4.0 * sharedBlocks * 16);
+        assertThat(sample(alwaysPd, "pdserve_proxy_prefix_hit_blocks_total", "") - hitBlocks).isGreaterThanOrEqualTo(4.0 * sharedBlocks);
+        assertThat(sample(alwaysPd, "pdserve_proxy_routing_decisions_total", "reason=\"prefix_hit\",role=\"prefill\"")).isGreaterThanOrEqualTo(4);
+    }
+
+    /** Whether the instance's prefix cache holds the text's first full block. */
+    static boolean snapshotHolds(PdInstance i, String text) throws Exception {
+        int[] ids = tokenize(i, text);
+        return hashes(snapshot(i)).contains(BlockHash.chain(ids, 1, 16)[0]);
+    }
+
+    @Test
+    void shortPromptsAndPrefixesTheDecodeHoldsArePrefilledOnTheDecodeInstance() throws Exception {
+        String shortPrompt = "Count to five:";
+        String colocated = text(p1.post("/v1/completions", completion(shortPrompt, 6)));
+        double prefillsBefore = p0.metric("vllm:request_success_total") + p1.metric("vllm:request_success_total");
+        HttpResponse<String> r = proxy.post("/v1/completions", completion(shortPrompt, 6));
+        assertThat(r.headers().firstValue("X-PD-Path")).hasValue("decode-only");
+        assertThat(text(r)).isEqualTo(colocated);
+        assertThat(p0.metric("vllm:request_success_total") + p1.metric("vllm:request_success_total")).isEqualTo(prefillsBefore);
+        assertThat(sample(proxy, "pdserve_proxy_pd_path_total", "path=\"decode-only\"")).isGreaterThanOrEqualTo(1);
+        assertThat(sample(proxy, "pdserve_proxy_routing_decisions_total", "reason=\"short_prompt\",role=\"decode\"")).isGreaterThanOrEqualTo(1);
+
+        // A long prompt is disaggregated; afterwards the decode instance holds it, so a follow-up turn stays there.
+        String history = "User: tell me about rivers. Assistant: rivers flow from mountains to the sea, carving valleys. ".repeat(16);
+        HttpResponse<String> turn1 = proxy.post("/v1/completions", completion(history, 4));
+        assertThat(turn1.headers().firstValue("X-PD-Path")).hasValue("disaggregated");
+        text(turn1);
+        awaitIndexed(proxy, "decode", d0);
+        String turn2Prompt = history + "User: and lakes?";
+        String expected = text(p1.post("/v1/completions", completion(turn2Prompt, 6)));
+        HttpResponse<String> turn2 = proxy.post("/v1/completions", completion(turn2Prompt, 6));
+        assertThat(turn2.headers().firstValue("X-PD-Path")).hasValue("decode-only");
+        assertThat(text(turn2)).isEqualTo(expected);
+        assertThat(sample(proxy, "pdserve_proxy_routing_decisions_total", "reason=\"decode_prefix\",role=\"decode\"")).isGreaterThanOrEqualTo(1);
     }
 }
