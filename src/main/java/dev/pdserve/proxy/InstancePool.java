@@ -118,6 +118,7 @@ final class InstancePool {
             release();
             if (judged) return;
             judged = true;
+            instance.lastError = null;
             instance.breaker.onSuccess();
         }
 

@@ -64,7 +64,7 @@ final class PdHandler {
             // Looked up before the work starts: a connection already reset could not be told from one not found.
             TcpPeer client = TcpPeer.of(req.localPeer().address(), req.remotePeer().address());
             try {
-                ObjectNode body = HttpEdge.jsonObject(HttpEdge.body(req, config.maxBodyBytes));
+                ObjectNode body = HttpEdge.jsonObject(HttpEdge.body(req, res, config.maxBodyBytes));
                 Router.Route route = router.route(path, body, fwd);
                 res.header(PD_PATH, route.path().label());
                 byte[] decodeBody;

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.pdserve.http.ApiException;
 import dev.pdserve.http.HttpEdge;
+import dev.pdserve.http.Routes;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.http.Handler;
@@ -17,6 +18,7 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
 
 /**
@@ -39,6 +41,9 @@ public final class ProxyServer implements AutoCloseable {
     private final PdHandler pd;
     private final AdminApi admin;
     private final WebServer server;
+    /** Requests inside an API handler, counted before the draining check so drain() waits for every one let in. */
+    private final AtomicInteger active = new AtomicInteger();
+    private volatile boolean draining;
 
     private ProxyServer(ProxyConfig config) {
         this.config = config;
@@ -51,9 +56,9 @@ public final class ProxyServer implements AutoCloseable {
         Router router = new Router(config.routing, config.prefillThreshold, pool, prefixIndex, new PromptTokenizer(pool, upstream, json));
         pd = new PdHandler(config, pool, upstream, metrics, json, router);
         admin = new AdminApi(config, pool, health, metrics, json);
-        // TCP_NODELAY: relayed SSE events are small writes that must not wait for the client's delayed ACK.
-        server = WebServer.builder().host(config.host).port(config.port).connectionOptions(o -> o.tcpNoDelay(true))
-                .routing(this::routes).build().start();
+        server = HttpEdge.listener(WebServer.builder().host(config.host).port(config.port)
+                        .shutdownHook(false) // the proxy command drains first, then stops the server
+                        .routing(this::routes), config.connections, "proxy").build().start();
         LOG.info("pdserve proxy on http://" + config.host + ":" + server.port()
                 + " prefill=" + config.prefillers + " decode=" + config.decoders + " routing=" + config.routing.label()
                 + (config.routing == Router.Policy.KV_AWARE ? " prefill-threshold=" + config.prefillThreshold : ""));
@@ -73,14 +78,42 @@ public final class ProxyServer implements AutoCloseable {
     }
 
     private void routes(HttpRouting.Builder r) {
-        r.post("/v1/completions", (req, res) -> pd.handle(req, res, "/v1/completions"))
-                .post("/v1/chat/completions", (req, res) -> pd.handle(req, res, "/v1/chat/completions"))
+        new Routes(r).post("/v1/completions", unlessDraining((req, res) -> pd.handle(req, res, "/v1/completions")))
+                .post("/v1/chat/completions", unlessDraining((req, res) -> pd.handle(req, res, "/v1/chat/completions")))
                 .get("/v1/models", this::models)
-                .get("/health", (req, res) -> res.send())
+                .get("/health", (req, res) -> res.status(draining ? 503 : 200).send())
                 .get("/healthcheck", json(req -> healthcheck()))
                 .get("/metrics", (req, res) -> HttpEdge.sendMetrics(res, metrics.scrape()))
                 .post("/instances/add", json(admin::add))
-                .post("/instances/remove", json(admin::remove));
+                .post("/instances/remove", json(admin::remove))
+                .finish();
+    }
+
+    /** While draining, a new request gets 503 and an OpenAI-shaped body (not a refused connection). */
+    private Handler unlessDraining(Handler h) {
+        return (req, res) -> {
+            active.incrementAndGet();
+            try {
+                if (draining) HttpEdge.sendError(res, ApiException.unavailable("The proxy is shutting down and takes no new requests"));
+                else h.handle(req, res);
+            } finally {
+                active.decrementAndGet();
+            }
+        };
+    }
+
+    /** SIGTERM: new requests get 503 from now on; returns when the running ones have ended, or after {@code timeout}. */
+    public void drain(Duration timeout) {
+        draining = true;
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (active.get() > 0 && System.nanoTime() - deadline < 0) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 
     private interface JsonEndpoint {

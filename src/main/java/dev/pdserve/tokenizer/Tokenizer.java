@@ -31,11 +31,14 @@ public final class Tokenizer implements AutoCloseable {
     private final String eosToken;
     private final Map<String, Object> specialTokens; // bos_token, eos_token, ... as templates see them
     private final ChatTemplate chatTemplate;          // null when the model has none
+    private final int maxBytesPerToken;               // 0: no bound known
     private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private boolean closed;
 
-    private Tokenizer(Path dir, HuggingFaceTokenizer rust, Vocabulary vocab, Map<String, Object> specialTokens, ChatTemplate chatTemplate) {
+    private Tokenizer(Path dir, HuggingFaceTokenizer rust, Vocabulary vocab, Map<String, Object> specialTokens, ChatTemplate chatTemplate,
+                      int maxBytesPerToken) {
         this.dir = dir;
+        this.maxBytesPerToken = maxBytesPerToken;
         this.rust = rust;
         this.vocab = vocab;
         this.specialTokens = specialTokens;
@@ -50,7 +53,8 @@ public final class Tokenizer implements AutoCloseable {
         if (!Files.isRegularFile(file)) {
             throw new TokenizerException("no tokenizer.json in " + modelDir + ": pdserve needs a Hugging Face fast tokenizer");
         }
-        Vocabulary vocab = Vocabulary.read(readJson(file), file);
+        JsonNode json = readJson(file);
+        Vocabulary vocab = Vocabulary.read(json, file);
         JsonNode config = readConfig(modelDir.resolve("tokenizer_config.json"));
         Map<String, Object> specialTokens = new LinkedHashMap<>();
         for (String key : List.of("bos_token", "eos_token", "unk_token", "pad_token")) {
@@ -58,7 +62,7 @@ public final class Tokenizer implements AutoCloseable {
             if (token != null) specialTokens.put(key, token);
         }
         ChatTemplate template = ChatTemplate.find(modelDir, config);
-        return new Tokenizer(modelDir, NativeTokenizers.open(file), vocab, specialTokens, template);
+        return new Tokenizer(modelDir, NativeTokenizers.open(file), vocab, specialTokens, template, InputBound.bytesPerToken(json, vocab));
     }
 
     /** Token ids of {@code text}; with {@code addSpecialTokens} the post-processor adds BOS (and whatever else it adds). */
@@ -98,6 +102,9 @@ public final class Tokenizer implements AutoCloseable {
 
     /** Number of token ids (model vocabulary plus added tokens). */
     public int vocabSize() { return vocab.size(); }
+
+    /** The most input bytes one token stands for, or 0 when tokenizer.json proves no bound ({@link InputBound}). */
+    public int maxBytesPerToken() { return maxBytesPerToken; }
 
     public int bosTokenId() { return vocab.idOf(bosToken); }
 
