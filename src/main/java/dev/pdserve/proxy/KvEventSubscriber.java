@@ -31,7 +31,7 @@ final class KvEventSubscriber implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger("dev.pdserve.proxy");
     static final String PATH = "/kv_events";
     private static final int IDLE_SECONDS = 5;
-    private static final int UNSUPPORTED_RETRY_SECONDS = 30;
+    private static final int UNSUPPORTED_RETRY_SECONDS = 2;
 
     private final InstancePool pool;
     private final PrefixIndex index;
@@ -90,8 +90,7 @@ final class KvEventSubscriber implements AutoCloseable {
             if (!following(i)) break;
             String reason = why;
             long wait = reason.startsWith("unsupported") ? UNSUPPORTED_RETRY_SECONDS * 1000L : backoffMs;
-            if (reason.startsWith("unsupported")) LOG.fine(() -> i + ": KV events: " + reason + "; asking again in " + wait + " ms");
-            else LOG.info(i + ": KV events: " + reason + "; its prefix index is dropped until it resubscribes in " + wait + " ms");
+            LOG.info(i + ": KV events: " + reason + "; no prefix index for it until it resubscribes in " + wait + " ms");
             try {
                 Thread.sleep(wait);
             } catch (InterruptedException e) {
