@@ -129,7 +129,8 @@ class KvAwareProcessTest {
     static void awaitIndexed(PdInstance proxy, String role, PdInstance i) throws Exception {
         String[] last = {""};
         try {
-            Await.until("the index of " + proxy + " for " + i + " to equal its snapshot", () -> {
+            // Generous: on a loaded machine the subscription (and a restarted instance) can take a while.
+            Await.until("the index of " + proxy + " for " + i + " to equal its snapshot", java.time.Duration.ofSeconds(120), () -> {
                 JsonNode snap = snapshot(i);
                 JsonNode view = proxyView(proxy, role, i);
                 last[0] = "snapshot epoch " + snap.get("epoch") + " blocks " + snap.get("blocks").size() + ", proxy " + view;
