@@ -8,6 +8,7 @@ import dev.pdserve.bench.CustomDataset;
 import dev.pdserve.bench.Goodput;
 import dev.pdserve.bench.HfPromptTokenizer;
 import dev.pdserve.bench.LatencyPlot;
+import dev.pdserve.bench.MultiTurnDataset;
 import dev.pdserve.bench.RandomDataset;
 import dev.pdserve.bench.Report;
 import dev.pdserve.bench.ResultJson;
@@ -53,8 +54,11 @@ final class BenchCommand implements Runnable {
         Path tokenizer;
         @Option(names = "--label", description = "Result label (default: the backend).") String label;
 
-        @Option(names = "--dataset-name", defaultValue = "random", description = "random, sharegpt or custom (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--dataset-name", defaultValue = "random", description = "random, sharegpt, custom or multi-turn (default: ${DEFAULT-VALUE}).")
         String datasetName;
+        @Option(names = "--multi-turn-turns", defaultValue = "4", description = "multi-turn: turns per conversation (default: ${DEFAULT-VALUE}).") int multiTurnTurns;
+        @Option(names = "--multi-turn-system-prompt-len", defaultValue = "512", description = "multi-turn: tokens of the system prompt all conversations share (default: ${DEFAULT-VALUE}).") int multiTurnSystemPromptLen;
+        @Option(names = "--multi-turn-user-len", defaultValue = "64", description = "multi-turn: tokens of each user message (default: ${DEFAULT-VALUE}); answers in the history are --output-len tokens.") int multiTurnUserLen;
         @Option(names = "--dataset-path", description = "ShareGPT JSON file or custom JSONL ({\"prompt\":...,\"output_tokens\":N} per line).")
         Path datasetPath;
         @Option(names = "--num-prompts", defaultValue = "1000") int numPrompts;
@@ -110,13 +114,14 @@ final class BenchCommand implements Runnable {
             PrintStream out = System.out;
             Backend be = Backend.parse(backend);
             double rate = parseRate(requestRate);
-            if (!List.of("random", "sharegpt", "custom").contains(datasetName)) {
-                throw new IllegalArgumentException("unknown --dataset-name '" + datasetName + "' (use random, sharegpt or custom)");
+            if (!List.of("random", "sharegpt", "custom", "multi-turn").contains(datasetName)) {
+                throw new IllegalArgumentException("unknown --dataset-name '" + datasetName + "' (use random, sharegpt, custom or multi-turn)");
             }
-            if (datasetName.equals("random") && datasetPath != null) {
-                throw new IllegalArgumentException("--dataset-path cannot be used with --dataset-name random");
+            boolean generated = datasetName.equals("random") || datasetName.equals("multi-turn");
+            if (generated && datasetPath != null) {
+                throw new IllegalArgumentException("--dataset-path cannot be used with --dataset-name " + datasetName);
             }
-            if (!datasetName.equals("random") && datasetPath == null) {
+            if (!generated && datasetPath == null) {
                 throw new IllegalArgumentException("--dataset-name " + datasetName + " needs --dataset-path");
             }
             if (numPrompts < 1) throw new IllegalArgumentException("--num-prompts must be >= 1");
@@ -127,7 +132,7 @@ final class BenchCommand implements Runnable {
                 customOutputLen = outputLen;
             }
             // As vLLM: random prompts should run to the requested length, not stop at an EOS.
-            boolean eos = ignoreEos || datasetName.equals("random");
+            boolean eos = ignoreEos || generated;
 
             Path tokDir = tokenizer != null ? tokenizer : Defaults.builtInModel();
             Map<String, Object> body = new LinkedHashMap<>();
@@ -155,6 +160,8 @@ final class BenchCommand implements Runnable {
                     requests = switch (datasetName) {
                         case "random" -> RandomDataset.sample(tok, numPrompts, randomInputLen, randomOutputLen,
                                 randomRangeRatio, randomPrefixLen, seed);
+                        case "multi-turn" -> MultiTurnDataset.sample(tok, numPrompts, multiTurnTurns, multiTurnSystemPromptLen,
+                                multiTurnUserLen, randomOutputLen, seed);
                         case "sharegpt" -> ShareGptDataset.sample(datasetPath, tok, numPrompts, sharegptOutputLen, seed);
                         default -> CustomDataset.sample(datasetPath, tok, numPrompts, customOutputLen);
                     };

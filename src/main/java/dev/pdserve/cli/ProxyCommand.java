@@ -64,6 +64,12 @@ final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--circuit-breaker-cooldown", description = "Seconds an open breaker waits before one probe request (default: ${DEFAULT-VALUE}).")
     double breakerCooldown = 10;
 
+    @Option(names = "--routing", description = "least-loaded, round-robin or kv-aware: route by where the prompt's prefix KV is (default: ${DEFAULT-VALUE}).")
+    String routing = "kv-aware";
+
+    @Option(names = "--prefill-threshold", description = "With kv-aware routing, a request of which at most this many prompt tokens are not cached on a decode instance is prefilled there, not disaggregated; 0: always disaggregate (default: ${DEFAULT-VALUE}).")
+    int prefillThreshold = ProxyConfig.DEFAULT_PREFILL_THRESHOLD;
+
     private boolean given(String option) {
         return spec != null && spec.commandLine().getParseResult().hasMatchedOption(option);
     }
@@ -106,6 +112,7 @@ final class ProxyCommand implements Callable<Integer> {
                 .adminApiKey(adminApiKey).healthInterval(ProxyConfig.seconds(healthInterval))
                 .requestTimeout(ProxyConfig.seconds(requestTimeout))
                 .breakerFailures(breakerFailures).breakerCooldown(ProxyConfig.seconds(breakerCooldown))
+                .routing(routing).prefillThreshold(prefillThreshold)
                 .upstreamApiKey(System.getenv("OPENAI_API_KEY"));
     }
 }

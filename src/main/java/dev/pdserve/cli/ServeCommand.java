@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.pdserve.cluster.ClusterSpec;
 import dev.pdserve.engine.Engine;
 import dev.pdserve.engine.EngineConfig;
+import dev.pdserve.engine.KvEventsConfig;
 import dev.pdserve.engine.InferenceEngine;
 import dev.pdserve.engine.PagedKvCache;
 import dev.pdserve.engine.SpeculativeConfig;
@@ -76,6 +77,7 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = {"--quantization", "-q"}, paramLabel = "METHOD", description = "w8a8 (also 'ascend'): int8 weights and activations.") String quantization;
     @Option(names = "--kv-transfer-config", paramLabel = "JSON", description = "vLLM's KV connector config (kv_role, ...), for PD disaggregation.") String kvTransferConfig;
     @Option(names = "--speculative-config", paramLabel = "JSON", description = "vLLM's speculative decoding config: {\"method\":\"ngram\",\"num_speculative_tokens\":4,\"prompt_lookup_max\":4} or {\"method\":\"deepseek_mtp\",\"num_speculative_tokens\":1}.") String speculativeConfig;
+    @Option(names = "--kv-events-config", paramLabel = "JSON", description = "vLLM's KV events config; pdserve publishes them on GET /kv_events (default: on; with the flag, enable_kv_cache_events decides).") String kvEventsConfig;
     @Option(names = "--cluster", paramLabel = "FILE", description = "cluster.json (pdserve ranktable): with --instance, take this instance's role, ports, kv-transfer-config and threads from it.") Path cluster;
     @Option(names = "--instance", paramLabel = "ID", description = "This instance's id in --cluster, e.g. prefill-0.") String instance;
     @Option(names = "--chat-template", paramLabel = "FILE_OR_TEXT", description = "Chat template to use instead of the model's: a file, or the template itself.") String chatTemplate;
@@ -114,6 +116,7 @@ final class ServeCommand implements Callable<Integer> {
         }
 
         checkToolFlags();
+        KvEventsConfig events = KvEventsConfig.parse(kvEventsConfig);
         ModelConfig modelConfig = ModelConfig.load(modelDir);
         int contextLen = MaxModelLen.resolve(maxModelLen, modelDir, MaxModelLen.allowLong(System.getenv("VLLM_ALLOW_LONG_MAX_MODEL_LEN")), LOG::warning);
         KvPoolSize.Choice pool = KvPoolSize.choose(kvCacheMemory != null ? kvCacheMemory : kvCacheMemoryBytes,
@@ -140,6 +143,8 @@ final class ServeCommand implements Callable<Integer> {
         OpenAiServer.Features features = new OpenAiServer.Features(
                 () -> new StructuredOutputs(TokenVocabulary.load(tokenizer, tokenizerFolder, model.vocabSize(), modelConfig.eosTokenIds())),
                 enableAutoToolChoice, toolCallParser);
+        if (!events.enabled()) engine.kvEvents().disable();
+        else if (kvEventsConfig != null && events.publisher().equals("zmq")) LOG.info("--kv-events-config publisher zmq: pdserve publishes KV events on GET /kv_events of its HTTP port instead");
         OpenAiServer server;
         try {
             server = new OpenAiServer(engine, TextCodec.of(tokenizer),

@@ -1,5 +1,7 @@
 package dev.pdserve.engine;
 
+import dev.pdserve.prefix.BlockHash;
+
 import java.util.Arrays;
 import java.util.HashMap;
 
@@ -14,7 +16,7 @@ import java.util.HashMap;
  * Not thread-safe: only the engine's step loop calls it.
  */
 final class BlockManager {
-    static final long NO_HASH = 0;
+    static final long NO_HASH = BlockHash.NONE;
 
     private final int blockSize;
     private final int numBlocks;
@@ -33,6 +35,8 @@ final class BlockManager {
 
     private long prefixQueries;
     private long prefixHits;
+    /** Told of every hash registered and dropped, in order (the KV events the proxy indexes). */
+    private KvEvents events = KvEvents.OFF;
 
     BlockManager(int numBlocks, int blockSize, boolean prefixCaching) {
         if (numBlocks < 1) throw new IllegalArgumentException("need at least one KV block, got " + numBlocks);
@@ -48,6 +52,8 @@ final class BlockManager {
     }
 
     int blockSize() { return blockSize; }
+
+    void publishTo(KvEvents events) { this.events = events; }
 
     int numBlocks() { return numBlocks; }
 
@@ -124,6 +130,7 @@ final class BlockManager {
                 if (tokensOf[b] == null) tokensOf[b] = new int[blockSize];
                 System.arraycopy(r.tokens, i * blockSize, tokensOf[b], 0, blockSize);
                 cached.put(h, b);
+                events.stored(h, i == 0 ? NO_HASH : r.blockHashes[i - 1], blockSize);
             }
         }
         r.numRegisteredBlocks = Math.max(r.numRegisteredBlocks, full);
@@ -173,20 +180,19 @@ final class BlockManager {
         }
     }
 
+    /** The hashes of the blocks registered now (tests check the KV events against it). */
+    java.util.Set<Long> cachedHashes() { return java.util.Set.copyOf(cached.keySet()); }
+
     /** Drops every cached block (e.g. after weights change); blocks in use are kept. */
     void resetPrefixCache() {
         for (int b = 0; b < numBlocks; b++) hashOf[b] = NO_HASH;
         cached.clear();
+        events.cleared();
     }
 
     private void hashFullBlocks(Request r, int upTo) {
         for (int i = r.numHashedBlocks; i < upTo; i++) {
-            long h = i == 0 ? 0x5DEECE66DL : r.blockHashes[i - 1];
-            for (int t = i * blockSize, end = t + blockSize; t < end; t++) {
-                h = (h ^ r.tokens[t]) * 0x9E3779B97F4A7C15L;
-                h ^= h >>> 29;
-            }
-            r.blockHashes[i] = h == NO_HASH ? 1 : h;
+            r.blockHashes[i] = BlockHash.next(i == 0 ? BlockHash.NONE : r.blockHashes[i - 1], r.tokens, i * blockSize, blockSize);
         }
         r.numHashedBlocks = Math.max(r.numHashedBlocks, upTo);
     }
@@ -195,7 +201,7 @@ final class BlockManager {
         int b = head;
         unlink(b);
         if (hashOf[b] != NO_HASH) {
-            cached.remove(hashOf[b], b);
+            if (cached.remove(hashOf[b], b)) events.removed(hashOf[b]);
             hashOf[b] = NO_HASH;
         }
         refCount[b] = 1;

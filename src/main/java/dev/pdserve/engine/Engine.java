@@ -38,6 +38,7 @@ public final class Engine implements InferenceEngine {
     private final Sampler sampler;
     private final StopRules stops;
     private final KvTransfers kv;
+    private final KvEvents kvEvents;
     private final int vocab;
 
     private final ConcurrentLinkedQueue<Object> inbox = new ConcurrentLinkedQueue<>();
@@ -98,6 +99,8 @@ public final class Engine implements InferenceEngine {
         this.maxDrafts = drafter == null ? 0 : spec.numSpeculativeTokens();
         this.specAcceptedPerPos = new long[maxDrafts];
         if (drafter != null) LOG.info("speculative decoding: " + spec);
+        this.kvEvents = new KvEvents(config.blockSize());
+        blocks.publishTo(kvEvents);
         this.scheduler = new Scheduler(blocks, config.maxNumSeqs(), config.maxNumBatchedTokens(), drafter, maxDrafts, config.maxModelLen());
         this.runner = new ModelRunner(model, cache);
         if (drafter != null) scheduler.perDraftCost = VerifyCost.measure(model, cache, 0, maxDrafts);
@@ -178,6 +181,8 @@ public final class Engine implements InferenceEngine {
     @Override public KvConnector.Stats kvStats() { return kv.stats(); }
 
     @Override public String kvRole() { return kv.role(); }
+
+    @Override public KvEvents kvEvents() { return kvEvents; }
 
     @Override public CausalLM model() { return model; }
 
@@ -418,6 +423,7 @@ public final class Engine implements InferenceEngine {
     }
 
     private void publish() {
+        kvEvents.flush();
         numRunning = scheduler.numRunning();
         numWaiting = scheduler.numWaiting() + kv.numWaiting();
         numUsedBlocks = blocks.numUsedBlocks();

@@ -37,6 +37,9 @@ public interface InferenceEngine extends AutoCloseable {
     /** Speculative decoding's counters, or null when the engine does not speculate. */
     default SpecDecodeStats specStats() { return null; }
 
+    /** The prefix cache's KV events (vLLM's --kv-events-config), or null when this engine has none. */
+    default KvEvents kvEvents() { return null; }
+
     EngineConfig config();
 
     CausalLM model();

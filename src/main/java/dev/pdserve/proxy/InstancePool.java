@@ -60,6 +60,11 @@ final class InstancePool {
      * books the load on it. Returns null when no instance of the type is available.
      */
     synchronized Booking acquire(InstanceType type, Set<Instance> tried, long promptTokens) {
+        return acquire(type, tried, promptTokens, null);
+    }
+
+    /** As {@link #acquire(InstanceType, Set, long)}, ranking by {@code order} (a routing policy's; null: least loaded). */
+    synchronized Booking acquire(InstanceType type, Set<Instance> tried, long promptTokens, Comparator<Instance> order) {
         List<Instance> fresh = new ArrayList<>();
         List<Instance> retried = new ArrayList<>();
         for (Instance i : list(type)) if (i.isAvailable()) (tried.contains(i) ? retried : fresh).add(i);
@@ -69,7 +74,7 @@ final class InstancePool {
         int shift = Math.floorMod(roundRobin[type.ordinal()]++, candidates.size());
         List<Instance> rotated = new ArrayList<>(candidates.subList(shift, candidates.size()));
         rotated.addAll(candidates.subList(0, shift));
-        rotated.sort(type == InstanceType.PREFILL ? BY_PREFILL_LOAD : BY_DECODE_LOAD);
+        rotated.sort(order != null ? order : leastLoaded(type));
         for (Instance i : rotated) {
             if (!i.breaker.tryAcquire()) continue;
             i.pendingPromptTokens.addAndGet(promptTokens);
@@ -77,6 +82,10 @@ final class InstancePool {
             return new Booking(i, promptTokens);
         }
         return null;
+    }
+
+    static Comparator<Instance> leastLoaded(InstanceType type) {
+        return type == InstanceType.PREFILL ? BY_PREFILL_LOAD : BY_DECODE_LOAD;
     }
 
     private static final Comparator<Instance> BY_PREFILL_LOAD = Comparator

@@ -39,10 +39,15 @@ final class PdHandler {
     private final ObjectMapper json;
     private final Retries retries;
     private final Loops loops;
+    private final Router router;
     final AtomicInteger inFlight = new AtomicInteger();
 
-    PdHandler(ProxyConfig config, InstancePool pool, Upstream upstream, ProxyMetrics metrics, ObjectMapper json, Loops loops) {
+    /** Response header naming the path a request took: {@code disaggregated} or {@code decode-only}. */
+    static final io.helidon.http.HeaderName PD_PATH = HeaderNames.create("X-PD-Path");
+
+    PdHandler(ProxyConfig config, InstancePool pool, Upstream upstream, ProxyMetrics metrics, ObjectMapper json, Loops loops, Router router) {
         this.config = config;
+        this.router = router;
         this.pool = pool;
         this.upstream = upstream;
         this.metrics = metrics;
@@ -64,11 +69,25 @@ final class PdHandler {
                 Upstream.Forward fwd = new Upstream.Forward(requestId, auth, loops.forward(req.headers().first(HeaderNames.create(Loops.HOPS)).orElse(null)));
                 ObjectNode body = ProxyJson.object(HttpEdge.body(req, res, config.maxBodyBytes));
                 // No prefill (and no lease held for nobody) when no decode instance could take the request.
-                for (InstanceType t : InstanceType.values()) if (!pool.anyAvailable(t)) throw retries.noInstance(t);
-                JsonNode kv = prefill(path, body, fwd, client);
-                byte[] decodeBody = json.writeValueAsBytes(PdRequests.decodeBody(body, kv));
-                if (body.path("stream").asBoolean(false)) decodeStreaming(path, decodeBody, fwd, client, res);
-                else decodeBuffered(path, decodeBody, fwd, client, res);
+                if (!pool.anyAvailable(InstanceType.DECODE)) throw retries.noInstance(InstanceType.DECODE);
+                Router.Route route = router.route(path, body, fwd);
+                res.header(PD_PATH, route.path().label());
+                byte[] decodeBody;
+                int[] hitBlocks = {0};
+                if (route.path() == Router.Path.DISAGGREGATED) {
+                    if (!pool.anyAvailable(InstanceType.PREFILL)) throw retries.noInstance(InstanceType.PREFILL);
+                    JsonNode kv = prefill(path, body, fwd, client, route, hitBlocks);
+                    decodeBody = json.writeValueAsBytes(PdRequests.decodeBody(body, kv));
+                } else {
+                    decodeBody = json.writeValueAsBytes(body); // the decode instance prefills it itself
+                }
+                Decoded decoded = (booking) -> {
+                    metrics.decision(InstanceType.DECODE, route.decodeReason());
+                    int hits = route.path() == Router.Path.DECODE_ONLY ? route.hits(booking.instance) : hitBlocks[0];
+                    metrics.routed(route.path().label(), hits, route.queriedBlocks());
+                };
+                if (body.path("stream").asBoolean(false)) decodeStreaming(path, decodeBody, fwd, client, res, route, decoded);
+                else decodeBuffered(path, decodeBody, fwd, client, res, route, decoded);
             } catch (Upstream.ClientClosed e) {
                 metrics.request(Outcome.CLIENT_DISCONNECT);
                 LOG.info("request " + requestId + ": " + e.getMessage());
@@ -94,16 +113,23 @@ final class PdHandler {
         }
     }
 
-    private JsonNode prefill(String path, ObjectNode body, Upstream.Forward fwd, TcpPeer client)
+    /** Counts a request's routing once its decode instance answered. */
+    private interface Decoded {
+        void accept(Booking decode);
+    }
+
+    private JsonNode prefill(String path, ObjectNode body, Upstream.Forward fwd, TcpPeer client, Router.Route route, int[] hitBlocks)
             throws IOException, InterruptedException {
         byte[] prefillBody = json.writeValueAsBytes(PdRequests.prefillBody(body));
-        return retries.run(InstanceType.PREFILL, PdRequests.promptTokens(body), booking -> {
+        return retries.run(InstanceType.PREFILL, PdRequests.promptTokens(body), route.prefillOrder(), booking -> {
             long t0 = System.nanoTime();
             HttpResponse<byte[]> r = upstream.postBuffered(booking.instance.address, path, prefillBody, fwd, config.requestTimeout, client);
             metrics.latency(InstanceType.PREFILL, System.nanoTime() - t0);
             byte[] answer = checkStatus(booking, r, r.body());
             JsonNode parsed = parseAnswer(answer);
             booking.success();
+            metrics.decision(InstanceType.PREFILL, router.prefillReason(route, booking.instance));
+            hitBlocks[0] = route.hits(booking.instance);
             JsonNode kv = parsed.get("kv_transfer_params");
             if (kv == null || !kv.isObject())
                 throw ApiException.upstream(booking.instance + " answered without kv_transfer_params: it is not a "
@@ -113,14 +139,15 @@ final class PdHandler {
     }
 
     /** Non-streaming decode: buffered, so that a failure can still become a retry or a JSON error. */
-    private void decodeBuffered(String path, byte[] body, Upstream.Forward fwd, TcpPeer client, ServerResponse res)
-            throws InterruptedException {
-        HttpResponse<byte[]> r = retries.run(InstanceType.DECODE, 0, booking -> {
+    private void decodeBuffered(String path, byte[] body, Upstream.Forward fwd, TcpPeer client, ServerResponse res,
+            Router.Route route, Decoded decoded) throws InterruptedException {
+        HttpResponse<byte[]> r = retries.run(InstanceType.DECODE, 0, route.decodeOrder(), booking -> {
             long t0 = System.nanoTime();
             HttpResponse<byte[]> resp = upstream.postBuffered(booking.instance.address, path, body, fwd, config.requestTimeout, client);
             metrics.latency(InstanceType.DECODE, System.nanoTime() - t0);
             parseAnswer(checkStatus(booking, resp, resp.body()));
             booking.success();
+            decoded.accept(booking);
             return resp;
         });
         metrics.request(HttpEdge.sendQuietly(res, 200, contentType(r), r.body()) ? Outcome.SUCCESS : Outcome.CLIENT_DISCONNECT);
@@ -131,9 +158,9 @@ final class PdHandler {
      * is relayed as it comes. Until then nothing reached the client, so a decode instance whose KV pull
      * failed (an error event as its first) is retried like a failed non-streaming one.
      */
-    private void decodeStreaming(String path, byte[] body, Upstream.Forward fwd, TcpPeer client, ServerResponse res)
-            throws InterruptedException {
-        retries.run(InstanceType.DECODE, 0, booking -> {
+    private void decodeStreaming(String path, byte[] body, Upstream.Forward fwd, TcpPeer client, ServerResponse res,
+            Router.Route route, Decoded decoded) throws InterruptedException {
+        retries.run(InstanceType.DECODE, 0, route.decodeOrder(), booking -> {
             long t0 = System.nanoTime();
             HttpResponse<InputStream> r = upstream.postStreaming(booking.instance.address, path, body, fwd, config.requestTimeout, client);
             try (InputStream in = r.body()) { // closing it closes the connection: the decode instance aborts
@@ -150,6 +177,7 @@ final class PdHandler {
                     throw new Retries.RetryableFailure("closed the stream before its first token");
                 }
                 metrics.latency(InstanceType.DECODE, System.nanoTime() - t0);
+                decoded.accept(booking);
                 relay(booking, in, start.bytes(), start.length(), res, contentType(r));
                 return null;
             }

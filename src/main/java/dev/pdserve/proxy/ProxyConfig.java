@@ -31,6 +31,10 @@ public final class ProxyConfig {
     HttpEdge.Connections connections = HttpEdge.Connections.defaults();
     /** Sent as {@code Authorization: Bearer} when the client sent none (vllm-ascend reads OPENAI_API_KEY). */
     String upstreamApiKey;
+    /** Prompt tokens not cached on a decode instance below which it prefills them itself (measured: docs/benchmarks.md). */
+    public static final int DEFAULT_PREFILL_THRESHOLD = 256;
+    Router.Policy routing = Router.Policy.KV_AWARE;
+    int prefillThreshold = DEFAULT_PREFILL_THRESHOLD;
     /** What circuit breakers time their cool-down by; tests move it by hand. */
     LongSupplier nanoClock = System::nanoTime;
 
@@ -50,6 +54,13 @@ public final class ProxyConfig {
     public ProxyConfig maxBodyBytes(long v) { maxBodyBytes = v; return this; }
     public ProxyConfig connections(HttpEdge.Connections v) { connections = v; return this; }
     public ProxyConfig upstreamApiKey(String v) { upstreamApiKey = v == null || v.isEmpty() ? null : v; return this; }
+    /** {@code least-loaded}, {@code round-robin} or {@code kv-aware}; IllegalArgumentException otherwise. */
+    public ProxyConfig routing(String v) { routing = Router.Policy.parse(v); return this; }
+    public ProxyConfig prefillThreshold(int v) {
+        if (v < 0) throw new IllegalArgumentException("--prefill-threshold cannot be negative, got " + v);
+        prefillThreshold = v;
+        return this;
+    }
     ProxyConfig nanoClock(LongSupplier v) { nanoClock = v; return this; }
 
     public String host() { return host; }
@@ -64,6 +75,8 @@ public final class ProxyConfig {
     public int breakerFailures() { return breakerFailures; }
     public Duration breakerCooldown() { return breakerCooldown; }
     public long maxBodyBytes() { return maxBodyBytes; }
+    public String routing() { return routing.label(); }
+    public int prefillThreshold() { return prefillThreshold; }
 
     /** Converts a flag given in (fractional) seconds, as vLLM's flags are. */
     public static Duration seconds(double s) {

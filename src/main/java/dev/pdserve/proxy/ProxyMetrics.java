@@ -17,7 +17,9 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * The proxy's own /metrics (Prometheus text): {@code pdserve_proxy_requests_total{outcome}},
  * {@code pdserve_proxy_retries_total{role}}, {@code pdserve_proxy_upstream_latency_seconds{role}} and
- * per-instance gauges {@code pdserve_proxy_instance_*{role,instance}}.
+ * per-instance gauges {@code pdserve_proxy_instance_*{role,instance}}; routing:
+ * {@code pdserve_proxy_prefix_hit_blocks_total}, {@code pdserve_proxy_prefix_queried_blocks_total},
+ * {@code pdserve_proxy_routing_decisions_total{role,reason}}, {@code pdserve_proxy_pd_path_total{path}}.
  */
 final class ProxyMetrics {
     /** How a client request ended. */
@@ -28,6 +30,13 @@ final class ProxyMetrics {
     private final Map<InstanceType, Counter> retries = new java.util.EnumMap<>(InstanceType.class);
     private final Map<InstanceType, Timer> latency = new java.util.EnumMap<>(InstanceType.class);
     private final Map<Instance, List<Meter>> instanceMeters = new ConcurrentHashMap<>();
+
+    private final Counter prefixHitBlocks = Counter.builder("pdserve.proxy.prefix.hit.blocks")
+            .description("Prompt blocks the chosen instance already held (kv-aware routing)").register(registry);
+    private final Counter prefixQueriedBlocks = Counter.builder("pdserve.proxy.prefix.queried.blocks")
+            .description("Full prompt blocks hashed and looked up (kv-aware routing)").register(registry);
+    private final Map<String, Counter> decisions = new ConcurrentHashMap<>();
+    private final Map<String, Counter> paths = new ConcurrentHashMap<>();
 
     ProxyMetrics() {
         for (Outcome o : Outcome.values())
@@ -47,6 +56,21 @@ final class ProxyMetrics {
     void retry(InstanceType r) { retries.get(r).increment(); }
 
     void latency(InstanceType r, long nanos) { latency.get(r).record(Duration.ofNanos(nanos)); }
+
+    /** A routing decision for one role and why (prefix_hit, least_loaded, round_robin, decode_prefix, short_prompt). */
+    void decision(InstanceType role, String reason) {
+        decisions.computeIfAbsent(role.label() + "/" + reason, k -> Counter.builder("pdserve.proxy.routing.decisions")
+                .description("Instances chosen, by role and reason").tag("role", role.label()).tag("reason", reason)
+                .register(registry)).increment();
+    }
+
+    /** How a request was served: disaggregated or decode-only; and the prefix blocks its instance held. */
+    void routed(String path, int hitBlocks, int queriedBlocks) {
+        paths.computeIfAbsent(path, k -> Counter.builder("pdserve.proxy.pd.path").description("Requests by PD path")
+                .tag("path", path).register(registry)).increment();
+        prefixHitBlocks.increment(hitBlocks);
+        prefixQueriedBlocks.increment(queriedBlocks);
+    }
 
     void instanceAdded(Instance i) {
         Tags tags = Tags.of("role", i.type.label(), "instance", i.address.toString());

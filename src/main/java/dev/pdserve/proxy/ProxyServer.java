@@ -37,6 +37,8 @@ public final class ProxyServer implements AutoCloseable {
     private final ProxyMetrics metrics = new ProxyMetrics();
     private final Upstream upstream;
     private final HealthMonitor health;
+    private final PrefixIndex prefixIndex = new PrefixIndex();
+    private final KvEventSubscriber kvEvents;
     private final PdHandler pd;
     private final AdminApi admin;
     private final WebServer server;
@@ -51,7 +53,9 @@ public final class ProxyServer implements AutoCloseable {
         for (InstanceAddress a : config.decoders) register(InstanceType.DECODE, a);
         upstream = new Upstream(config.connectTimeout);
         health = new HealthMonitor(pool, upstream, config, loops);
-        pd = new PdHandler(config, pool, upstream, metrics, json, loops);
+        kvEvents = new KvEventSubscriber(pool, prefixIndex, upstream, config, loops);
+        Router router = new Router(config.routing, config.prefillThreshold, pool, prefixIndex, new PromptTokenizer(pool, upstream, json));
+        pd = new PdHandler(config, pool, upstream, metrics, json, loops, router);
         if (config.port != 0) {
             for (InstanceAddress a : config.prefillers) refuseSelf(a, config.port);
             for (InstanceAddress a : config.decoders) refuseSelf(a, config.port);
@@ -61,7 +65,8 @@ public final class ProxyServer implements AutoCloseable {
                         .shutdownHook(false) // the proxy command drains first, then stops the server
                         .routing(this::routes), config.connections, "proxy").build().start();
         LOG.info("pdserve proxy on http://" + config.host + ":" + server.port()
-                + " prefill=" + config.prefillers + " decode=" + config.decoders);
+                + " prefill=" + config.prefillers + " decode=" + config.decoders + " routing=" + config.routing.label()
+                + (config.routing == Router.Policy.KV_AWARE ? " prefill-threshold=" + config.prefillThreshold : ""));
     }
 
     private void refuseSelf(InstanceAddress a, int port) {
@@ -165,6 +170,8 @@ public final class ProxyServer implements AutoCloseable {
                 n.put("pending_prompt_tokens", i.pendingPromptTokens.get());
                 n.put("kv_cache_usage_perc", i.kvCacheUsage);
                 n.put("last_error", i.lastError);
+                n.put("kv_events_epoch", prefixIndex.epoch(i));
+                n.put("prefix_cache_blocks", prefixIndex.size(i));
             }
         }
         return o;
@@ -207,6 +214,7 @@ public final class ProxyServer implements AutoCloseable {
     @Override
     public void close() {
         server.stop();
+        kvEvents.close();
         health.close();
         upstream.close();
     }

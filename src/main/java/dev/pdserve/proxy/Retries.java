@@ -37,6 +37,11 @@ final class Retries {
      * naming the last instance and cause when every attempt failed.
      */
     <T> T run(InstanceType type, long promptTokens, Attempt<T> attempt) throws InterruptedException {
+        return run(type, promptTokens, null, attempt);
+    }
+
+    /** As {@link #run(InstanceType, long, Attempt)}, choosing instances in a routing policy's {@code order} (null: least loaded). */
+    <T> T run(InstanceType type, long promptTokens, java.util.Comparator<Instance> order, Attempt<T> attempt) throws InterruptedException {
         Set<Instance> tried = new HashSet<>();
         String lastFailure = null;
         for (int n = 0; n <= config.maxRetries; n++) {
@@ -44,7 +49,7 @@ final class Retries {
                 metrics.retry(type);
                 Thread.sleep(config.retryDelay.multipliedBy(1L << Math.min(n - 1, 20)));
             }
-            Booking booking = pool.acquire(type, tried, promptTokens);
+            Booking booking = pool.acquire(type, tried, promptTokens, order);
             if (booking == null) {
                 if (lastFailure == null) throw noInstance(type);
                 continue;

@@ -79,6 +79,13 @@ final class Upstream implements AutoCloseable {
                 timeout, to, TcpPeer.UNWATCHED);
     }
 
+    /** GET a long-lived stream: headers within {@code timeout}, then reading fails when no byte comes for {@code idle}. */
+    HttpResponse<InputStream> getStreaming(InstanceAddress to, String path, Forward fwd, Duration timeout, Duration idle)
+            throws IOException, InterruptedException {
+        return await(client.sendAsync(request(to, path, fwd).GET().build(), RelayBody.handler(idle.toNanos())),
+                timeout, to, TcpPeer.UNWATCHED);
+    }
+
     private static <T> HttpResponse<T> await(CompletableFuture<HttpResponse<T>> call, Duration timeout, InstanceAddress to,
             TcpPeer caller) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();

@@ -76,6 +76,7 @@ public final class OpenAiServer implements AutoCloseable {
     private final int maxModelLen;
     private final long createdAt = System.currentTimeMillis() / 1000;
     private final AtomicInteger inFlight = new AtomicInteger();
+    private final KvEventStream kvEvents;
     private volatile boolean draining;
     private HttpEdge.Connections connections;
     private WebServer server;
@@ -92,6 +93,7 @@ public final class OpenAiServer implements AutoCloseable {
         this.constraints = new RequestConstraints(features.structuredOutputs());
         this.metrics = new VllmMetrics(options.servedModelName(), maxModelLen, engine::stats, engine::kvStats).withSpecDecode(engine::specStats);
         engine.onIteration(metrics::recordIteration);
+        this.kvEvents = new KvEventStream(engine.kvEvents());
     }
 
     /** The connection cap and idle timeout (before {@link #start()}; {@link HttpEdge.Connections#defaults()} otherwise). */
@@ -124,6 +126,13 @@ public final class OpenAiServer implements AutoCloseable {
                 .get("/health", (req, res) -> res.status(draining ? 503 : 200).send())
                 .get("/version", (req, res) -> HttpEdge.sendJson(res, 200, F.objectNode().put("version", options.version())))
                 .get("/metrics", (req, res) -> HttpEdge.sendMetrics(res, metrics.scrape()))
+                .get("/kv_events", (req, res) -> {
+                    try {
+                        kvEvents.serve(res);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                })
                 .post("/tokenize", (req, res) -> guard(req, res, false, this::tokenize))
                 .post("/detokenize", (req, res) -> guard(req, res, false, this::detokenize))
                 .finish();
@@ -246,6 +255,7 @@ public final class OpenAiServer implements AutoCloseable {
 
     @Override
     public void close() {
+        kvEvents.close();
         if (server != null) server.stop();
         codec.close();
     }

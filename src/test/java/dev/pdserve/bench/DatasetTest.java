@@ -40,6 +40,29 @@ class DatasetTest {
     }
 
     @Test
+    void multiTurnConversationsResendTheGrowingHistoryAfterASharedSystemPrompt() {
+        List<SampleRequest> r = MultiTurnDataset.sample(tok, 10, 3, 200, 20, 30, 7);
+        assertThat(r).hasSize(10); // 4 conversations of 3 turns, cut at 10 requests
+        // turn by turn: requests 0..3 are first turns, 4..7 second turns, 8..9 third turns
+        for (int c = 0; c < 4; c++) {
+            String first = r.get(c).prompt();
+            String second = r.get(4 + c).prompt();
+            assertThat(second).startsWith(first).contains("Assistant:");
+            assertThat(r.get(4 + c).promptLen()).isGreaterThan(r.get(c).promptLen() + 30);
+            if (c < 2) assertThat(r.get(8 + c).prompt()).startsWith(second);
+        }
+        // every conversation shares the system prompt (about 200 tokens), and nothing more
+        String system = r.get(0).prompt().substring(0, r.get(0).prompt().indexOf("\nUser: ") + 1);
+        assertThat(tok.encode(system).length).isBetween(190, 215);
+        for (SampleRequest q : r) assertThat(q.prompt()).startsWith(system);
+        assertThat(r.get(1).prompt()).isNotEqualTo(r.get(0).prompt());
+        assertThat(r).allSatisfy(q -> assertThat(q.expectedOutputLen()).isEqualTo(30));
+        // reproducible
+        assertThat(MultiTurnDataset.sample(tok, 10, 3, 200, 20, 30, 7)).isEqualTo(r);
+        assertThatThrownBy(() -> MultiTurnDataset.sample(tok, 10, 0, 200, 20, 30, 7)).hasMessageContaining("--multi-turn-turns");
+    }
+
+    @Test
     void randomPromptsHaveTheRequestedTokenCounts() {
         // The server adds a BOS: 63 text tokens make the 64 prompt tokens it sees, as vLLM's dataset counts.
         assertThat(tok.numSpecialTokensToAdd()).isEqualTo(1);

@@ -64,6 +64,18 @@ class ProxyCommandTest {
     }
 
     @Test
+    void routingDefaultsToKvAwareAndTakesThePolicyAndThreshold() {
+        assertThat(parse().routing()).isEqualTo("kv-aware");
+        assertThat(parse().prefillThreshold()).isEqualTo(ProxyConfig.DEFAULT_PREFILL_THRESHOLD);
+        ProxyConfig c = parse("--routing", "round-robin", "--prefill-threshold", "0");
+        assertThat(c.routing()).isEqualTo("round-robin");
+        assertThat(c.prefillThreshold()).isZero();
+        assertThat(parse("--routing", "least-loaded").routing()).isEqualTo("least-loaded");
+        assertThatThrownBy(() -> parse("--routing", "random")).hasMessageContaining("--routing must be least-loaded, round-robin or kv-aware");
+        assertThatThrownBy(() -> parse("--prefill-threshold", "-1")).hasMessageContaining("--prefill-threshold cannot be negative");
+    }
+
+    @Test
     void mismatchedListsAreAClearError() {
         assertThatThrownBy(() -> parse("--decoder-hosts", "a", "b", "--decoder-ports", "1", "2", "3"))
                 .hasMessageContaining("number of decoder hosts (2) must match number of decoder ports (3)");

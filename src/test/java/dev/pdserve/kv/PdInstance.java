@@ -27,7 +27,7 @@ import java.util.regex.Pattern;
  * about a child that misbehaves name that file.
  */
 public final class PdInstance implements AutoCloseable {
-    static final ObjectMapper JSON = new ObjectMapper();
+    public static final ObjectMapper JSON = new ObjectMapper();
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     /** Several child JVMs loading models at once on one loaded core take a while to start. */
     private static final Duration STARTUP = Duration.ofMinutes(3);
@@ -64,7 +64,12 @@ public final class PdInstance implements AutoCloseable {
 
     /** Starts `serve MODEL` on a free loopback port (model name "tiny", one thread) with {@code extraArgs}. */
     public static PdInstance serve(String name, Path logDir, Path model, List<String> extraArgs) throws IOException {
-        List<String> args = new ArrayList<>(List.of("serve", model.toString(), "--host", "127.0.0.1", "--port", "0",
+        return serve(name, logDir, model, 0, extraArgs);
+    }
+
+    /** Starts `serve MODEL` on loopback port {@code port} (0: a free one), e.g. to restart an instance where it was. */
+    public static PdInstance serve(String name, Path logDir, Path model, int port, List<String> extraArgs) throws IOException {
+        List<String> args = new ArrayList<>(List.of("serve", model.toString(), "--host", "127.0.0.1", "--port", String.valueOf(port),
                 "--served-model-name", "tiny", "--threads", "1", "--max-model-len", "1024"));
         args.addAll(extraArgs);
         return launch(name, logDir, args);
@@ -88,6 +93,11 @@ public final class PdInstance implements AutoCloseable {
 
     /** Starts `proxy` in front of one prefill and one decode instance, and waits until it answers. */
     static PdInstance proxy(String name, Path logDir, List<PdInstance> prefill, List<PdInstance> decode) throws Exception {
+        return proxy(name, logDir, prefill, decode, List.of("--prefill-threshold", "0")); // these tests are about the transfer
+    }
+
+    /** Starts `proxy` with {@code extraArgs} in front of the instances, and waits until it answers. */
+    public static PdInstance proxy(String name, Path logDir, List<PdInstance> prefill, List<PdInstance> decode, List<String> extraArgs) throws Exception {
         int port;
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
@@ -101,6 +111,7 @@ public final class PdInstance implements AutoCloseable {
         decode.forEach(p -> args.add("127.0.0.1"));
         args.add("--decoder-ports");
         decode.forEach(p -> args.add(String.valueOf(p.port)));
+        args.addAll(extraArgs);
         PdInstance proxy = launch(name, logDir, args);
         proxy.port = port;
         Await.until(name + " to listen on port " + port, STARTUP, () -> {
@@ -114,25 +125,25 @@ public final class PdInstance implements AutoCloseable {
         return proxy;
     }
 
-    HttpResponse<String> post(String path, String body) throws IOException, InterruptedException {
+    public HttpResponse<String> post(String path, String body) throws IOException, InterruptedException {
         HttpRequest r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(60))
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build();
         return HTTP.send(r, HttpResponse.BodyHandlers.ofString());
     }
 
-    JsonNode postJson(String path, String body) throws IOException, InterruptedException {
+    public JsonNode postJson(String path, String body) throws IOException, InterruptedException {
         HttpResponse<String> r = post(path, body);
         if (r.statusCode() != 200) throw new AssertionError(name + " " + path + " answered " + r.statusCode() + ": " + r.body());
         return JSON.readTree(r.body());
     }
 
-    String metrics() throws IOException, InterruptedException {
+    public String metrics() throws IOException, InterruptedException {
         HttpRequest r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics")).timeout(Duration.ofSeconds(30)).GET().build();
         return HTTP.send(r, HttpResponse.BodyHandlers.ofString()).body();
     }
 
     /** The sum over all label sets of one metric's samples; 0 when absent. */
-    double metric(String name) throws IOException, InterruptedException {
+    public double metric(String name) throws IOException, InterruptedException {
         return metric(metrics(), name);
     }
 
@@ -145,7 +156,7 @@ public final class PdInstance implements AutoCloseable {
     }
 
     /** Waits until no KV block is in use or leased; fails with the metrics and the log's path otherwise. */
-    void awaitIdle() throws Exception {
+    public void awaitIdle() throws Exception {
         try {
             Await.until(name + " to hold no KV block", () -> metric("vllm:kv_cache_usage_perc") == 0 && metric("pdserve:kv_blocks_leased") == 0);
         } catch (AssertionError e) {
