@@ -5,6 +5,7 @@ import dev.pdserve.model.CausalLM;
 import dev.pdserve.model.KvCache;
 import dev.pdserve.tokenizer.Tokenizer;
 
+import java.util.Arrays;
 import java.util.function.Function;
 import java.util.function.IntConsumer;
 import java.util.concurrent.ConcurrentHashMap;
@@ -253,6 +254,7 @@ public final class Engine implements InferenceEngine {
         }
         float[] logits = runner.run(batch);
         computedTokens += batch.totalTokens();
+        for (int i = 0; i < batch.size(); i++) if (batch.logitRows(i) > 1) promptLogprobs(batch, i, logits);
         SamplerOutput sampled = sampler.sample(batch, logits);
         long countedBefore = promptTokens + generationTokens;
         for (int i = 0; i < batch.size(); i++) {
@@ -272,6 +274,18 @@ public final class Engine implements InferenceEngine {
         }
     }
 
+    /** Fills request {@code i}'s prompt logprobs from its rows: the row at position p scores prompt token p + 1. */
+    private void promptLogprobs(ScheduledBatch batch, int i, float[] logits) {
+        Request r = batch.request(i);
+        int k = r.sampling.numPromptLogprobs(vocab);
+        for (int j = 0; j < batch.logitRows(i); j++) {
+            int target = r.numComputed + j + 1;
+            if (target >= r.numPromptTokens || r.promptLogprobs[target] != null) continue;
+            r.promptLogprobs[target] = sampler.logprob(logits, (batch.rowStart(i) + j) * vocab, r.tokens[target], k);
+            r.numPromptLogprobs++;
+        }
+    }
+
     private void appendToken(Request r, int token, TokenLogprob logprob) {
         r.append(token);
         generationTokens++;
@@ -280,6 +294,7 @@ public final class Engine implements InferenceEngine {
         boolean done = stops.check(r, token);
         JsonNode kvParams = done ? finish(r, true) : null;
         RequestOutput o = RequestOutput.token(r.id, token, r.text.takeDelta(done), logprob, r.numPromptTokens, out, r.cachedPromptTokens, r.scheduledNanos);
+        if (out == 1 && r.promptLogprobs != null) o = o.withPromptLogprobs(Arrays.asList(r.promptLogprobs));
         emit(r, done ? o.finish(r.finishReason, r.stopReason, kvParams) : o);
     }
 

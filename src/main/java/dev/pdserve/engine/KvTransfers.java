@@ -86,7 +86,8 @@ final class KvTransfers implements AutoCloseable {
             return Outcome.DROPPED;
         }
         if (ended.error() == null) {
-            r.numComputed = r.numPromptTokens - 1;
+            // Prompt logprobs need every prompt token's logits: such a request prefills here after all.
+            r.numComputed = r.promptLogprobsPending() ? 0 : r.numPromptTokens - 1;
             return Outcome.READY;
         }
         if (connector.recomputeOnFailure()) {

@@ -7,7 +7,7 @@ import dev.pdserve.model.KvCache;
 /**
  * Turns a step's schedule into one forward: every scheduled span (prefill chunks and decode
  * tokens together) goes into one reused {@link ForwardBatch}; logits come back only for the
- * requests the step samples ({@link ScheduledBatch#samples}), one row each, in batch order.
+ * rows the step asks for ({@link ScheduledBatch#logitRows}), in batch order.
  */
 final class ModelRunner {
     private final CausalLM model;
@@ -20,12 +20,12 @@ final class ModelRunner {
         this.cache = cache;
     }
 
-    /** Runs the scheduled spans; returns the logits rows (one of {@code vocab} floats per sampling request, reused). */
+    /** Runs the scheduled spans; returns the logits rows ({@code vocab} floats each, reused). */
     float[] run(ScheduledBatch step) {
         batch.clear();
         for (int i = 0; i < step.size(); i++) {
             Request r = step.request(i);
-            batch.addSequence(r.tokens, r.numComputed, step.numTokens(i), r.numComputed, r.blockTable, cache.blockSize(), step.samples(i));
+            batch.addSequence(r.tokens, r.numComputed, step.numTokens(i), r.numComputed, r.blockTable, cache.blockSize(), step.logitRows(i));
         }
         int need = batch.numLogitRows * model.vocabSize();
         if (logits.length < need) logits = new float[Math.max(need, logits.length * 2)];

@@ -36,6 +36,11 @@ final class Request {
 
     final OutputText text;
 
+    /** Prompt logprobs by position (entry 0 stays null: nothing predicts it); null when not asked for. */
+    final TokenLogprob[] promptLogprobs;
+    /** Positions of {@link #promptLogprobs} filled. */
+    int numPromptLogprobs;
+
     /** Why it ended and vLLM's stop_reason, set by {@link StopRules}; null while it runs. */
     FinishReason finishReason;
     Object stopReason;
@@ -56,7 +61,12 @@ final class Request {
         this.blockHashes = new long[maxBlocks];
         this.rngState = seed;
         this.text = text;
+        this.promptLogprobs = sampling.promptLogprobs() == null ? null : new TokenLogprob[promptIds.length];
+        if (promptLogprobs != null) numPromptLogprobs = 1;
     }
+
+    /** Asked for prompt logprobs that are not all computed yet: its prefill steps need every token's logits. */
+    boolean promptLogprobsPending() { return promptLogprobs != null && numPromptLogprobs < numPromptTokens; }
 
     int numOutputTokens() { return numTokens - numPromptTokens; }
 

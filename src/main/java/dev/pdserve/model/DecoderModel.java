@@ -105,10 +105,11 @@ abstract class DecoderModel implements CausalLM {
         }
         int rows = 0;
         for (int s = 0; s < batch.numSeqs; s++) {
-            if (!batch.wantLogits[s]) continue;
-            int last = batch.seqStart[s + 1] - 1;
-            Ops.rmsNorm(residual, last * hidden, finalNorm, eps, lastRows, rows * hidden, hidden);
-            rows++;
+            int end = batch.seqStart[s + 1];
+            for (int tok = end - batch.logitRows[s]; tok < end; tok++) {
+                Ops.rmsNorm(residual, tok * hidden, finalNorm, eps, lastRows, rows * hidden, hidden);
+                rows++;
+            }
         }
         if (rows > 0) matmul.run(lmHead, lastRows, rows, logits);
     }

@@ -20,7 +20,8 @@ public final class ForwardBatch {
     /** Tokens of the sequence in the cache once this step ran (its last new position + 1). */
     public int[] contextLen = new int[16];
     public int[][] blockTables = new int[16][];
-    public boolean[] wantLogits = new boolean[16];
+    /** How many of the sequence's last new tokens get a logits row (0, 1 to sample, more for prompt logprobs). */
+    public int[] logitRows = new int[16];
     public int numLogitRows;
 
     public void clear() {
@@ -35,6 +36,12 @@ public final class ForwardBatch {
      * sequence's earlier positions must already be in the cache under {@code blockTable}.
      */
     public void addSequence(int[] tokens, int from, int count, int startPos, int[] blockTable, int blockSize, boolean logits) {
+        addSequence(tokens, from, count, startPos, blockTable, blockSize, logits ? 1 : 0);
+    }
+
+    /** As above, with logits rows for the last {@code rows} of the {@code count} new tokens. */
+    public void addSequence(int[] tokens, int from, int count, int startPos, int[] blockTable, int blockSize, int rows) {
+        if (rows < 0 || rows > count) throw new IllegalArgumentException("logit rows " + rows + " outside [0, " + count + "]");
         ensureTokens(numTokens + count);
         ensureSeqs(numSeqs + 1);
         for (int i = 0; i < count; i++) {
@@ -46,8 +53,8 @@ public final class ForwardBatch {
         numTokens += count;
         contextLen[numSeqs] = startPos + count;
         blockTables[numSeqs] = blockTable;
-        wantLogits[numSeqs] = logits;
-        if (logits) numLogitRows++;
+        logitRows[numSeqs] = rows;
+        numLogitRows += rows;
         numSeqs++;
         seqStart[numSeqs] = numTokens;
     }
@@ -66,6 +73,6 @@ public final class ForwardBatch {
         seqStart = Arrays.copyOf(seqStart, cap + 1);
         contextLen = Arrays.copyOf(contextLen, cap);
         blockTables = Arrays.copyOf(blockTables, cap);
-        wantLogits = Arrays.copyOf(wantLogits, cap);
+        logitRows = Arrays.copyOf(logitRows, cap);
     }
 }

@@ -7,6 +7,7 @@ import dev.pdserve.engine.FinishReason;
 import dev.pdserve.engine.GenerationRequest;
 import dev.pdserve.engine.InferenceEngine;
 import dev.pdserve.engine.RequestOutput;
+import dev.pdserve.engine.SamplingParams;
 import dev.pdserve.engine.TokenLogprob;
 import dev.pdserve.http.ApiException;
 import dev.pdserve.http.ErrorBody;
@@ -43,6 +44,7 @@ final class GenerationCall {
     private final ApiRequest request;
     private final VllmMetrics metrics;
     private final ResponseFormat format;
+    private final TextCodec codec;
     private final List<Choice> choices = new ArrayList<>();
     private final Map<String, Choice> byId = new HashMap<>();
     private final LinkedBlockingQueue<RequestOutput> outputs = new LinkedBlockingQueue<>();
@@ -54,8 +56,9 @@ final class GenerationCall {
         ClientGone(Throwable cause) { super(cause); }
     }
 
-    GenerationCall(InferenceEngine engine, ApiRequest request, VllmMetrics metrics, ResponseFormat format) {
+    GenerationCall(InferenceEngine engine, ApiRequest request, VllmMetrics metrics, ResponseFormat format, TextCodec codec) {
         this.engine = engine;
+        this.codec = codec;
         this.request = request;
         this.metrics = metrics;
         this.format = format;
@@ -69,7 +72,9 @@ final class GenerationCall {
             int[] prompt = request.prompts().get(p);
             int maxTokens = request.samplingFor(prompt.length, maxModelLen).maxTokens();
             for (int i = 0; i < request.n(); i++, index++) {
-                Choice c = new Choice(index, idPrefix + "-" + index, p, prompt.length, maxTokens, arrival);
+                Choice c = request.echo()
+                        ? new Choice(index, idPrefix + "-" + index, p, prompt.length, maxTokens, arrival, prompt, echoText(p), request.echoOnly())
+                        : new Choice(index, idPrefix + "-" + index, p, prompt.length, maxTokens, arrival);
                 choices.add(c);
                 byId.put(c.requestId, c);
             }
@@ -83,8 +88,10 @@ final class GenerationCall {
             for (int[] prompt : request.prompts()) {
                 for (int i = 0; i < request.n(); i++, index++) {
                     Choice c = choices.get(index);
-                    engine.submit(new GenerationRequest(c.requestId, prompt, request.samplingFor(prompt.length, maxModelLen), request.kvTransferParams()),
-                            outputs::add);
+                    SamplingParams sampling = request.samplingFor(prompt.length, maxModelLen);
+                    // As vLLM's parallel sampling: a seeded request's i-th sample uses seed + i, so n samples differ.
+                    if (sampling.seed() != null) sampling = sampling.toBuilder().seed(sampling.seed() + i).build();
+                    engine.submit(new GenerationRequest(c.requestId, prompt, sampling, request.kvTransferParams()), outputs::add);
                 }
             }
         } catch (EngineException e) {
@@ -93,6 +100,12 @@ final class GenerationCall {
             String param = request.kind() == ApiRequest.Kind.CHAT && "prompt".equals(e.param) ? "messages" : e.param;
             throw new ApiException(e.status, param, e.getMessage());
         }
+    }
+
+    /** The prompt as echo shows it: as the client wrote it, or a token-id prompt decoded. */
+    private String echoText(int p) {
+        String text = request.promptTexts().get(p);
+        return text != null ? text : codec.decode(request.prompts().get(p), request.sampling().skipSpecialTokens());
     }
 
     private static boolean asksForKvTransfer(ObjectNode kv) {

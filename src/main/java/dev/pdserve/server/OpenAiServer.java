@@ -89,6 +89,9 @@ public final class OpenAiServer implements AutoCloseable {
         r.post("/v1/completions", (req, res) -> guard(req, res, true, (q, s, id) -> generate(q, s, id, ApiRequest.Kind.COMPLETION)));
         r.post("/v1/chat/completions", (req, res) -> guard(req, res, true, (q, s, id) -> generate(q, s, id, ApiRequest.Kind.CHAT)));
         r.get("/v1/models", (req, res) -> guard(req, res, true, (q, s, id) -> HttpEdge.sendJson(s, 200, models())));
+        // Model ids may hold slashes (org/name): everything after /v1/models/ is the id.
+        r.get("/v1/models/*", (req, res) -> guard(req, res, true,
+                (q, s, id) -> HttpEdge.sendJson(s, 200, model(q.path().path().substring("/v1/models/".length())))));
         r.get("/health", (req, res) -> res.status(draining ? 503 : 200).send());
         r.get("/version", (req, res) -> HttpEdge.sendJson(res, 200, F.objectNode().put("version", options.version())));
         r.get("/metrics", (req, res) -> HttpEdge.sendMetrics(res, metrics.scrape()));
@@ -130,7 +133,7 @@ public final class OpenAiServer implements AutoCloseable {
         ApiRequest request = kind == ApiRequest.Kind.CHAT ? parser.parseChat(body) : parser.parseCompletion(body);
         String prefix = kind == ApiRequest.Kind.CHAT ? "chatcmpl-" : "cmpl-";
         ResponseFormat format = new ResponseFormat(request, prefix + requestId, options.servedModelName(), codec);
-        GenerationCall call = new GenerationCall(engine, request, metrics, format);
+        GenerationCall call = new GenerationCall(engine, request, metrics, format, codec);
         // Found before the work starts: a connection already reset could not be told from one not found.
         TcpPeer client = request.stream() ? TcpPeer.UNWATCHED : TcpPeer.of(req.localPeer().address(), req.remotePeer().address());
         // Engine ids are unique even when clients reuse an X-Request-Id.
@@ -140,7 +143,20 @@ public final class OpenAiServer implements AutoCloseable {
 
     private ObjectNode models() {
         ObjectNode root = F.objectNode().put("object", "list");
-        ObjectNode m = root.putArray("data").addObject();
+        root.putArray("data").add(modelCard());
+        return root;
+    }
+
+    /** OpenAI's retrieve-model: the served model's card, 404 for any other id. */
+    private ObjectNode model(String id) {
+        if (!options.servedModelName().equals(id)) {
+            throw new ApiException(404, "model", "The model `" + id + "` does not exist. This server serves `" + options.servedModelName() + "`.");
+        }
+        return modelCard();
+    }
+
+    private ObjectNode modelCard() {
+        ObjectNode m = F.objectNode();
         m.put("id", options.servedModelName());
         m.put("object", "model");
         m.put("created", createdAt);
@@ -148,7 +164,7 @@ public final class OpenAiServer implements AutoCloseable {
         m.put("root", options.servedModelName());
         m.putNull("parent");
         m.put("max_model_len", maxModelLen);
-        return root;
+        return m;
     }
 
     /** vLLM's /tokenize: a prompt, or chat messages through the template. */

@@ -46,7 +46,7 @@ final class FakeLM implements CausalLM {
         }
         int row = 0;
         for (int s = 0; s < b.numSeqs; s++) {
-            if (!b.wantLogits[s]) continue;
+            if (b.logitRows[s] == 0) continue;
             long h = 17;
             for (int pos = 0; pos < b.contextLen[s]; pos++) {
                 long slot = (long) b.blockTables[s][pos / cache.blockSize()] * cache.blockSize() + pos % cache.blockSize();
@@ -60,6 +60,8 @@ final class FakeLM implements CausalLM {
                 x ^= x >>> 32;
                 logits[row * vocab + i] = (x & 0xFFFF) / 4096f;
             }
+            // Rows before the last (prompt logprobs) repeat the last one's logits: enough for a fake.
+            for (int extra = 1; extra < b.logitRows[s]; extra++, row++) System.arraycopy(logits, row * vocab, logits, (row + 1) * vocab, vocab);
             row++;
         }
     }
