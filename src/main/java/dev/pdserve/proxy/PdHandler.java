@@ -18,6 +18,8 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -39,6 +41,8 @@ final class PdHandler {
     private final ObjectMapper json;
     private final Retries retries;
     final AtomicInteger inFlight = new AtomicInteger();
+    /** Prefill instances already logged as answering without kv_transfer_params. */
+    private final Set<String> notProducers = ConcurrentHashMap.newKeySet();
 
     PdHandler(ProxyConfig config, InstancePool pool, Upstream upstream, ProxyMetrics metrics, ObjectMapper json) {
         this.config = config;
@@ -60,8 +64,9 @@ final class PdHandler {
             TcpPeer client = TcpPeer.of(req.localPeer().address(), req.remotePeer().address());
             try {
                 ObjectNode body = HttpEdge.jsonObject(HttpEdge.body(req, config.maxBodyBytes));
-                JsonNode kv = prefill(path, body, fwd, client);
-                byte[] decodeBody = json.writeValueAsBytes(PdRequests.decodeBody(body, kv));
+                // No prefill instance (only --decoder-hosts): a plain load balancer over the decode instances.
+                JsonNode kv = pool.list(InstanceType.PREFILL).isEmpty() ? null : prefill(path, body, fwd, client);
+                byte[] decodeBody = json.writeValueAsBytes(kv == null ? body : PdRequests.decodeBody(body, kv));
                 if (body.path("stream").asBoolean(false)) decodeStreaming(path, decodeBody, fwd, client, res);
                 else decodeBuffered(path, decodeBody, fwd, client, res);
             } catch (Upstream.ClientClosed e) {
@@ -99,9 +104,16 @@ final class PdHandler {
             JsonNode parsed = parseAnswer(answer);
             booking.success();
             JsonNode kv = parsed.get("kv_transfer_params");
-            if (kv == null || !kv.isObject())
-                throw ApiException.upstream(booking.instance + " answered without kv_transfer_params: it is not a "
-                        + "kv_producer (start it with --kv-transfer-config '{\"kv_role\":\"kv_producer\",...}')");
+            if (kv == null || !kv.isObject()) {
+                // Not a kv_producer (a colocated server, vLLM without a connector): as vllm-ascend's proxy, the
+                // decode instance gets the request as the client sent it and computes all of it.
+                if (notProducers.add(booking.instance.address.toString())) {
+                    LOG.info(booking.instance + " answered without kv_transfer_params: it is not a kv_producer, so its "
+                            + "requests are computed whole by a decode instance (start it with --kv-transfer-config "
+                            + "'{\"kv_role\":\"kv_producer\",...}' for PD disaggregation)");
+                }
+                return null;
+            }
             return kv;
         });
     }
