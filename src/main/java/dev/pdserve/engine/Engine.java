@@ -5,7 +5,9 @@ import dev.pdserve.model.CausalLM;
 import dev.pdserve.model.KvCache;
 import dev.pdserve.tokenizer.Tokenizer;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.function.Function;
 import java.util.function.IntConsumer;
 import java.util.concurrent.ConcurrentHashMap;
@@ -55,6 +57,9 @@ public final class Engine implements InferenceEngine {
 
     private record Abort(String requestId) {}
 
+    /** The n samples of one remote-prefill prompt (see {@link #submitSamples}). */
+    private record Samples(List<Request> requests) {}
+
     public Engine(CausalLM model, Tokenizer tokenizer, EngineConfig config) {
         this(model, tokenizer, config, TokenDecoder.of(tokenizer), null);
     }
@@ -97,6 +102,25 @@ public final class Engine implements InferenceEngine {
 
     @Override
     public void submit(GenerationRequest request, OutputSink sink) {
+        post(prepare(request, sink));
+    }
+
+    /** A remote-prefill group goes in as one message: its first sample pulls, the others wait for it and share its blocks. */
+    @Override
+    public void submitSamples(List<GenerationRequest> samples, OutputSink sink) {
+        List<Request> group = new ArrayList<>();
+        try {
+            for (GenerationRequest g : samples) group.add(prepare(g, sink));
+        } catch (RuntimeException e) {
+            for (Request r : group) liveIds.remove(r.id);
+            throw e;
+        }
+        if (group.size() > 1 && group.getFirst().kvPlan.kind() == KvConnector.Kind.REMOTE_PREFILL) post(new Samples(group));
+        else group.forEach(this::post);
+    }
+
+    /** Validates a request and makes its engine state (any thread); the caller posts it. */
+    private Request prepare(GenerationRequest request, OutputSink sink) {
         if (draining || closed) throw new EngineException(503, null, "the engine is shutting down and takes no new requests");
         validate(request);
         SamplingParams p = request.sampling();
@@ -108,7 +132,7 @@ public final class Engine implements InferenceEngine {
         if (liveIds.putIfAbsent(r.id, Boolean.TRUE) != null) {
             throw new EngineException(400, "request_id", "request id '" + r.id + "' is already running");
         }
-        post(r);
+        return r;
     }
 
     /** The request rules every engine checks, then what only this one knows: its KV pool's size. */
@@ -223,25 +247,40 @@ public final class Engine implements InferenceEngine {
         while ((m = inbox.poll()) != null) {
             if (m instanceof Request r) {
                 if (r.kvPlan.kind() == KvConnector.Kind.REMOTE_PREFILL) kv.add(r); else scheduler.add(r);
+            } else if (m instanceof Samples(List<Request> group)) {
+                kv.add(group.getFirst(), group.subList(1, group.size()));
             } else if (m instanceof Abort(String id)) {
                 Request r = scheduler.find(id);
                 if (r != null) abort(r);
-                else if ((r = kv.abort(id)) != null) answerAborted(r);
+                else kv.abort(id).forEach(this::answerAborted);
             } else if (m instanceof KvTransfers.LeaseEnded ended) {
                 kv.leaseEnded(ended);
             } else if (m instanceof KvTransfers.PullEnded ended) {
                 Request r = ended.request();
+                List<Request> followers = kv.followersOf(r);
                 switch (kv.pullEnded(ended)) {
-                    case READY -> scheduler.add(r);
-                    case FAILED -> {
-                        liveIds.remove(r.id);
-                        emit(r, RequestOutput.error(r.id, 502, ended.error() + " (kv_load_failure_policy=fail)",
-                                r.numPromptTokens, r.numOutputTokens(), r.cachedPromptTokens, r.scheduledNanos));
+                    case READY -> {
+                        scheduler.add(r);
+                        followers.forEach(scheduler::add); // sharing the pulled blocks (KvTransfers.share)
                     }
-                    case DROPPED -> { } // answered when it was aborted
+                    case FAILED -> {
+                        for (Request f : concat(r, followers)) {
+                            liveIds.remove(f.id);
+                            emit(f, RequestOutput.error(f.id, 502, ended.error() + " (kv_load_failure_policy=fail)",
+                                    f.numPromptTokens, f.numOutputTokens(), f.cachedPromptTokens, f.scheduledNanos));
+                        }
+                    }
+                    case DROPPED -> followers.forEach(this::answerAborted); // the leader was answered when it was aborted
                 }
             }
         }
+    }
+
+    private static List<Request> concat(Request first, List<Request> rest) {
+        List<Request> all = new ArrayList<>(rest.size() + 1);
+        all.add(first);
+        all.addAll(rest);
+        return all;
     }
 
     /** One step: schedule, the forward, sample, then each request's new token. */

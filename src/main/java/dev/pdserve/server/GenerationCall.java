@@ -67,11 +67,18 @@ final class GenerationCall {
     /** Submits one engine request per prompt and per n; on a refusal aborts those already in. */
     void submit(String idPrefix, int maxModelLen) {
         long arrival = System.nanoTime();
+        ObjectNode kv = request.kvTransferParams();
+        if (asksForKvTransfer(kv) && request.prompts().size() > 1) {
+            throw new ApiException(400, "kv_transfer_params", "kv_transfer_params (do_remote_decode / do_remote_prefill) needs exactly one prompt, got "
+                    + request.prompts().size());
+        }
+        // A prefill for a remote decode computes the prompt once, whatever n: the decode instance samples the n.
+        int n = kv != null && kv.path("do_remote_decode").asBoolean(false) ? 1 : request.n();
         int index = 0;
         for (int p = 0; p < request.prompts().size(); p++) {
             int[] prompt = request.prompts().get(p);
             int maxTokens = request.samplingFor(prompt.length, maxModelLen).maxTokens();
-            for (int i = 0; i < request.n(); i++, index++) {
+            for (int i = 0; i < n; i++, index++) {
                 Choice c = request.echo()
                         ? new Choice(index, idPrefix + "-" + index, p, prompt.length, maxTokens, arrival, prompt, echoText(p), request.echoOnly())
                         : new Choice(index, idPrefix + "-" + index, p, prompt.length, maxTokens, arrival);
@@ -79,23 +86,23 @@ final class GenerationCall {
                 byId.put(c.requestId, c);
             }
         }
-        if (choices.size() > 1 && asksForKvTransfer(request.kvTransferParams())) {
-            throw new ApiException(400, "kv_transfer_params", "kv_transfer_params (do_remote_decode / do_remote_prefill) needs exactly one prompt and n=1, got "
-                    + choices.size() + " sequences");
-        }
         index = 0;
+        int submitted = 0;
         try {
             for (int[] prompt : request.prompts()) {
-                for (int i = 0; i < request.n(); i++, index++) {
-                    Choice c = choices.get(index);
+                List<GenerationRequest> samples = new ArrayList<>();
+                for (int i = 0; i < n; i++, index++) {
                     SamplingParams sampling = request.samplingFor(prompt.length, maxModelLen);
                     // As vLLM's parallel sampling: a seeded request's i-th sample uses seed + i, so n samples differ.
                     if (sampling.seed() != null) sampling = sampling.toBuilder().seed(sampling.seed() + i).build();
-                    engine.submit(new GenerationRequest(c.requestId, prompt, sampling, request.kvTransferParams()), outputs::add);
+                    samples.add(new GenerationRequest(choices.get(index).requestId, prompt, sampling, kv));
                 }
+                // Together: on a decode instance the n samples pull the prompt's KV once and share it.
+                engine.submitSamples(samples, outputs::add);
+                submitted = index;
             }
         } catch (EngineException e) {
-            for (int i = 0; i < index; i++) engine.abort(choices.get(i).requestId);
+            for (int i = 0; i < submitted; i++) engine.abort(choices.get(i).requestId);
             // A chat request's prompt is its messages.
             String param = request.kind() == ApiRequest.Kind.CHAT && "prompt".equals(e.param) ? "messages" : e.param;
             throw new ApiException(e.status, param, e.getMessage());
