@@ -71,4 +71,14 @@ final class ByteSize {
             }
         }
     }
+
+    /** A count flag vLLM reads with human_readable_int ({@code --max-model-len 32k}, {@code --max-num-batched-tokens 2K}). */
+    static final class IntConverter implements ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String value) {
+            long v = new Converter().convert(value);
+            if (v > Integer.MAX_VALUE) throw new TypeConversionException("'" + value + "' is too large");
+            return (int) v;
+        }
+    }
 }

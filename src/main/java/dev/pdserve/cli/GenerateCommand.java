@@ -42,11 +42,11 @@ final class GenerateCommand implements Callable<Integer> {
         @Option(names = "--chat", description = "One user message, rendered with the model's chat template.") String chat;
     }
 
-    @Option(names = "--max-tokens", defaultValue = "64") int maxTokens;
+    @Option(names = "--max-tokens", defaultValue = "64", description = "Most tokens to generate (default: ${DEFAULT-VALUE}); stops earlier at EOS.") int maxTokens;
     @Option(names = "--temperature", defaultValue = "0", description = "0 is greedy (default).") double temperature;
-    @Option(names = "--top-p", defaultValue = "1") double topP;
-    @Option(names = "--top-k", defaultValue = "0") int topK;
-    @Option(names = "--seed") Long seed;
+    @Option(names = "--top-p", defaultValue = "1", description = "Sample from the smallest set of tokens whose probabilities add up to P (default: ${DEFAULT-VALUE}, all tokens).") double topP;
+    @Option(names = "--top-k", defaultValue = "0", description = "Sample from the K most likely tokens only (default: ${DEFAULT-VALUE}, all tokens).") int topK;
+    @Option(names = "--seed", description = "Seed for sampling, so a run with temperature > 0 can be repeated exactly.") Long seed;
     @Option(names = "--threads", defaultValue = "0", description = "Kernel threads (default: all cores).") int threads;
     @Option(names = "--quantization", description = "w8a8 (also ascend): int8 weights and activations.") String quantization;
     @Option(names = "--json", description = "Print one JSON object: prompt_ids, output_ids, output_text, and per step the top 5 [id, logprob].") boolean json;

@@ -10,6 +10,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
 
@@ -67,10 +68,21 @@ final class ProxyCommand implements Callable<Integer> {
         return spec != null && spec.commandLine().getParseResult().hasMatchedOption(option);
     }
 
+    /** How long SIGTERM waits for running requests before the proxy stops anyway. */
+    private static final Duration DRAIN_TIMEOUT = Duration.ofMinutes(5);
+
     @Override
     public Integer call() throws Exception {
-        try (ProxyServer server = ProxyServer.start(config())) {
-            Runtime.getRuntime().addShutdownHook(new Thread(server::close));
+        ProxyConfig config = config();
+        ListenCheck.checkFree(config.host(), config.port());
+        try (ProxyServer server = ProxyServer.start(config)) {
+            if (server.port() < 0) throw ListenCheck.inUse(config.host(), config.port()); // taken since the check
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                System.err.println("pdserve proxy: shutting down, draining running requests (new ones get 503) ...");
+                server.drain(DRAIN_TIMEOUT);
+                server.close();
+                System.err.println("pdserve proxy: drained, bye");
+            }, "proxy-drain"));
             server.awaitTermination();
         }
         return 0;

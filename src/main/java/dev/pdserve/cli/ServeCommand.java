@@ -6,6 +6,7 @@ import dev.pdserve.cluster.ClusterSpec;
 import dev.pdserve.engine.Engine;
 import dev.pdserve.engine.EngineConfig;
 import dev.pdserve.engine.InferenceEngine;
+import dev.pdserve.engine.PagedKvCache;
 import dev.pdserve.http.HttpEdge;
 import dev.pdserve.kv.KvPeerInfo;
 import dev.pdserve.kv.KvTransferConfig;
@@ -27,6 +28,8 @@ import picocli.CommandLine.Spec;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
@@ -50,29 +53,33 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "DIR", description = "Same as MODEL_DIR.") Path modelOption;
     @Option(names = "--host", defaultValue = "0.0.0.0", description = "Address to listen on (default: ${DEFAULT-VALUE}).") String host;
     @Option(names = "--port", defaultValue = "8000", description = "Port (default: ${DEFAULT-VALUE}).") int port;
-    @Option(names = "--served-model-name", paramLabel = "NAME", description = "Model name in the API (default: MODEL_DIR as given).") String servedModelName;
-    @Option(names = "--max-model-len", description = "Context length: prompt plus output tokens (default: the model's).") Integer maxModelLen;
-    @Option(names = "--max-num-batched-tokens", defaultValue = "2048", description = "Token budget of one engine step.") int maxNumBatchedTokens;
+    @Option(names = "--served-model-name", arity = "1..*", paramLabel = "NAME", description = "Model name in the API (default: MODEL_DIR as given); vLLM takes several, pdserve answers to the first.") List<String> servedModelNames;
+    @Option(names = "--tokenizer", paramLabel = "DIR", description = "Folder with tokenizer.json and tokenizer_config.json (default: MODEL_DIR).") Path tokenizerDir;
+    @Option(names = "--max-model-len", converter = ByteSize.IntConverter.class, description = "Context length: prompt plus output tokens, e.g. 8192 or 32k (default: the model's; "
+            + "longer is refused unless VLLM_ALLOW_LONG_MAX_MODEL_LEN=1).") Integer maxModelLen;
+    @Option(names = "--max-num-batched-tokens", converter = ByteSize.IntConverter.class, defaultValue = "2048", description = "Token budget of one engine step.") int maxNumBatchedTokens;
     @Option(names = "--max-num-seqs", defaultValue = "256", description = "Most requests running at once.") int maxNumSeqs;
     @Option(names = "--block-size", defaultValue = "16", description = "Tokens per KV cache block.") int blockSize;
     @Option(names = "--seed", defaultValue = "0", description = "Seed for sampling.") long seed;
     @Option(names = "--api-key", description = "Require 'Authorization: Bearer KEY' on /v1 (also $VLLM_API_KEY).") String apiKey;
     @Option(names = "--kv-cache-memory", paramLabel = "SIZE", converter = ByteSize.Converter.class,
-            description = "KV cache size, e.g. 2GiB or 512MiB (default: --gpu-memory-utilization of free RAM).") Long kvCacheMemory;
-    @Option(names = "--gpu-memory-utilization", defaultValue = "0.9", description = "Share of free RAM for the KV cache when --kv-cache-memory is not given.") double gpuMemoryUtilization;
+            description = "KV cache size, e.g. 2GiB or 512MiB (default: $VLLM_CPU_KVCACHE_SPACE GiB, else 4 GiB, as vLLM's CPU backend).") Long kvCacheMemory;
+    @Option(names = "--kv-cache-memory-bytes", paramLabel = "SIZE", converter = ByteSize.Converter.class, description = "vLLM's name for --kv-cache-memory.") Long kvCacheMemoryBytes;
+    @Option(names = "--gpu-memory-utilization", description = "Accepted for vLLM compatibility: on a CPU the KV cache has a fixed size (--kv-cache-memory).") Double gpuMemoryUtilization;
     @Option(names = "--enable-prefix-caching", negatable = true, defaultValue = "true", fallbackValue = "true", description = "Reuse cached prompt prefixes (default: on).") boolean enablePrefixCaching;
     @Option(names = "--threads", defaultValue = "0", description = "Kernel worker threads (default: all cores).") int threads;
-    @Option(names = "--quantization", paramLabel = "METHOD", description = "w8a8 (also 'ascend'): int8 weights and activations.") String quantization;
+    @Option(names = {"--quantization", "-q"}, paramLabel = "METHOD", description = "w8a8 (also 'ascend'): int8 weights and activations.") String quantization;
     @Option(names = "--kv-transfer-config", paramLabel = "JSON", description = "vLLM's KV connector config (kv_role, ...), for PD disaggregation.") String kvTransferConfig;
     @Option(names = "--cluster", paramLabel = "FILE", description = "cluster.json (pdserve ranktable): with --instance, take this instance's role, ports, kv-transfer-config and threads from it.") Path cluster;
     @Option(names = "--instance", paramLabel = "ID", description = "This instance's id in --cluster, e.g. prefill-0.") String instance;
-    @Option(names = "--tensor-parallel-size", defaultValue = "1", description = "Accepted for vLLM compatibility; pdserve runs one process.") int tensorParallelSize;
+    @Option(names = {"--tensor-parallel-size", "-tp"}, defaultValue = "1", description = "Accepted for vLLM compatibility; pdserve runs one process.") int tensorParallelSize;
     @Option(names = "--enable-expert-parallel", description = "Accepted for vLLM compatibility.") boolean enableExpertParallel;
     @Option(names = "--trust-remote-code", description = "Accepted for vLLM compatibility: pdserve runs no model code from the checkpoint.") boolean trustRemoteCode;
     @Option(names = "--enforce-eager", description = "Accepted for vLLM compatibility: there are no CUDA graphs on a CPU.") boolean enforceEager;
     @Option(names = "--dtype", description = "Accepted for vLLM compatibility: weights keep their file dtype, math is fp32.") String dtype;
     @Option(names = "--disable-log-requests", description = "Accepted for vLLM compatibility.") boolean disableLogRequests;
     @Option(names = "--disable-log-stats", description = "Accepted for vLLM compatibility.") boolean disableLogStats;
+    @Option(names = "--additional-config", paramLabel = "JSON", description = "vLLM's platform options (vllm-ascend's torchair_graph_config, ...): checked as vLLM does, then ignored on a CPU.") String additionalConfig;
 
     /** The parsed --kv-transfer-config, kept for the KV connector. */
     JsonNode kvTransfer;
@@ -83,38 +90,53 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         applyCluster();
         Path modelDir = modelDir();
-        String name = servedModelName != null ? servedModelName
+        String name = servedModelNames != null ? servedModelNames.getFirst()
                 : modelArg != null || modelOption != null ? String.valueOf(modelArg != null ? modelArg : modelOption) : modelDir.getFileName().toString();
         String key = apiKey != null ? apiKey : System.getenv("VLLM_API_KEY");
-        logCompatibilityFlags();
+        // Everything that can be refused is refused before the model loads or a port opens.
+        List<String> notes = compatibilityNotes();
         kvTransfer = parseKvTransferConfig(kvTransferConfig);
         KvTransferConfig kvConfig = kvTransfer == null ? null : KvTransferConfig.parse(kvTransferConfig);
-
         ModelConfig modelConfig = ModelConfig.load(modelDir);
-        int contextLen = maxModelLen != null ? maxModelLen : modelConfig.maxPositionEmbeddings();
-        if (contextLen < 1) throw new IllegalArgumentException("--max-model-len must be at least 1, got " + contextLen);
-        if (kvCacheMemory != null && kvCacheMemory < 1) throw new IllegalArgumentException("--kv-cache-memory must be at least 1 byte, got " + kvCacheMemory);
-        EngineConfig config = EngineConfig.defaults(contextLen).withBlockSize(blockSize)
-                .withKvCacheBytes(kvCacheMemory == null ? 0 : kvCacheMemory).withGpuMemoryUtilization(gpuMemoryUtilization)
-                .withMaxNumSeqs(maxNumSeqs).withMaxNumBatchedTokens(maxNumBatchedTokens).withPrefixCaching(enablePrefixCaching).withSeed(seed);
+        int contextLen = MaxModelLen.resolve(maxModelLen, modelDir, MaxModelLen.allowLong(System.getenv("VLLM_ALLOW_LONG_MAX_MODEL_LEN")), LOG::warning);
+        KvPoolSize.Choice pool = KvPoolSize.choose(kvCacheMemory != null ? kvCacheMemory : kvCacheMemoryBytes,
+                kvCacheMemory != null ? "--kv-cache-memory" : "--kv-cache-memory-bytes", System.getenv("VLLM_CPU_KVCACHE_SPACE"));
+        ListenCheck.checkFree(host, port);
+        notes.forEach(LOG::info);
 
         LOG.info(() -> "loading " + modelDir + " (" + modelConfig.modelType() + ")");
         CausalLM model = ModelLoader.load(modelDir, new LoadOptions(threads, quantization));
-        Tokenizer tokenizer = Tokenizer.load(modelDir);
+        KvPoolSize.checkFits(pool, PagedKvCache.memAvailableBytes());
+        LOG.info("KV cache: " + KvPoolSize.gib(pool.bytes()) + " (" + pool.source() + ")");
+        EngineConfig config = EngineConfig.defaults(contextLen).withBlockSize(blockSize).withKvCacheBytes(pool.bytes())
+                .withMaxNumSeqs(maxNumSeqs).withMaxNumBatchedTokens(maxNumBatchedTokens).withPrefixCaching(enablePrefixCaching).withSeed(seed);
+        Tokenizer tokenizer = Tokenizer.load(tokenizerDir != null ? tokenizerDir.toAbsolutePath().normalize() : modelDir);
         AtomicReference<PdTcpConnector> connector = new AtomicReference<>();
         InferenceEngine engine = kvConfig == null ? new Engine(model, tokenizer, config) : new Engine(model, tokenizer, config, cache -> {
             KvPeerInfo me = KvPeerInfo.of(kvConfig.engineId(), model, blockSize, ModelFingerprint.of(modelDir));
             connector.set(new PdTcpConnector(kvConfig, me, cache, host));
             return connector.get();
         });
-        OpenAiServer server = new OpenAiServer(engine, TextCodec.of(tokenizer),
-                new OpenAiServer.Options(host, port, name, key, HttpEdge.MAX_BODY_BYTES, version())).start();
+        OpenAiServer server;
+        try {
+            server = new OpenAiServer(engine, TextCodec.of(tokenizer),
+                    new OpenAiServer.Options(host, port, name, key, HttpEdge.MAX_BODY_BYTES, version())).start();
+        } catch (RuntimeException e) {
+            engine.close();
+            throw e;
+        }
+        if (server.port() < 0) { // taken between the check and the bind
+            server.close();
+            engine.close();
+            throw ListenCheck.inUse(host, port);
+        }
 
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             // JUL may already be shut down in a shutdown hook: write to stderr directly.
             System.err.println("pdserve: shutting down, draining running requests (new ones get 503) ...");
             server.drain(DRAIN_TIMEOUT);
+            awaitLeases(engine); // a prefill instance's answered requests are still in flight until decode pulls their KV
             server.close();
             engine.close();
             model.close();
@@ -132,6 +154,19 @@ final class ServeCommand implements Callable<Integer> {
         System.out.flush();
         stopped.await();
         return 0;
+    }
+
+    /** Waits (at most a lease's life, 30 s by default) until no KV block is held for a decode instance to pull. */
+    private static void awaitLeases(InferenceEngine engine) {
+        long deadline = System.nanoTime() + DRAIN_TIMEOUT.toNanos();
+        while (engine.kvStats() != null && engine.kvStats().blocksLeased() > 0 && System.nanoTime() - deadline < 0) { // null: no connector
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 
     /**
@@ -162,15 +197,26 @@ final class ServeCommand implements Callable<Integer> {
         return (p != null ? p : Defaults.builtInModel()).toAbsolutePath().normalize();
     }
 
-    private void logCompatibilityFlags() {
-        if (tensorParallelSize != 1) LOG.info("--tensor-parallel-size " + tensorParallelSize + ": pdserve runs the model in one process; its kernels use --threads cores");
-        if (enableExpertParallel) LOG.info("--enable-expert-parallel: experts run in one process here; accepted and ignored");
-        if (trustRemoteCode) LOG.info("--trust-remote-code: pdserve runs no code from checkpoints; accepted and ignored");
-        if (enforceEager) LOG.info("--enforce-eager: there are no CUDA graphs on a CPU; accepted and ignored");
-        if (dtype != null) LOG.info("--dtype " + dtype + ": weights keep their file dtype and math runs in fp32; accepted and ignored");
-        if (disableLogRequests) LOG.info("--disable-log-requests: pdserve does not log requests; accepted");
-        if (disableLogStats) LOG.info("--disable-log-stats: accepted; /metrics has the stats");
-        if (kvCacheMemory == null) LOG.info("KV cache: --gpu-memory-utilization " + gpuMemoryUtilization + " of free RAM (set --kv-cache-memory to size it)");
+    /**
+     * One line per vLLM flag pdserve takes but does differently; throws for a value it cannot honour
+     * (see {@link VllmFlags}).
+     */
+    List<String> compatibilityNotes() {
+        List<String> notes = new ArrayList<>();
+        if (spec != null && spec.commandLine().getParseResult() != null) notes.addAll(VllmFlags.check(spec.commandLine().getParseResult()));
+        if (tensorParallelSize != 1) notes.add("--tensor-parallel-size " + tensorParallelSize + ": pdserve runs the model in one process; its kernels use --threads cores");
+        if (enableExpertParallel) notes.add("--enable-expert-parallel: experts run in one process here; accepted and ignored");
+        if (trustRemoteCode) notes.add("--trust-remote-code: pdserve runs no code from checkpoints; accepted and ignored");
+        if (enforceEager) notes.add("--enforce-eager: there are no CUDA graphs on a CPU; accepted and ignored");
+        if (dtype != null) notes.add("--dtype " + dtype + ": weights keep their file dtype and math runs in fp32; accepted and ignored");
+        if (disableLogRequests) notes.add("--disable-log-requests: pdserve does not log requests; accepted");
+        if (disableLogStats) notes.add("--disable-log-stats: accepted; /metrics has the stats");
+        if (gpuMemoryUtilization != null) notes.add("--gpu-memory-utilization " + gpuMemoryUtilization
+                + ": on a CPU the KV cache has a fixed size (--kv-cache-memory, else VLLM_CPU_KVCACHE_SPACE, else 4 GiB), as in vLLM's CPU backend; accepted");
+        if (servedModelNames != null && servedModelNames.size() > 1) notes.add("--served-model-name " + String.join(" ", servedModelNames)
+                + ": pdserve answers to the first name, " + servedModelNames.getFirst());
+        if (additionalConfig != null) notes.add(AdditionalConfig.check(additionalConfig));
+        return notes;
     }
 
     static JsonNode parseKvTransferConfig(String json) {

@@ -110,7 +110,8 @@ public final class PagedKvCache implements KvCache, AutoCloseable {
         return (int) Math.min(n, Integer.MAX_VALUE / ((long) config.blockSize() * entryFloats));
     }
 
-    static long memAvailableBytes() {
+    /** MemAvailable of /proc/meminfo: the RAM that can be had now without swapping. */
+    public static long memAvailableBytes() {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
                 if (line.startsWith("MemAvailable:")) {

@@ -93,6 +93,10 @@ public record KvTransferConfig(
         String device = string(root, "kv_buffer_device", "cpu");
         if (!device.equals("cpu")) notes.add("kv_buffer_device " + device + ": pdserve keeps and sends KV from CPU memory");
         int parallel = integer(root, "kv_parallel_size", 1, 1, Integer.MAX_VALUE);
+        // vLLM fields with no meaning here are still type-checked, as pydantic checks them.
+        integer(root, "kv_rank", 0, Integer.MIN_VALUE, Integer.MAX_VALUE);
+        number(root, "kv_buffer_size", 1e9);
+        bool(root, "enable_permute_local_kv", false);
         if (root.has("kv_connector_module_path") && !root.get("kv_connector_module_path").isNull()) {
             notes.add("kv_connector_module_path is ignored: pdserve has one built-in connector");
         }
@@ -163,23 +167,41 @@ public record KvTransferConfig(
     private static String string(JsonNode o, String field, String dflt) {
         JsonNode v = o.get(field);
         if (v == null || v.isNull()) return dflt;
-        if (!v.isTextual()) throw bad("field '" + field + "' must be a string, got " + v);
-        return v.asText();
+        try {
+            return LaxJson.string(v, field);
+        } catch (IllegalArgumentException e) {
+            throw bad(e.getMessage());
+        }
     }
 
+    /** Read as pydantic's lax mode does: "20001" is 20001. */
     private static int integer(JsonNode o, String field, int dflt, int min, int max) {
         JsonNode v = o.get(field);
         if (v == null || v.isNull()) return dflt;
-        if (!v.isIntegralNumber() || !v.canConvertToInt()) throw bad("field '" + field + "' must be an integer, got " + v);
-        int i = v.asInt();
-        if (i < min || i > max) throw bad("field '" + field + "' must be in [" + min + ", " + max + "], got " + i);
-        return i;
+        try {
+            return LaxJson.integer(v, field, min, max);
+        } catch (IllegalArgumentException e) {
+            throw bad(e.getMessage());
+        }
     }
 
     private static double number(JsonNode o, String field, double dflt) {
         JsonNode v = o.get(field);
         if (v == null || v.isNull()) return dflt;
-        if (!v.isNumber()) throw bad("field '" + field + "' must be a number, got " + v);
-        return v.asDouble();
+        try {
+            return LaxJson.number(v, field);
+        } catch (IllegalArgumentException e) {
+            throw bad(e.getMessage());
+        }
+    }
+
+    private static boolean bool(JsonNode o, String field, boolean dflt) {
+        JsonNode v = o.get(field);
+        if (v == null || v.isNull()) return dflt;
+        try {
+            return LaxJson.bool(v, field);
+        } catch (IllegalArgumentException e) {
+            throw bad(e.getMessage());
+        }
     }
 }

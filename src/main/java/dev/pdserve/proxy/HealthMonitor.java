@@ -63,8 +63,11 @@ final class HealthMonitor implements AutoCloseable {
             Thread.currentThread().interrupt();
             return;
         }
-        if (ok != i.healthy) LOG.warning(i + (ok ? " is healthy again" : " is unhealthy: " + why));
-        if (!ok) i.lastError = why;
+        // Losing an instance is a warning; finding one healthy is news, "again" only after it was lost.
+        if (!ok && i.healthy) LOG.warning(i + " is unhealthy: " + why);
+        if (ok && !i.healthy) LOG.info(i + (i.everHealthy ? " is healthy again" : " is healthy"));
+        if (ok) i.everHealthy = true;
+        i.lastError = ok ? null : why; // a passing probe makes an older error stale
         i.healthy = ok;
         if (ok) scrapeKvUsage(i);
     }

@@ -15,13 +15,17 @@ final class Instance {
     /** {@code vllm:kv_cache_usage_perc} from the instance's /metrics, 0..1; ties are broken by it. */
     volatile double kvCacheUsage;
     volatile boolean healthy;
+    /** The last failure seen (probe or request); null once a probe or a request passes after it. */
     volatile String lastError;
+    /** It has been healthy (trusted at the start, or by a probe), so healthy after unhealthy is a recovery. */
+    volatile boolean everHealthy;
 
     Instance(InstanceType type, InstanceAddress address, CircuitBreaker breaker, boolean healthy) {
         this.type = type;
         this.address = address;
         this.breaker = breaker;
         this.healthy = healthy;
+        this.everHealthy = healthy;
     }
 
     /** Can take a request now: healthy by the last probe and not held off by its breaker. */

@@ -109,6 +109,7 @@ final class InstancePool {
             release();
             if (judged) return;
             judged = true;
+            instance.lastError = null;
             instance.breaker.onSuccess();
         }
 

@@ -17,6 +17,7 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
 
 /**
@@ -37,6 +38,9 @@ public final class ProxyServer implements AutoCloseable {
     private final PdHandler pd;
     private final AdminApi admin;
     private final WebServer server;
+    /** Requests inside an API handler, counted before the draining check so drain() waits for every one let in. */
+    private final AtomicInteger active = new AtomicInteger();
+    private volatile boolean draining;
 
     private ProxyServer(ProxyConfig config) {
         this.config = config;
@@ -49,6 +53,7 @@ public final class ProxyServer implements AutoCloseable {
         admin = new AdminApi(config, pool, health, metrics, json);
         // TCP_NODELAY: relayed SSE events are small writes that must not wait for the client's delayed ACK.
         server = WebServer.builder().host(config.host).port(config.port).connectionOptions(o -> o.tcpNoDelay(true))
+                .shutdownHook(false) // the proxy command drains first, then stops the server
                 .routing(this::routes).build().start();
         LOG.info("pdserve proxy on http://" + config.host + ":" + server.port()
                 + " prefill=" + config.prefillers + " decode=" + config.decoders);
@@ -68,14 +73,41 @@ public final class ProxyServer implements AutoCloseable {
     }
 
     private void routes(HttpRouting.Builder r) {
-        r.post("/v1/completions", (req, res) -> pd.handle(req, res, "/v1/completions"))
-                .post("/v1/chat/completions", (req, res) -> pd.handle(req, res, "/v1/chat/completions"))
+        r.post("/v1/completions", unlessDraining((req, res) -> pd.handle(req, res, "/v1/completions")))
+                .post("/v1/chat/completions", unlessDraining((req, res) -> pd.handle(req, res, "/v1/chat/completions")))
                 .get("/v1/models", this::models)
-                .get("/health", (req, res) -> res.send())
+                .get("/health", (req, res) -> res.status(draining ? 503 : 200).send())
                 .get("/healthcheck", json(req -> healthcheck()))
                 .get("/metrics", (req, res) -> HttpEdge.sendMetrics(res, metrics.scrape()))
                 .post("/instances/add", json(admin::add))
                 .post("/instances/remove", json(admin::remove));
+    }
+
+    /** While draining, a new request gets 503 and an OpenAI-shaped body (not a refused connection). */
+    private Handler unlessDraining(Handler h) {
+        return (req, res) -> {
+            active.incrementAndGet();
+            try {
+                if (draining) HttpEdge.sendError(res, ApiException.unavailable("The proxy is shutting down and takes no new requests"));
+                else h.handle(req, res);
+            } finally {
+                active.decrementAndGet();
+            }
+        };
+    }
+
+    /** SIGTERM: new requests get 503 from now on; returns when the running ones have ended, or after {@code timeout}. */
+    public void drain(Duration timeout) {
+        draining = true;
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (active.get() > 0 && System.nanoTime() - deadline < 0) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 
     private interface JsonEndpoint {

@@ -69,14 +69,39 @@ class KvTransferConfigTest {
         }
     }
 
+    /** vLLM reads this JSON with pydantic, whose lax mode turns "20001" into 20001: the seed's own config has "kv_port":"20001". */
+    @Test
+    void numbersAndBoolsAreReadAsPydanticLaxModeReadsThem() {
+        KvTransferConfig c = KvTransferConfig.parse("{\"kv_connector\":\"LLMDataDistCMgrConnector\",\"kv_buffer_device\":\"npu\","
+                + "\"kv_role\":\"kv_producer\",\"kv_parallel_size\":\"1\",\"kv_port\":\"20001\",\"engine_id\":\"0\","
+                + "\"kv_rank\":\" 0 \",\"kv_buffer_size\":\"1e9\",\"enable_permute_local_kv\":\"off\","
+                + "\"kv_connector_module_path\":\"vllm_ascend.distributed.llmdatadist_c_mgr_connector\","
+                + "\"kv_connector_extra_config\":{\"lease_seconds\":\"2.5\",\"connect_timeout_ms\":\"1_000\",\"read_timeout_ms\":2000.0,"
+                + "\"transfer_timeout_ms\":true}}");
+        assertThat(c.port()).isEqualTo(20001);
+        assertThat(c.parallelSize()).isEqualTo(1);
+        assertThat(c.engineId()).isEqualTo("0");
+        assertThat(c.lease()).isEqualTo(java.time.Duration.ofMillis(2500));
+        assertThat(c.connectTimeoutMs()).isEqualTo(1000);
+        assertThat(c.readTimeoutMs()).isEqualTo(2000);
+        assertThat(c.transferTimeoutMs()).isEqualTo(1); // a bool is 0 or 1 to pydantic
+        assertThat(KvTransferConfig.parse("{\"kv_connector\":\"PdTcpConnector\",\"kv_role\":\"kv_both\",\"kv_port\":\"+80.00\"}").port()).isEqualTo(80);
+    }
+
     @Test
     void mistakesNameTheField(@TempDir Path tmp) {
         String base = "\"kv_connector\":\"PdTcpConnector\"";
         assertThatThrownBy(() -> KvTransferConfig.parse("{" + base + ",\"kv_role\":\"kv_prefill\"}"))
                 .hasMessage("--kv-transfer-config field 'kv_role' must be one of kv_producer, kv_consumer, kv_both; got 'kv_prefill'");
         assertThatThrownBy(() -> KvTransferConfig.parse("{" + base + "}")).hasMessageContaining("'kv_role' must be one of kv_producer, kv_consumer, kv_both; got nothing");
-        assertThatThrownBy(() -> KvTransferConfig.parse("{" + base + ",\"kv_role\":\"kv_both\",\"kv_port\":\"80\"}"))
-                .hasMessage("--kv-transfer-config field 'kv_port' must be an integer, got \"80\"");
+        assertThatThrownBy(() -> KvTransferConfig.parse("{" + base + ",\"kv_role\":\"kv_both\",\"kv_port\":\"abc\"}"))
+                .hasMessage("--kv-transfer-config field 'kv_port' must be an integer, got \"abc\"");
+        assertThatThrownBy(() -> KvTransferConfig.parse("{" + base + ",\"kv_role\":\"kv_both\",\"kv_port\":80.5}"))
+                .hasMessageContaining("field 'kv_port' must be an integer (got a number with a fractional part), got 80.5");
+        assertThatThrownBy(() -> KvTransferConfig.parse("{" + base + ",\"kv_role\":\"kv_both\",\"enable_permute_local_kv\":\"maybe\"}"))
+                .hasMessageContaining("field 'enable_permute_local_kv' must be a boolean");
+        assertThatThrownBy(() -> KvTransferConfig.parse("{" + base + ",\"kv_role\":\"kv_both\",\"kv_buffer_size\":\"lots\"}"))
+                .hasMessageContaining("field 'kv_buffer_size' must be a number");
         assertThatThrownBy(() -> KvTransferConfig.parse("{" + base + ",\"kv_role\":\"kv_both\",\"kv_port\":70000}"))
                 .hasMessageContaining("'kv_port' must be in [0, 65535], got 70000");
         assertThatThrownBy(() -> KvTransferConfig.parse("{" + base + ",\"kv_role\":\"kv_both\",\"kv_ip\":5}"))

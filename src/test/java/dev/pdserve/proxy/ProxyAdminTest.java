@@ -6,6 +6,11 @@ import org.junit.jupiter.api.Test;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 
 import static dev.pdserve.Await.until;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -74,8 +79,26 @@ class ProxyAdminTest extends ProxyHarness {
         assertThat(json(r.body()).get("message").asText()).contains("waiting");
         for (int i = 0; i < 3; i++) post(proxy, "/v1/completions", "{\"prompt\":\"x\"}");
         assertThat(late.posts()).isEmpty();
-        late.healthStatus = 200;
-        until("late instance healthy", () -> json(get(proxy, "/healthcheck").body()).at("/prefill/1/healthy").asBoolean());
+        assertThat(json(get(proxy, "/healthcheck").body()).at("/prefill/1/last_error").asText()).contains("503");
+        List<LogRecord> logs = new CopyOnWriteArrayList<>();
+        Handler capture = new Handler() {
+            @Override public void publish(LogRecord rec) { logs.add(rec); }
+            @Override public void flush() { }
+            @Override public void close() { }
+        };
+        Logger log = Logger.getLogger("dev.pdserve.proxy");
+        log.addHandler(capture);
+        try {
+            late.healthStatus = 200;
+            until("late instance healthy", () -> json(get(proxy, "/healthcheck").body()).at("/prefill/1/healthy").asBoolean());
+        } finally {
+            log.removeHandler(capture);
+        }
+        // Healthy, so no error beside it; and its first passing probe is news (INFO), not a recovery warning.
+        assertThat(json(get(proxy, "/healthcheck").body()).at("/prefill/1/last_error").isNull()).isTrue();
+        assertThat(logs).filteredOn(rec -> rec.getMessage().contains(late.address().toString()))
+                .extracting(LogRecord::getLevel, LogRecord::getMessage)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple(Level.INFO, "prefill instance " + late.address() + " is healthy"));
         for (int i = 0; i < 3; i++) post(proxy, "/v1/completions", "{\"prompt\":\"x\"}");
         assertThat(late.posts()).isNotEmpty();
     }

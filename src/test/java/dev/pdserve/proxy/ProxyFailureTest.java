@@ -216,8 +216,10 @@ class ProxyFailureTest extends ProxyHarness {
         assertThat(json(r.body()).at("/error/message").asText()).contains("decode");
         assertThat(json(get(proxy, "/healthcheck").body()).get("status").asText()).isEqualTo("degraded");
 
+        assertThat(json(get(proxy, "/healthcheck").body()).at("/decode/0/last_error").asText()).isEqualTo("/health answered HTTP 503");
         d1.healthStatus = 200;
         until("d1 healthy again", () -> healthy(proxy, 0));
+        assertThat(json(get(proxy, "/healthcheck").body()).at("/decode/0/last_error").isNull()).as("no stale error beside healthy").isTrue();
         assertThat(post(proxy, "/v1/completions", "{\"prompt\":\"x\"}").statusCode()).isEqualTo(200);
         assertThat(d1.posts()).hasSize(1);
         assertThat(d1.healthHits.get()).isGreaterThan(2);

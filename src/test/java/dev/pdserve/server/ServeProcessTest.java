@@ -10,6 +10,8 @@ import java.io.InputStream;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.Path;
+import com.fasterxml.jackson.databind.JsonNode;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -47,6 +49,40 @@ class ServeProcessTest {
             assertThat(Http.JSON.readTree(events.get(events.size() - 3)).get("choices").get(0).get("finish_reason").asText()).isEqualTo("length");
             assertThat(serve.process.waitFor(60, TimeUnit.SECONDS)).isTrue();
             assertThat(Files.readString(serve.log)).contains("--enforce-eager").contains("drained");
+        }
+    }
+
+    /**
+     * A prefill instance that gets SIGTERM with KV still leased for a decode instance keeps serving that
+     * KV until it is pulled, so the PD request in flight finishes; only then does it exit.
+     */
+    @Test
+    void sigtermOnAPrefillInstanceWaitsUntilItsKvIsPulled() throws Exception {
+        Path logs = TestLogs.dir(ServeProcessTest.class);
+        String producer = "{\"kv_connector\":\"PdTcpConnector\",\"kv_role\":\"kv_producer\",\"kv_port\":0}";
+        String consumer = "{\"kv_connector\":\"PdTcpConnector\",\"kv_role\":\"kv_consumer\",\"kv_port\":0}";
+        try (PdInstance prefill = PdInstance.serve("prefill", logs, TestModels.deepseek(), List.of("--kv-cache-memory", "32MiB", "--kv-transfer-config", producer));
+             PdInstance decode = PdInstance.serve("decode", logs, TestModels.deepseek(), List.of("--kv-cache-memory", "32MiB", "--kv-transfer-config", consumer))) {
+            prefill.awaitServe();
+            decode.awaitServe();
+            Http p = new Http(prefill.port), d = new Http(decode.port);
+            HttpResponse<String> first = p.post("/v1/completions",
+                    "{\"prompt\":\"import os\",\"max_tokens\":1,\"min_tokens\":1,\"kv_transfer_params\":{\"do_remote_decode\":true}}");
+            assertThat(first.statusCode()).as(first.body()).isEqualTo(200);
+            JsonNode params = Http.json(first).get("kv_transfer_params");
+            assertThat(params.get("do_remote_prefill").asBoolean()).isTrue();
+
+            prefill.process.destroy(); // SIGTERM with the prompt's blocks leased
+            until("the prefill instance to drain", () -> p.get("/health").statusCode() == 503);
+            assertThat(p.get("/metrics").body()).containsPattern("pdserve:kv_blocks_leased\\{[^}]*\\} [1-9]");
+            assertThat(prefill.process.isAlive()).isTrue();
+
+            HttpResponse<String> second = d.post("/v1/completions",
+                    "{\"prompt\":\"import os\",\"max_tokens\":5,\"kv_transfer_params\":" + params + "}");
+            assertThat(second.statusCode()).as(second.body()).isEqualTo(200);
+            assertThat(d.get("/metrics").body()).containsPattern("pdserve:kv_transfer_seconds_count\\{[^}]*\\} [1-9]");
+            assertThat(prefill.process.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(Files.readString(prefill.log)).contains("drained, bye");
         }
     }
 }
