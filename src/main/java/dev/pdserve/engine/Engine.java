@@ -291,6 +291,7 @@ public final class Engine implements InferenceEngine {
             LockSupport.parkNanos(1_000_000);
             return;
         }
+        // The forward is shared: if it throws, runLoop fails the whole batch (no request can be told apart).
         float[] logits = runner.run(batch);
         computedTokens += batch.totalTokens();
         for (int i = 0; i < batch.size(); i++) if (batch.logitRows(i) > 1) promptLogprobs(batch, i, logits);
@@ -298,9 +299,16 @@ public final class Engine implements InferenceEngine {
         long countedBefore = promptTokens + generationTokens;
         for (int i = 0; i < batch.size(); i++) {
             Request r = batch.request(i);
-            r.numComputed += batch.numTokens(i);
-            blocks.cacheComputedBlocks(r);
-            if (batch.samples(i)) appendToken(r, sampled.token(i), sampled.logprob(i));
+            // From here on each request is on its own: sampling or detokenizing that throws fails it alone.
+            try {
+                r.numComputed += batch.numTokens(i);
+                blocks.cacheComputedBlocks(r);
+                if (!batch.samples(i)) continue;
+                if (sampled.failure(i) != null) throw sampled.failure(i);
+                appendToken(r, sampled.token(i), sampled.logprob(i));
+            } catch (RuntimeException e) {
+                failOne(r, e);
+            }
         }
         // The prompt and generation counters move only in appendToken: their growth is this step's count.
         int iterationTokens = (int) (promptTokens + generationTokens - countedBefore);
@@ -331,8 +339,9 @@ public final class Engine implements InferenceEngine {
         int out = r.numOutputTokens();
         if (out == 1) promptTokens += r.numPromptTokens;
         boolean done = stops.check(r, token);
+        String delta = r.text.takeDelta(done); // detokenizes: if it throws, the request is still running and fails alone
         JsonNode kvParams = done ? finish(r, true) : null;
-        RequestOutput o = RequestOutput.token(r.id, token, r.text.takeDelta(done), logprob, r.numPromptTokens, out, r.cachedPromptTokens, r.scheduledNanos);
+        RequestOutput o = RequestOutput.token(r.id, token, delta, logprob, r.numPromptTokens, out, r.cachedPromptTokens, r.scheduledNanos);
         if (out == 1 && r.promptLogprobs != null) o = o.withPromptLogprobs(Arrays.asList(r.promptLogprobs));
         emit(r, done ? o.finish(r.finishReason, r.stopReason, kvParams) : o);
     }
@@ -361,7 +370,16 @@ public final class Engine implements InferenceEngine {
         emit(r, RequestOutput.abort(r.id, r.numPromptTokens, r.numOutputTokens(), r.cachedPromptTokens, r.scheduledNanos));
     }
 
-    /** The step threw: every request of its batch still running ends with the error. */
+    /** Sampling or detokenizing one request threw: it ends with the error and its blocks are freed; the batch goes on. */
+    private void failOne(Request r, RuntimeException e) {
+        LOG.log(Level.SEVERE, "request " + r.id + " failed in sampling or detokenization; the other requests go on", e);
+        if (!liveIds.containsKey(r.id)) return; // already finished and answered
+        finish(r, false);
+        emit(r, RequestOutput.error(r.id, 500, "engine error in this request's sampling or detokenization: " + e,
+                r.numPromptTokens, r.numOutputTokens(), r.cachedPromptTokens, r.scheduledNanos));
+    }
+
+    /** The shared forward (or the scheduler) threw: every request of its batch still running ends with the error. */
     private void fail(ScheduledBatch batch, Throwable e) {
         String msg = "engine error: " + e;
         for (int i = 0; i < batch.size(); i++) {

@@ -35,13 +35,20 @@ final class Sampler {
 
     /**
      * Samples every entry of the batch that {@link ScheduledBatch#samples}, from its row of
-     * {@code logits} (rows in batch order, which this may overwrite).
+     * {@code logits} (rows in batch order, which this may overwrite). One entry's exception is
+     * that entry's failure alone: the others are sampled as they would have been without it.
      */
     SamplerOutput sample(ScheduledBatch batch, float[] logits) {
         out.reset(batch.size());
         for (int i = 0; i < batch.size(); i++) {
+            if (!batch.samples(i)) continue;
             // An entry's sampling row is the last of its rows.
-            if (batch.samples(i)) sample(logits, (batch.rowStart(i) + batch.logitRows(i) - 1) * vocab, batch.request(i), i);
+            int off = (batch.rowStart(i) + batch.logitRows(i) - 1) * vocab;
+            try {
+                sample(logits, off, batch.request(i), i);
+            } catch (RuntimeException e) {
+                out.fail(i, e);
+            }
         }
         return out;
     }
@@ -114,6 +121,9 @@ final class Sampler {
         float inv = (float) (1.0 / p.temperature());
         float m = Float.NEGATIVE_INFINITY;
         for (int i = 0; i < vocab; i++) m = Math.max(m, logits[off + i] * inv);
+        // Logits scaled to infinity (a huge repetition penalty or 1/temperature), all suppressed, or NaN: no
+        // distribution to draw from, so the most likely token it is.
+        if (!Float.isFinite(m)) return argmax(logits, off);
         double sum = 0;
         float maxP = 0;
         for (int i = 0; i < vocab; i++) {
@@ -165,6 +175,7 @@ final class Sampler {
             for (int i = 0; i < vocab; i++) if (probs[i] > 0) order[n++] = key(probs[i], i);
             Arrays.sort(order, 0, n);
         }
+        if (n == 0) return argmax(logits, off); // every probability underflowed to zero
         int keep = p.topK() > 0 ? Math.min(n, p.topK()) : n;
         double total = 0;
         for (int k = 0; k < keep; k++) total += probOf(order[n - 1 - k]);

@@ -38,8 +38,10 @@ public final class ApiException extends RuntimeException {
             case 401 -> "AuthenticationError";
             case 403 -> "PermissionDeniedError";
             case 404 -> "NotFoundError";
+            case 405 -> "MethodNotAllowedError";
             case 409 -> "ConflictError";
             case 413 -> "RequestEntityTooLargeError";
+            case 414 -> "URITooLongError";
             case 429 -> "TooManyRequestsError";
             case 502 -> "upstream_error";
             case 503 -> "ServiceUnavailableError";

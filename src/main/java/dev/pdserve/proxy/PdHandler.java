@@ -63,7 +63,7 @@ final class PdHandler {
             // Looked up before the work starts: a connection already reset could not be told from one not found.
             TcpPeer client = TcpPeer.of(req.localPeer().address(), req.remotePeer().address());
             try {
-                ObjectNode body = HttpEdge.jsonObject(HttpEdge.body(req, config.maxBodyBytes));
+                ObjectNode body = HttpEdge.jsonObject(HttpEdge.body(req, res, config.maxBodyBytes));
                 // No prefill instance (only --decoder-hosts): a plain load balancer over the decode instances.
                 JsonNode kv = pool.list(InstanceType.PREFILL).isEmpty() ? null : prefill(path, body, fwd, client);
                 byte[] decodeBody = json.writeValueAsBytes(kv == null ? body : PdRequests.decodeBody(body, kv));

@@ -27,6 +27,8 @@ public final class ProxyConfig {
     Duration breakerCooldown = Duration.ofSeconds(10);
     /** The largest request body taken (413 beyond): the server's limit, so a request the proxy takes a server takes too. */
     long maxBodyBytes = HttpEdge.MAX_BODY_BYTES;
+    /** The connection cap and idle timeout, as the server's. */
+    HttpEdge.Connections connections = HttpEdge.Connections.defaults();
     /** Sent as {@code Authorization: Bearer} when the client sent none (vllm-ascend reads OPENAI_API_KEY). */
     String upstreamApiKey;
     /** What circuit breakers time their cool-down by; tests move it by hand. */
@@ -46,6 +48,7 @@ public final class ProxyConfig {
     public ProxyConfig breakerFailures(int v) { breakerFailures = Math.max(1, v); return this; }
     public ProxyConfig breakerCooldown(Duration v) { breakerCooldown = v; return this; }
     public ProxyConfig maxBodyBytes(long v) { maxBodyBytes = v; return this; }
+    public ProxyConfig connections(HttpEdge.Connections v) { connections = v; return this; }
     public ProxyConfig upstreamApiKey(String v) { upstreamApiKey = v == null || v.isEmpty() ? null : v; return this; }
     ProxyConfig nanoClock(LongSupplier v) { nanoClock = v; return this; }
 

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.pdserve.http.ApiException;
 import dev.pdserve.http.HttpEdge;
+import dev.pdserve.http.Routes;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.http.Handler;
@@ -51,10 +52,9 @@ public final class ProxyServer implements AutoCloseable {
         health = new HealthMonitor(pool, upstream, config);
         pd = new PdHandler(config, pool, upstream, metrics, json);
         admin = new AdminApi(config, pool, health, metrics, json);
-        // TCP_NODELAY: relayed SSE events are small writes that must not wait for the client's delayed ACK.
-        server = WebServer.builder().host(config.host).port(config.port).connectionOptions(o -> o.tcpNoDelay(true))
-                .shutdownHook(false) // the proxy command drains first, then stops the server
-                .routing(this::routes).build().start();
+        server = HttpEdge.listener(WebServer.builder().host(config.host).port(config.port)
+                        .shutdownHook(false) // the proxy command drains first, then stops the server
+                        .routing(this::routes), config.connections, "proxy").build().start();
         LOG.info("pdserve proxy on http://" + config.host + ":" + server.port()
                 + " prefill=" + config.prefillers + " decode=" + config.decoders);
     }
@@ -73,14 +73,15 @@ public final class ProxyServer implements AutoCloseable {
     }
 
     private void routes(HttpRouting.Builder r) {
-        r.post("/v1/completions", unlessDraining((req, res) -> pd.handle(req, res, "/v1/completions")))
+        new Routes(r).post("/v1/completions", unlessDraining((req, res) -> pd.handle(req, res, "/v1/completions")))
                 .post("/v1/chat/completions", unlessDraining((req, res) -> pd.handle(req, res, "/v1/chat/completions")))
                 .get("/v1/models", this::models)
                 .get("/health", (req, res) -> res.status(draining ? 503 : 200).send())
                 .get("/healthcheck", json(req -> healthcheck()))
                 .get("/metrics", (req, res) -> HttpEdge.sendMetrics(res, metrics.scrape()))
                 .post("/instances/add", json(admin::add))
-                .post("/instances/remove", json(admin::remove));
+                .post("/instances/remove", json(admin::remove))
+                .finish();
     }
 
     /** While draining, a new request gets 503 and an OpenAI-shaped body (not a refused connection). */

@@ -8,6 +8,7 @@ import dev.pdserve.engine.GenerationRequest;
 import dev.pdserve.engine.InferenceEngine;
 import dev.pdserve.http.ApiException;
 import dev.pdserve.http.HttpEdge;
+import dev.pdserve.http.Routes;
 import dev.pdserve.http.TcpPeer;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.WebServer;
@@ -47,7 +48,7 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     private final InferenceEngine engine;
-    private final TextCodec codec;
+    private final TokenizerGuard codec;
     private final Options options;
     private final RequestParser parser;
     private final VllmMetrics metrics;
@@ -55,27 +56,32 @@ public final class OpenAiServer implements AutoCloseable {
     private final long createdAt = System.currentTimeMillis() / 1000;
     private final AtomicInteger inFlight = new AtomicInteger();
     private volatile boolean draining;
+    private HttpEdge.Connections connections;
     private WebServer server;
 
     public OpenAiServer(InferenceEngine engine, TextCodec codec, Options options) {
         this.engine = engine;
-        this.codec = codec;
         this.options = options;
         this.maxModelLen = engine.config().maxModelLen();
-        this.parser = new RequestParser(options.servedModelName(), codec);
+        this.codec = new TokenizerGuard(codec, maxModelLen);
+        this.parser = new RequestParser(options.servedModelName(), this.codec);
         this.metrics = new VllmMetrics(options.servedModelName(), maxModelLen, engine::stats, engine::kvStats);
         engine.onIteration(metrics::recordIteration);
     }
 
+    /** The connection cap and idle timeout (before {@link #start()}; {@link HttpEdge.Connections#defaults()} otherwise). */
+    public OpenAiServer connections(HttpEdge.Connections c) {
+        connections = c;
+        return this;
+    }
+
     public OpenAiServer start() {
-        server = WebServer.builder()
+        var b = WebServer.builder()
                 .host(options.host())
                 .port(options.port())
-                // Each SSE event is its own small write: with Nagle on, an event waits for the ACK of
-                // the previous one, which a keep-alive client delays by 40 ms.
-                .connectionOptions(o -> o.tcpNoDelay(true))
                 .shutdownHook(false) // the serve command drains first, then stops the server
-                .routing(this::routes)
+                .routing(this::routes);
+        server = HttpEdge.listener(b, connections != null ? connections : HttpEdge.Connections.defaults(), "serve")
                 .build()
                 .start();
         return this;
@@ -85,18 +91,20 @@ public final class OpenAiServer implements AutoCloseable {
 
     public VllmMetrics metrics() { return metrics; }
 
-    private void routes(HttpRouting.Builder r) {
-        r.post("/v1/completions", (req, res) -> guard(req, res, true, (q, s, id) -> generate(q, s, id, ApiRequest.Kind.COMPLETION)));
-        r.post("/v1/chat/completions", (req, res) -> guard(req, res, true, (q, s, id) -> generate(q, s, id, ApiRequest.Kind.CHAT)));
-        r.get("/v1/models", (req, res) -> guard(req, res, true, (q, s, id) -> HttpEdge.sendJson(s, 200, models())));
-        // Model ids may hold slashes (org/name): everything after /v1/models/ is the id.
-        r.get("/v1/models/*", (req, res) -> guard(req, res, true,
-                (q, s, id) -> HttpEdge.sendJson(s, 200, model(q.path().path().substring("/v1/models/".length())))));
-        r.get("/health", (req, res) -> res.status(draining ? 503 : 200).send());
-        r.get("/version", (req, res) -> HttpEdge.sendJson(res, 200, F.objectNode().put("version", options.version())));
-        r.get("/metrics", (req, res) -> HttpEdge.sendMetrics(res, metrics.scrape()));
-        r.post("/tokenize", (req, res) -> guard(req, res, false, this::tokenize));
-        r.post("/detokenize", (req, res) -> guard(req, res, false, this::detokenize));
+    private void routes(HttpRouting.Builder routing) {
+        new Routes(routing)
+                .post("/v1/completions", (req, res) -> guard(req, res, true, (q, s, id) -> generate(q, s, id, ApiRequest.Kind.COMPLETION)))
+                .post("/v1/chat/completions", (req, res) -> guard(req, res, true, (q, s, id) -> generate(q, s, id, ApiRequest.Kind.CHAT)))
+                .get("/v1/models", (req, res) -> guard(req, res, true, (q, s, id) -> HttpEdge.sendJson(s, 200, models())))
+                // Model ids may hold slashes (org/name): everything after /v1/models/ is the id.
+                .get("/v1/models/*", (req, res) -> guard(req, res, true,
+                        (q, s, id) -> HttpEdge.sendJson(s, 200, model(q.path().path().substring("/v1/models/".length())))))
+                .get("/health", (req, res) -> res.status(draining ? 503 : 200).send())
+                .get("/version", (req, res) -> HttpEdge.sendJson(res, 200, F.objectNode().put("version", options.version())))
+                .get("/metrics", (req, res) -> HttpEdge.sendMetrics(res, metrics.scrape()))
+                .post("/tokenize", (req, res) -> guard(req, res, false, this::tokenize))
+                .post("/detokenize", (req, res) -> guard(req, res, false, this::detokenize))
+                .finish();
     }
 
     /** Request id, auth, draining and the error shape, around every API endpoint. */
@@ -129,7 +137,7 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     private void generate(ServerRequest req, ServerResponse res, String requestId, ApiRequest.Kind kind) throws InterruptedException {
-        ObjectNode body = HttpEdge.jsonObject(HttpEdge.body(req, options.maxBodyBytes()));
+        ObjectNode body = HttpEdge.jsonObject(HttpEdge.body(req, res, options.maxBodyBytes()));
         ApiRequest request = kind == ApiRequest.Kind.CHAT ? parser.parseChat(body) : parser.parseCompletion(body);
         String prefix = kind == ApiRequest.Kind.CHAT ? "chatcmpl-" : "cmpl-";
         ResponseFormat format = new ResponseFormat(request, prefix + requestId, options.servedModelName(), codec);
@@ -169,7 +177,7 @@ public final class OpenAiServer implements AutoCloseable {
 
     /** vLLM's /tokenize: a prompt, or chat messages through the template. */
     private void tokenize(ServerRequest req, ServerResponse res, String requestId) {
-        JsonFields f = new JsonFields(HttpEdge.jsonObject(HttpEdge.body(req, options.maxBodyBytes())));
+        JsonFields f = new JsonFields(HttpEdge.jsonObject(HttpEdge.body(req, res, options.maxBodyBytes())));
         String model = f.string("model", null);
         if (model != null && !model.equals(options.servedModelName())) {
             throw new ApiException(404, "model", "The model `" + model + "` does not exist. This server serves `" + options.servedModelName() + "`.");
@@ -199,7 +207,7 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     private void detokenize(ServerRequest req, ServerResponse res, String requestId) {
-        JsonFields f = new JsonFields(HttpEdge.jsonObject(HttpEdge.body(req, options.maxBodyBytes())));
+        JsonFields f = new JsonFields(HttpEdge.jsonObject(HttpEdge.body(req, res, options.maxBodyBytes())));
         if (!f.has("tokens")) throw ApiException.badRequest("tokens", "'tokens' is required");
         int[] ids = f.ints("tokens");
         for (int id : ids) GenerationRequest.checkTokenId("tokens", id, codec.vocabSize());
@@ -229,5 +237,6 @@ public final class OpenAiServer implements AutoCloseable {
     @Override
     public void close() {
         if (server != null) server.stop();
+        codec.close();
     }
 }

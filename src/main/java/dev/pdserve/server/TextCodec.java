@@ -16,6 +16,9 @@ public interface TextCodec {
 
     int vocabSize();
 
+    /** The most input bytes one token stands for, or 0 when unknown (then no text is refused by its length alone). */
+    default int maxBytesPerToken() { return 0; }
+
     boolean hasChatTemplate();
 
     String applyChatTemplate(List<Map<String, Object>> messages, boolean addGenerationPrompt, Map<String, Object> extraVars);
@@ -27,6 +30,7 @@ public interface TextCodec {
             // One token's own text: no clean-up of spaces, which would eat a token's leading space.
             @Override public String tokenText(int id) { return t.decode(new int[] {id}, 0, 1, false); }
             @Override public int vocabSize() { return t.vocabSize(); }
+            @Override public int maxBytesPerToken() { return t.maxBytesPerToken(); }
             @Override public boolean hasChatTemplate() { return t.hasChatTemplate(); }
             @Override public String applyChatTemplate(List<Map<String, Object>> messages, boolean addGenerationPrompt, Map<String, Object> extraVars) {
                 return t.applyChatTemplate(messages, addGenerationPrompt, extraVars);

@@ -33,6 +33,7 @@ public final class Tokenizer implements AutoCloseable {
     private final ChatTemplate chatTemplate;          // null when the model has none
     private final SpecialTokenRule specials;
     private final boolean cleanUpSpaces;            // clean_up_tokenization_spaces
+    private final int maxBytesPerToken;               // 0: no bound known
     private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private boolean closed;
 
@@ -61,10 +62,11 @@ public final class Tokenizer implements AutoCloseable {
     }
 
     private Tokenizer(Path dir, HuggingFaceTokenizer rust, Vocabulary vocab, Map<String, Object> specialTokens, ChatTemplate chatTemplate,
-                      SpecialTokenRule specials, boolean cleanUpSpaces) {
+                      int maxBytesPerToken, SpecialTokenRule specials, boolean cleanUpSpaces) {
         this.specials = specials;
         this.cleanUpSpaces = cleanUpSpaces;
         this.dir = dir;
+        this.maxBytesPerToken = maxBytesPerToken;
         this.rust = rust;
         this.vocab = vocab;
         this.specialTokens = specialTokens;
@@ -79,7 +81,8 @@ public final class Tokenizer implements AutoCloseable {
         if (!Files.isRegularFile(file)) {
             throw new TokenizerException("no tokenizer.json in " + modelDir + ": pdserve needs a Hugging Face fast tokenizer");
         }
-        Vocabulary vocab = Vocabulary.read(readJson(file), file);
+        JsonNode json = readJson(file);
+        Vocabulary vocab = Vocabulary.read(json, file);
         JsonNode config = readConfig(modelDir.resolve("tokenizer_config.json"));
         Map<String, Object> specialTokens = new LinkedHashMap<>();
         for (String key : List.of("bos_token", "eos_token", "unk_token", "pad_token")) {
@@ -87,7 +90,7 @@ public final class Tokenizer implements AutoCloseable {
             if (token != null) specialTokens.put(key, token);
         }
         ChatTemplate template = ChatTemplate.find(modelDir, config);
-        return new Tokenizer(modelDir, NativeTokenizers.open(file), vocab, specialTokens, template,
+        return new Tokenizer(modelDir, NativeTokenizers.open(file), vocab, specialTokens, template, InputBound.bytesPerToken(json, vocab),
                 SpecialTokenRule.of(config), config.path("clean_up_tokenization_spaces").asBoolean(false));
     }
 
@@ -154,6 +157,9 @@ public final class Tokenizer implements AutoCloseable {
 
     /** Number of token ids (model vocabulary plus added tokens). */
     public int vocabSize() { return vocab.size(); }
+
+    /** The most input bytes one token stands for, or 0 when tokenizer.json proves no bound ({@link InputBound}). */
+    public int maxBytesPerToken() { return maxBytesPerToken; }
 
     public int bosTokenId() { return vocab.idOf(bosToken); }
 
