@@ -37,7 +37,8 @@ for port in $((B + 1)) $((B + 2)) $B; do
   for _ in $(seq 600); do curl -sf "http://127.0.0.1:$port/v1/models" > /dev/null && break; sleep 0.2; done
 done
 
-exec python3 - "$B" "$DURATION" "$INTERVAL" "$CLIENTS" "${PIDS[@]}" <<'PY'
+# Not exec: the EXIT trap must still stop the three processes.
+python3 - "$B" "$DURATION" "$INTERVAL" "$CLIENTS" "${PIDS[@]}" <<'PY'
 import json, os, random, socket, sys, threading, time, urllib.request
 
 base, duration, interval, clients = (int(x) for x in sys.argv[1:5])

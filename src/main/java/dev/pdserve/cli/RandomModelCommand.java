@@ -47,6 +47,7 @@ final class RandomModelCommand implements Callable<Integer> {
     @Option(names = "--first-k-dense-replace") Integer firstDense;
     @Option(names = "--n-group") Integer nGroup;
     @Option(names = "--topk-group") Integer topkGroup;
+    @Option(names = "--num-nextn-predict-layers", description = "DeepSeek: MTP layers written after the decoder layers, as DeepSeek-V3 publishes them (default: 0).") Integer mtpLayers;
 
     @Override
     public Integer call() throws Exception {
@@ -67,6 +68,7 @@ final class RandomModelCommand implements Callable<Integer> {
         if (firstDense != null) s.firstKDenseReplace = firstDense;
         if (nGroup != null) s.nGroup = nGroup;
         if (topkGroup != null) s.topkGroup = topkGroup;
+        if (mtpLayers != null) s.numMtpLayers = mtpLayers;
 
         Path tokenizer = tokenizerFrom != null ? tokenizerFrom : defaultTokenizerDir();
         long params = RandomCheckpoint.parameterCount(s);

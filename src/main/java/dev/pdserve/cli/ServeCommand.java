@@ -7,6 +7,7 @@ import dev.pdserve.engine.Engine;
 import dev.pdserve.engine.EngineConfig;
 import dev.pdserve.engine.InferenceEngine;
 import dev.pdserve.engine.PagedKvCache;
+import dev.pdserve.engine.SpeculativeConfig;
 import dev.pdserve.http.HttpEdge;
 import dev.pdserve.kv.KvPeerInfo;
 import dev.pdserve.kv.KvTransferConfig;
@@ -16,6 +17,7 @@ import dev.pdserve.model.CausalLM;
 import dev.pdserve.model.LoadOptions;
 import dev.pdserve.model.ModelConfig;
 import dev.pdserve.model.ModelLoader;
+import dev.pdserve.server.ChatTemplating;
 import dev.pdserve.server.OpenAiServer;
 import dev.pdserve.server.TextCodec;
 import dev.pdserve.tokenizer.Tokenizer;
@@ -70,8 +72,12 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "Kernel worker threads (default: all cores).") int threads;
     @Option(names = {"--quantization", "-q"}, paramLabel = "METHOD", description = "w8a8 (also 'ascend'): int8 weights and activations.") String quantization;
     @Option(names = "--kv-transfer-config", paramLabel = "JSON", description = "vLLM's KV connector config (kv_role, ...), for PD disaggregation.") String kvTransferConfig;
+    @Option(names = "--speculative-config", paramLabel = "JSON", description = "vLLM's speculative decoding config: {\"method\":\"ngram\",\"num_speculative_tokens\":4,\"prompt_lookup_max\":4} or {\"method\":\"deepseek_mtp\",\"num_speculative_tokens\":1}.") String speculativeConfig;
     @Option(names = "--cluster", paramLabel = "FILE", description = "cluster.json (pdserve ranktable): with --instance, take this instance's role, ports, kv-transfer-config and threads from it.") Path cluster;
     @Option(names = "--instance", paramLabel = "ID", description = "This instance's id in --cluster, e.g. prefill-0.") String instance;
+    @Option(names = "--chat-template", paramLabel = "FILE_OR_TEXT", description = "Chat template to use instead of the model's: a file, or the template itself.") String chatTemplate;
+    @Option(names = "--trust-request-chat-template", description = "Let requests bring their own chat_template.") boolean trustRequestChatTemplate;
+    @Option(names = "--default-chat-template-kwargs", paramLabel = "JSON", description = "Template variables for every chat request, e.g. '{\"enable_thinking\": false}'; a request's chat_template_kwargs win.") String defaultChatTemplateKwargs;
     @Option(names = {"--tensor-parallel-size", "-tp"}, defaultValue = "1", description = "Accepted for vLLM compatibility; pdserve runs one process.") int tensorParallelSize;
     @Option(names = "--enable-expert-parallel", description = "Accepted for vLLM compatibility.") boolean enableExpertParallel;
     @Option(names = "--trust-remote-code", description = "Accepted for vLLM compatibility: pdserve runs no model code from the checkpoint.") boolean trustRemoteCode;
@@ -97,6 +103,10 @@ final class ServeCommand implements Callable<Integer> {
         List<String> notes = compatibilityNotes();
         kvTransfer = parseKvTransferConfig(kvTransferConfig);
         KvTransferConfig kvConfig = kvTransfer == null ? null : KvTransferConfig.parse(kvTransferConfig);
+        SpeculativeConfig speculative = speculativeConfig == null ? null : SpeculativeConfig.parse(speculativeConfig);
+        if (speculativeConfig != null && !SpeculativeConfig.ignoredFields(speculativeConfig).isEmpty()) {
+            notes.add("--speculative-config: " + SpeculativeConfig.ignoredFields(speculativeConfig) + " accepted and ignored (no separate draft model, one process)");
+        }
         ModelConfig modelConfig = ModelConfig.load(modelDir);
         int contextLen = MaxModelLen.resolve(maxModelLen, modelDir, MaxModelLen.allowLong(System.getenv("VLLM_ALLOW_LONG_MAX_MODEL_LEN")), LOG::warning);
         KvPoolSize.Choice pool = KvPoolSize.choose(kvCacheMemory != null ? kvCacheMemory : kvCacheMemoryBytes,
@@ -109,7 +119,8 @@ final class ServeCommand implements Callable<Integer> {
         KvPoolSize.checkFits(pool, PagedKvCache.memAvailableBytes());
         LOG.info("KV cache: " + KvPoolSize.gib(pool.bytes()) + " (" + pool.source() + ")");
         EngineConfig config = EngineConfig.defaults(contextLen).withBlockSize(blockSize).withKvCacheBytes(pool.bytes())
-                .withMaxNumSeqs(maxNumSeqs).withMaxNumBatchedTokens(maxNumBatchedTokens).withPrefixCaching(enablePrefixCaching).withSeed(seed);
+                .withMaxNumSeqs(maxNumSeqs).withMaxNumBatchedTokens(maxNumBatchedTokens).withPrefixCaching(enablePrefixCaching).withSeed(seed)
+                .withSpeculative(speculative);
         Tokenizer tokenizer = Tokenizer.load(tokenizerDir != null ? tokenizerDir.toAbsolutePath().normalize() : modelDir);
         AtomicReference<PdTcpConnector> connector = new AtomicReference<>();
         InferenceEngine engine = kvConfig == null ? new Engine(model, tokenizer, config) : new Engine(model, tokenizer, config, cache -> {
@@ -120,7 +131,8 @@ final class ServeCommand implements Callable<Integer> {
         OpenAiServer server;
         try {
             server = new OpenAiServer(engine, TextCodec.of(tokenizer),
-                    new OpenAiServer.Options(host, port, name, key, HttpEdge.MAX_BODY_BYTES, version())).start();
+                    new OpenAiServer.Options(host, port, name, key, HttpEdge.MAX_BODY_BYTES, version(),
+                            ChatTemplating.fromFlags(chatTemplate, trustRequestChatTemplate, defaultChatTemplateKwargs))).start();
         } catch (RuntimeException e) {
             engine.close();
             throw e;

@@ -68,9 +68,7 @@ final class VllmFlags {
             f("--allowed-methods", Kind.TEXT, NO_CORS),
             f("--allowed-headers", Kind.TEXT, NO_CORS),
             refuseIf("--lora-modules", Kind.TEXTS, "", given(NO_LORA)),
-            refuseIf("--chat-template", Kind.TEXT, "", given("pdserve renders the model's own chat template (tokenizer_config.json); a replacement template is not supported yet")),
             f("--chat-template-content-format", Kind.TEXT, "pdserve passes message content to the template as a string (text parts joined)"),
-            f("--trust-request-chat-template", Kind.SWITCH, "pdserve renders the model's chat template"),
             f("--response-role", Kind.TEXT, "chat answers have role 'assistant'"),
             refuseIf("--ssl-keyfile", Kind.TEXT, "", given("pdserve serves plain HTTP only: put a TLS terminator (nginx, envoy) in front")),
             refuseIf("--ssl-certfile", Kind.TEXT, "", given("pdserve serves plain HTTP only: put a TLS terminator (nginx, envoy) in front")),
@@ -247,7 +245,6 @@ final class VllmFlags {
             f("--cuda-graph-sizes", Kind.TEXTS, NO_GRAPHS),
             f("--max-cudagraph-capture-size", Kind.INT, NO_GRAPHS),
             f("--compilation-config -O", Kind.TEXT, NO_GRAPHS),
-            f("--speculative-config", Kind.TEXT, "pdserve decodes one token per step: no speculative decoding"),
             f("--kv-events-config", Kind.TEXT, "pdserve publishes no KV cache events"));
 
     private VllmFlags() {}

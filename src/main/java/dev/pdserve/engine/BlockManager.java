@@ -145,12 +145,26 @@ final class BlockManager {
     }
 
     /**
+     * Lets go of the blocks past the first {@code blocksFor(numTokens)}: the slots of a
+     * speculating step's rejected drafts. They hold nothing computed, so they are never cached.
+     */
+    void trim(Request r, int numTokens) {
+        int keep = blocksFor(numTokens);
+        if (keep >= r.numBlocks) return;
+        release(r.blockTable, keep, r.numBlocks);
+        r.numBlocks = keep;
+        r.numRegisteredBlocks = Math.min(r.numRegisteredBlocks, keep);
+    }
+
+    /**
      * Lets go of the first {@code count} blocks of a table, last block first so that a sequence's
      * tail is evicted before its head (heads are the likelier shared prefixes). Also what a KV
      * lease will call with the block ids it kept after its request finished.
      */
-    void free(int[] blocks, int count) {
-        for (int i = count - 1; i >= 0; i--) {
+    void free(int[] blocks, int count) { release(blocks, 0, count); }
+
+    private void release(int[] blocks, int from, int to) {
+        for (int i = to - 1; i >= from; i--) {
             int b = blocks[i];
             if (refCount[b] <= 0) throw new IllegalStateException("block " + b + " freed twice");
             if (--refCount[b] == 0) {

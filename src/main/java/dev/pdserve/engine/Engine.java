@@ -24,6 +24,8 @@ import java.util.logging.Logger;
  * through a queue. The parts: {@link Scheduler} (with {@link BlockManager}) picks a
  * {@link ScheduledBatch}, {@link ModelRunner} runs it, {@link Sampler} picks the tokens,
  * {@link StopRules} ends requests, {@link KvTransfers} holds PD disaggregation's pulls and leases.
+ * With {@link SpeculativeConfig speculative decoding} a {@link Drafter} proposes tokens that the
+ * same forward verifies.
  */
 public final class Engine implements InferenceEngine {
     private static final Logger LOG = Logger.getLogger(Engine.class.getName());
@@ -54,6 +56,10 @@ public final class Engine implements InferenceEngine {
     private volatile int numRunning, numWaiting, numUsedBlocks;
     private volatile long promptTokens, generationTokens, computedTokens;
     private volatile long prefixQueries, prefixHits, preemptions;
+    /** Speculative decoding's counters (vLLM's spec_decode metrics); per-position ones are written by the loop only. */
+    private final int maxDrafts;
+    private volatile long specDrafts, specDraftTokens, specAccepted;
+    private final long[] specAcceptedPerPos;
 
     private record Abort(String requestId) {}
 
@@ -90,8 +96,17 @@ public final class Engine implements InferenceEngine {
                 numBlocks * PagedKvCache.blockBytes(model.numLayers(), config.blockSize(), model.kvEntryFloats()) / 1048576.0,
                 model.kvLayout(), config.enablePrefixCaching() ? "on" : "off"));
         this.blocks = new BlockManager(numBlocks, config.blockSize(), config.enablePrefixCaching());
-        this.scheduler = new Scheduler(blocks, config.maxNumSeqs(), config.maxNumBatchedTokens());
+        SpeculativeConfig spec = config.speculative();
+        Drafter drafter = spec == null ? null : switch (spec.method()) {
+            case NGRAM -> new NgramDrafter(spec.promptLookupMin(), spec.promptLookupMax());
+            case MTP -> throw new IllegalArgumentException("--speculative-config method " + spec.method().wire() + " is not implemented yet");
+        };
+        this.maxDrafts = drafter == null ? 0 : spec.numSpeculativeTokens();
+        this.specAcceptedPerPos = new long[maxDrafts];
+        if (drafter != null) LOG.info("speculative decoding: " + spec);
+        this.scheduler = new Scheduler(blocks, config.maxNumSeqs(), config.maxNumBatchedTokens(), drafter, maxDrafts, config.maxModelLen());
         this.runner = new ModelRunner(model, cache);
+        if (drafter != null) scheduler.perDraftCost = VerifyCost.measure(model, cache, 0, maxDrafts);
         this.sampler = new Sampler(vocab, model.config().eosTokenIds());
         this.stops = new StopRules(model.config().eosTokenIds(), config.maxModelLen());
         this.kv = new KvTransfers(connector == null ? null : connector.apply(cache), blocks, this::post);
@@ -126,7 +141,7 @@ public final class Engine implements InferenceEngine {
         SamplingParams p = request.sampling();
         long seed = p.seed() != null ? p.seed() ^ 0x2545F4914F6CDD1DL : config.seed() * 0x9E3779B97F4A7C15L + seedCounter.incrementAndGet();
         OutputText text = new OutputText(decoders.create(request.promptIds(), p.skipSpecialTokens()), p.stop(), p.includeStopStrInOutput());
-        KvConnector.Plan plan = kv.plan(request.kvTransferParams(), request.promptIds().length);
+        KvConnector.Plan plan = kv.plan(request.kvTransferParams(), request.promptIds());
         Request r = new Request(request.requestId(), request.promptIds(), p, sink, config.blockSize(), seed, text);
         r.kvPlan = plan;
         if (liveIds.putIfAbsent(r.id, Boolean.TRUE) != null) {
@@ -169,12 +184,25 @@ public final class Engine implements InferenceEngine {
     @Override
     public void onIteration(IntConsumer tokens) { iterationListener = tokens; }
 
+    /** Tests: take a draft's cost as {@code c} of a plain step instead of the measured one (call before submitting). */
+    void assumeDraftCost(double c) { scheduler.perDraftCost = c; }
+
     /** Tokens fed through the model so far (prefix-cache hits are not fed); for tests and benchmarks. */
     long numComputedTokens() { return computedTokens; }
 
     @Override public EngineConfig config() { return config; }
 
+    @Override
+    public SpecDecodeStats specStats() {
+        if (maxDrafts == 0) return null;
+        long[] perPos = new long[maxDrafts];
+        for (int i = 0; i < maxDrafts; i++) perPos[i] = specAcceptedPerPos[i];
+        return new SpecDecodeStats(specDrafts, specDraftTokens, specAccepted, perPos);
+    }
+
     @Override public KvConnector.Stats kvStats() { return kv.stats(); }
+
+    @Override public String kvRole() { return kv.role(); }
 
     @Override public CausalLM model() { return model; }
 
@@ -264,9 +292,10 @@ public final class Engine implements InferenceEngine {
                         followers.forEach(scheduler::add); // sharing the pulled blocks (KvTransfers.share)
                     }
                     case FAILED -> {
+                        KvConnector.PullFailure pf = ended.failure();
                         for (Request f : concat(r, followers)) {
                             liveIds.remove(f.id);
-                            emit(f, RequestOutput.error(f.id, 502, ended.error() + " (kv_load_failure_policy=fail)",
+                            emit(f, RequestOutput.error(f.id, pf.status(), pf.message() + (pf.status() >= 500 ? " (kv_load_failure_policy=fail)" : ""),
                                     f.numPromptTokens, f.numOutputTokens(), f.cachedPromptTokens, f.scheduledNanos));
                         }
                     }
@@ -286,6 +315,8 @@ public final class Engine implements InferenceEngine {
     /** One step: schedule, the forward, sample, then each request's new token. */
     private void step() {
         ScheduledBatch batch = scheduler.schedule();
+        // Leases nobody pulled yet must not starve new work: the oldest goes (its blocks come back through the inbox).
+        if (scheduler.wasShortOfBlocks()) kv.reclaimLease();
         if (batch.isEmpty()) {
             // Only possible while memory is held elsewhere (a KV lease): wait for it to be freed.
             LockSupport.parkNanos(1_000_000);
@@ -294,18 +325,22 @@ public final class Engine implements InferenceEngine {
         // The forward is shared: if it throws, runLoop fails the whole batch (no request can be told apart).
         float[] logits = runner.run(batch);
         computedTokens += batch.totalTokens();
-        for (int i = 0; i < batch.size(); i++) if (batch.logitRows(i) > 1) promptLogprobs(batch, i, logits);
+        for (int i = 0; i < batch.size(); i++) if (batch.request(i).promptLogprobsPending()) promptLogprobs(batch, i, logits);
         SamplerOutput sampled = sampler.sample(batch, logits);
         long countedBefore = promptTokens + generationTokens;
         for (int i = 0; i < batch.size(); i++) {
             Request r = batch.request(i);
+            int drafts = batch.numDrafts(i);
             // From here on each request is on its own: sampling or detokenizing that throws fails it alone.
             try {
-                r.numComputed += batch.numTokens(i);
+                r.numComputed += batch.numTokens(i) - drafts;
                 blocks.cacheComputedBlocks(r);
-                if (!batch.samples(i)) continue;
-                if (sampled.failure(i) != null) throw sampled.failure(i);
-                appendToken(r, sampled.token(i), sampled.logprob(i));
+                if (drafts > 0) {
+                    verify(r, drafts, logits, batch.samplingRow(i));
+                } else if (batch.samples(i)) {
+                    if (sampled.failure(i) != null) throw sampled.failure(i);
+                    appendToken(r, sampled.token(i), sampled.logprob(i));
+                }
             } catch (RuntimeException e) {
                 failOne(r, e);
             }
@@ -333,7 +368,41 @@ public final class Engine implements InferenceEngine {
         }
     }
 
-    private void appendToken(Request r, int token, TokenLogprob logprob) {
+    /**
+     * Takes a speculating request's drafts in order while the target model agrees (each verified
+     * against the row before it, with every earlier accepted token already appended, so
+     * penalties, min_tokens and stop rules see what plain decoding would), then the target's own
+     * token: the correction of the first rejected draft, or the bonus after the last. Accepted
+     * drafts' KV was written by this forward and now belongs to the sequence; the slots past it
+     * are rolled back, and blocks that held only those are freed.
+     */
+    private void verify(Request r, int drafts, float[] logits, int row) {
+        int accepted = 0;
+        boolean done = false;
+        for (int j = 0; j <= drafts && !done; j++) {
+            int draft = j < drafts ? r.tokens[r.numTokens] : Sampler.NO_DRAFT; // read before append overwrites it
+            int token = sampler.verify(logits, (row + j) * vocab, r, draft);
+            boolean ok = token == draft;
+            if (ok) {
+                accepted++;
+                specAcceptedPerPos[j]++;
+                r.numComputed++;
+            }
+            done = appendToken(r, token, sampler.lastLogprob());
+            if (!ok) break;
+        }
+        r.acceptance.record(drafts, accepted);
+        specDrafts++;
+        specDraftTokens += drafts;
+        specAccepted += accepted;
+        if (!done) {
+            blocks.cacheComputedBlocks(r);
+            blocks.trim(r, r.numTokens);
+        }
+    }
+
+    /** Appends a sampled token, checks the stop rules and sends the output; true when the request finished. */
+    private boolean appendToken(Request r, int token, TokenLogprob logprob) {
         r.append(token);
         generationTokens++;
         int out = r.numOutputTokens();
@@ -344,6 +413,7 @@ public final class Engine implements InferenceEngine {
         RequestOutput o = RequestOutput.token(r.id, token, delta, logprob, r.numPromptTokens, out, r.cachedPromptTokens, r.scheduledNanos);
         if (out == 1 && r.promptLogprobs != null) o = o.withPromptLogprobs(Arrays.asList(r.promptLogprobs));
         emit(r, done ? o.finish(r.finishReason, r.stopReason, kvParams) : o);
+        return done;
     }
 
     /**

@@ -48,6 +48,12 @@ public interface InferenceEngine extends AutoCloseable {
     /** The KV connector's counters (PD disaggregation), or null without one. */
     default KvConnector.Stats kvStats() { return null; }
 
+    /** The KV transfer role ({@code kv_producer}, {@code kv_consumer}, {@code kv_both}); null when colocated. */
+    default String kvRole() { return null; }
+
+    /** Speculative decoding's counters, or null when the engine does not speculate. */
+    default SpecDecodeStats specStats() { return null; }
+
     EngineConfig config();
 
     CausalLM model();

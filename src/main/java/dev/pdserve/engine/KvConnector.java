@@ -25,27 +25,45 @@ public interface KvConnector extends AutoCloseable {
 
     Plan NONE = () -> Kind.NONE;
 
-    /** Counters for /metrics. */
-    record Stats(long bytesSent, long bytesReceived, double transferSeconds, long transfers, long blocksLeased, long leasesExpired) {}
+    /**
+     * Counters for /metrics. {@code leasesReclaimed}: leases freed early because the pool needed their
+     * blocks; {@code connectionsRefused}: KV connections refused before or during the handshake.
+     */
+    record Stats(long bytesSent, long bytesReceived, double transferSeconds, long transfers, long blocksLeased, long leasesExpired,
+                 long leasesReclaimed, long connectionsRefused) {}
+
+    /** A pull that failed: the HTTP status to answer (502: the prefill side failed; 4xx: the request's own fault) and why. */
+    record PullFailure(int status, String message) {}
 
     /**
-     * Validates a request's {@code kv_transfer_params} on the submitting thread (null: none).
-     * Throws {@link EngineException} 400 naming the field when they are wrong or cannot work here.
+     * Validates a request's {@code kv_transfer_params} on the submitting thread (null: none) for a
+     * request whose prompt is {@code promptTokens}. Throws {@link EngineException} 400 naming the field
+     * when they are wrong or cannot work here.
      */
-    Plan plan(JsonNode kvTransferParams, int numPromptTokens);
+    Plan plan(JsonNode kvTransferParams, int[] promptTokens);
 
     /**
-     * Producer: keeps {@code blockIds} (the prompt's KV) for {@code requestId} and returns the
-     * {@code kv_transfer_params} that point at them. {@code free} runs once, on any thread, when
-     * the blocks may be reused (released, expired or aborted).
+     * Producer: keeps {@code blockIds} (the KV of {@code promptTokens}) for {@code requestId} and
+     * returns the {@code kv_transfer_params} that point at them; only a consumer with the same prompt
+     * can pull them. {@code free} runs once, on any thread, when the blocks may be reused (released,
+     * expired, reclaimed or aborted).
      */
-    JsonNode lease(String requestId, int[] blockIds, int numPromptTokens, Runnable free);
+    JsonNode lease(String requestId, int[] blockIds, int[] promptTokens, Runnable free);
 
     /**
      * Consumer: copies the plan's remote blocks into {@code localBlockIds} without blocking the
-     * caller; {@code done} gets null on success or the failure's message (any thread).
+     * caller; {@code done} gets null on success or the failure (any thread).
      */
-    void pull(Plan plan, int[] localBlockIds, Consumer<String> done);
+    void pull(Plan plan, int[] localBlockIds, Consumer<PullFailure> done);
+
+    /** vLLM's {@code kv_role} of this instance, e.g. {@code kv_producer}. */
+    String role();
+
+    /** Consumer: the plan's request ended before its pull started; tell the producer to free its lease now. */
+    default void release(Plan plan) {}
+
+    /** Producer: frees the oldest lease not being sent, because the pool needs blocks; false when there is none. */
+    default boolean reclaimLease() { return false; }
 
     /** {@code kv_load_failure_policy} is {@code recompute}: a failed pull prefills locally instead of failing. */
     boolean recomputeOnFailure();

@@ -22,8 +22,8 @@ import java.util.logging.Logger;
 final class KvTransfers implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(KvTransfers.class.getName());
 
-    /** A remote prefill's pull ended; {@code error} null on success. */
-    record PullEnded(Request request, String error) {}
+    /** A remote prefill's pull ended; {@code failure} null on success. */
+    record PullEnded(Request request, KvConnector.PullFailure failure) {}
 
     /** A KV lease ended (released, expired, aborted): its blocks go back to the pool. */
     record LeaseEnded(int[] blockIds) {}
@@ -56,8 +56,8 @@ final class KvTransfers implements AutoCloseable {
     }
 
     /** Validates a request's kv_transfer_params (any thread); {@link KvConnector#NONE} without a connector. */
-    KvConnector.Plan plan(JsonNode kvTransferParams, int numPromptTokens) {
-        return connector == null ? KvConnector.NONE : connector.plan(kvTransferParams, numPromptTokens);
+    KvConnector.Plan plan(JsonNode kvTransferParams, int[] promptTokens) {
+        return connector == null ? KvConnector.NONE : connector.plan(kvTransferParams, promptTokens);
     }
 
     /** Remote-prefill requests not scheduled yet, including aborted ones whose pull still runs. */
@@ -86,10 +86,13 @@ final class KvTransfers implements AutoCloseable {
     void startPulls() {
         while (!waitingForBlocks.isEmpty()) {
             Request r = waitingForBlocks.peekFirst();
-            if (!blocks.allocate(r, 0, r.numPromptTokens)) return;
+            if (!blocks.allocate(r, 0, r.numPromptTokens)) {
+                reclaimLease(); // kv_both: our own leases may hold the blocks it waits for
+                return;
+            }
             waitingForBlocks.pollFirst();
             pulling.add(r);
-            connector.pull(r.kvPlan, Arrays.copyOf(r.blockTable, r.numBlocks), error -> post.accept(new PullEnded(r, error)));
+            connector.pull(r.kvPlan, Arrays.copyOf(r.blockTable, r.numBlocks), failure -> post.accept(new PullEnded(r, failure)));
         }
     }
 
@@ -106,14 +109,15 @@ final class KvTransfers implements AutoCloseable {
             blocks.free(r);
             return Outcome.DROPPED;
         }
-        if (ended.error() == null) {
+        if (ended.failure() == null) {
             // Prompt logprobs need every prompt token's logits: such a request prefills here after all.
             r.numComputed = r.promptLogprobsPending() ? 0 : r.numPromptTokens - 1;
             if (samples != null && r.numComputed > 0) for (Request f : samples) share(r, f);
             return Outcome.READY;
         }
-        if (connector.recomputeOnFailure()) {
-            LOG.warning("request " + r.id + ": " + ended.error() + "; kv_load_failure_policy=recompute, prefilling locally");
+        // A refusal that is the request's fault (another prompt's KV) is answered, never recomputed.
+        if (connector.recomputeOnFailure() && ended.failure().status() >= 500) {
+            LOG.warning("request " + r.id + ": " + ended.failure().message() + "; kv_load_failure_policy=recompute, prefilling locally");
             r.numComputed = 0;
             return Outcome.READY;
         }
@@ -172,10 +176,14 @@ final class KvTransfers implements AutoCloseable {
     }
 
     private Request abort(Request r) {
-        // A running pull writes into the request's blocks: they are freed when it ends (pullEnded).
-        if (!waitingForBlocks.remove(r) && pulling.remove(r)) cancelled.add(r);
+        // A running pull writes into the request's blocks: they are freed when it ends (pullEnded), and it releases the lease.
+        if (waitingForBlocks.remove(r)) connector.release(r.kvPlan); // the producer gets its blocks back now, not at expiry
+        else if (pulling.remove(r)) cancelled.add(r);
         return r;
     }
+
+    /** The scheduler is short of blocks: a lease of ours that nobody pulled yet goes first. */
+    boolean reclaimLease() { return connector != null && connector.reclaimLease(); }
 
     /**
      * Leases a finished remote-decode prompt's blocks and returns the kv_transfer_params that
@@ -187,7 +195,7 @@ final class KvTransfers implements AutoCloseable {
         int[] ids = Arrays.copyOf(r.blockTable, Math.min(blocks.blocksFor(r.numPromptTokens), r.numBlocks));
         blocks.retain(ids);
         try {
-            return connector.lease(r.id, ids, r.numPromptTokens, () -> post.accept(new LeaseEnded(ids)));
+            return connector.lease(r.id, ids, Arrays.copyOf(r.tokens, r.numPromptTokens), () -> post.accept(new LeaseEnded(ids)));
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "cannot lease the KV of request " + r.id + "; freeing it", e);
             blocks.free(ids, ids.length);
@@ -204,6 +212,9 @@ final class KvTransfers implements AutoCloseable {
             LOG.log(Level.SEVERE, "freeing leased KV blocks " + Arrays.toString(ids) + " failed", e);
         }
     }
+
+    /** The connector's role, or null without one. */
+    String role() { return connector == null ? null : connector.role(); }
 
     /** The connector's counters, or null without one. */
     KvConnector.Stats stats() { return connector == null ? null : connector.stats(); }

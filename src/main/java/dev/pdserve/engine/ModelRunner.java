@@ -7,7 +7,8 @@ import dev.pdserve.model.KvCache;
 /**
  * Turns a step's schedule into one forward: every scheduled span (prefill chunks and decode
  * tokens together) goes into one reused {@link ForwardBatch}; logits come back only for the
- * rows the step asks for ({@link ScheduledBatch#logitRows}), in batch order.
+ * rows the step asks for ({@link ScheduledBatch#logitRows}: a sampling row, one per draft token
+ * of a speculating request, every prompt position for prompt logprobs), in batch order.
  */
 final class ModelRunner {
     private final CausalLM model;

@@ -11,7 +11,10 @@ final class Request {
     final OutputSink sink;
     final int numPromptTokens;
 
-    /** Prompt then generated tokens; capacity prompt + max_tokens, so appending never allocates. */
+    /**
+     * Prompt then generated tokens; capacity prompt + max_tokens, so appending never allocates.
+     * Past {@code numTokens} it is scratch: a speculating step's draft tokens sit there.
+     */
     final int[] tokens;
     int numTokens;
     /** Tokens whose KV is in the cache. The next step feeds tokens[numComputed, numTokens). */
@@ -40,6 +43,8 @@ final class Request {
     final TokenLogprob[] promptLogprobs;
     /** Positions of {@link #promptLogprobs} filled. */
     int numPromptLogprobs;
+    /** Speculative decoding's control for this request (unused when the engine does not speculate). */
+    final Acceptance acceptance = new Acceptance();
 
     /** Why it ended and vLLM's stop_reason, set by {@link StopRules}; null while it runs. */
     FinishReason finishReason;

@@ -22,6 +22,9 @@ final class Sampler {
     private final int[] counts;
     private final boolean[] seen;
     private final SamplerOutput out = new SamplerOutput();
+    private TokenLogprob lastLogprob;
+    /** {@link #verify}'s "no draft to check": sample plainly. */
+    static final int NO_DRAFT = -1;
 
     Sampler(int vocab, int[] eosIds) {
         this.vocab = vocab;
@@ -34,27 +37,47 @@ final class Sampler {
     }
 
     /**
-     * Samples every entry of the batch that {@link ScheduledBatch#samples}, from its row of
-     * {@code logits} (rows in batch order, which this may overwrite). One entry's exception is
-     * that entry's failure alone: the others are sampled as they would have been without it.
+     * Samples every entry of the batch that {@link ScheduledBatch#samples} and carries no drafts,
+     * from its row of {@code logits} (rows in batch order, which this may overwrite). Entries
+     * with drafts are left at {@link SamplerOutput#NO_TOKEN}: {@link #verify} takes their rows.
+     * One entry's exception is that entry's failure alone: the others are sampled as they would
+     * have been without it.
      */
     SamplerOutput sample(ScheduledBatch batch, float[] logits) {
         out.reset(batch.size());
         for (int i = 0; i < batch.size(); i++) {
-            if (!batch.samples(i)) continue;
-            // An entry's sampling row is the last of its rows.
-            int off = (batch.rowStart(i) + batch.logitRows(i) - 1) * vocab;
-            try {
-                sample(logits, off, batch.request(i), i);
-            } catch (RuntimeException e) {
-                out.fail(i, e);
+            if (batch.samples(i) && batch.numDrafts(i) == 0) {
+                try {
+                    // With no drafts the sampling row is the entry's last (prompt logprobs rows come before it).
+                    int token = pick(logits, batch.samplingRow(i) * vocab, batch.request(i), NO_DRAFT);
+                    out.set(i, token, lastLogprob);
+                } catch (RuntimeException e) {
+                    out.fail(i, e);
+                }
             }
         }
         return out;
     }
 
-    /** Samples from {@code logits[off, off + vocab)} into entry {@code i} of the output. */
-    private void sample(float[] logits, int off, Request r, int i) {
+    /**
+     * Verifies one draft token against the row of logits computed just before it (the request's
+     * state must hold every token up to that row's position): returns {@code draft} when it is
+     * accepted, else the token to take instead; {@code draft = NO_DRAFT} samples plainly (the
+     * bonus row after the last draft). Greedy accepts exactly the argmax. Otherwise the draft is
+     * deterministic (n-gram, argmax of MTP), so it is accepted with probability p(draft) under
+     * the request's final sampling distribution, and a rejection draws from p with the draft
+     * removed: the token that comes out is distributed exactly as plain sampling's. The token's
+     * logprobs are {@link #lastLogprob()}.
+     */
+    int verify(float[] logits, int off, Request r, int draft) {
+        return pick(logits, off, r, draft);
+    }
+
+    /** The logprobs of the token the last {@link #verify} returned (null when not asked for). */
+    TokenLogprob lastLogprob() { return lastLogprob; }
+
+    /** Picks from {@code logits[off, off + vocab)}: vLLM's order (see the class comment), then {@link #verify}'s rule. */
+    private int pick(float[] logits, int off, Request r, int draft) {
         SamplingParams p = r.sampling;
         boolean wantLogprobs = p.logprobs() != null;
         if (wantLogprobs) System.arraycopy(logits, off, raw, 0, vocab);
@@ -64,8 +87,9 @@ final class Sampler {
         applyPenalties(logits, off, r);
 
         // vLLM treats temperatures below 1e-5 as greedy too.
-        int token = p.temperature() < 1e-5 ? argmax(logits, off) : draw(logits, off, r);
-        out.set(i, token, wantLogprobs ? logprob(raw, 0, token, p.numLogprobs(vocab)) : null);
+        int token = p.temperature() < 1e-5 ? argmax(logits, off) : draw(logits, off, r, draft);
+        lastLogprob = wantLogprobs ? logprob(raw, 0, token, p.numLogprobs(vocab)) : null;
+        return token;
     }
 
     /**
@@ -116,7 +140,8 @@ final class Sampler {
         }
     }
 
-    private int draw(float[] logits, int off, Request r) {
+    /** Draws from the processed distribution; with a draft, {@link #verify}'s accept-or-residual rule over the same distribution. */
+    private int draw(float[] logits, int off, Request r, int draft) {
         SamplingParams p = r.sampling;
         float inv = (float) (1.0 / p.temperature());
         float m = Float.NEGATIVE_INFINITY;
@@ -141,15 +166,22 @@ final class Sampler {
         if (!filter) {
             double total = 0;
             for (int i = 0; i < vocab; i++) total += probs[i];
+            if (draft >= 0) {
+                double pd = probs[draft];
+                if (u * total < pd) return draft;
+                total -= pd;
+                if (total <= 0) return draft;
+                u = r.nextRandom(); // rejected: draw from what is left
+            }
             double target = u * total, acc = 0;
-            int last = 0;
+            int last = -1;
             for (int i = 0; i < vocab; i++) {
-                if (probs[i] == 0) continue;
+                if (probs[i] == 0 || i == draft) continue;
                 acc += probs[i];
                 last = i;
                 if (acc > target) return i;
             }
-            return last;
+            return last < 0 ? Math.max(draft, 0) : last;
         }
         // Candidates best first as (prob bits, inverted id) keys: probs >= 0, so float bits order like the floats,
         // and among equal probs the lower id ranks first.
@@ -189,12 +221,24 @@ final class Sampler {
             keep = Math.max(1, k);
             total = acc;
         }
-        double target = u * total, acc = 0;
-        for (int k = 0; k < keep; k++) {
-            acc += probOf(order[n - 1 - k]);
-            if (acc > target) return idOf(order[n - 1 - k]);
+        if (draft >= 0) {
+            // The kept candidates are order[n - keep, n): the draft is one of them when its key ranks that high.
+            double pd = probs[draft] > 0 && key(probs[draft], draft) >= order[n - keep] ? probs[draft] : 0;
+            if (u * total < pd) return draft;
+            total -= pd;
+            if (total <= 0) return draft;
+            u = r.nextRandom();
         }
-        return idOf(order[n - keep]);
+        double target = u * total, acc = 0;
+        int last = -1;
+        for (int k = 0; k < keep; k++) {
+            int id = idOf(order[n - 1 - k]);
+            if (id == draft) continue;
+            acc += probOf(order[n - 1 - k]);
+            last = id;
+            if (acc > target) return id;
+        }
+        return last < 0 ? draft : last;
     }
 
     private static long key(float prob, int id) { return ((long) Float.floatToRawIntBits(prob) << 32) | (0xFFFFFFFFL - id); }

@@ -8,11 +8,27 @@ package dev.pdserve.http;
 public final class ApiException extends RuntimeException {
     public final int status;
     public final String param;
+    /**
+     * A 5xx that the request's content caused (it would fail the same anywhere): sent with
+     * {@link HttpEdge#ERROR_CAUSE}{@code : request}, so the proxy neither retries it nor counts it
+     * against the instance. (A 4xx is the request's by definition.)
+     */
+    public final boolean causedByRequest;
 
     public ApiException(int status, String param, String message) {
+        this(status, param, message, false);
+    }
+
+    private ApiException(int status, String param, String message, boolean causedByRequest) {
         super(message, null, false, false);
         this.status = status;
         this.param = param;
+        this.causedByRequest = causedByRequest;
+    }
+
+    /** A server error that only this request's content causes; see {@link #causedByRequest}. */
+    public static ApiException causedByRequest(int status, String param, String message) {
+        return new ApiException(status, param, message, true);
     }
 
     public static ApiException badRequest(String param, String message) {

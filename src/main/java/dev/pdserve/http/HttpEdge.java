@@ -33,6 +33,13 @@ public final class HttpEdge {
     /** The largest request body taken by default (413 beyond): a 128k-token prompt as JSON fits. */
     public static final long MAX_BODY_BYTES = 16L << 20;
     public static final String JSON_TYPE = "application/json";
+    /**
+     * On an error answer, {@code request} when the request itself caused it (see
+     * {@link ApiException#causedByRequest}): the PD proxy passes such an answer on untouched, with no
+     * retry and nothing counted against the instance's circuit breaker.
+     */
+    public static final HeaderName ERROR_CAUSE = HeaderNames.create("x-pdserve-error-cause");
+    public static final String CAUSED_BY_REQUEST = "request";
 
     /** Trailing bytes after the object are refused, not ignored. */
     private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
@@ -183,7 +190,9 @@ public final class HttpEdge {
 
     /** The error answer, unless a response already started (a stream reports its error as an event). */
     public static void sendError(ServerResponse res, ApiException e) {
-        if (!res.isSent()) sendQuietly(res, e.status, JSON_TYPE, bytes(ErrorBody.of(e)));
+        if (res.isSent()) return;
+        if (e.causedByRequest) res.header(ERROR_CAUSE, CAUSED_BY_REQUEST);
+        sendQuietly(res, e.status, JSON_TYPE, bytes(ErrorBody.of(e)));
     }
 
     /** Sends a whole response; false when the client has gone away. */

@@ -17,9 +17,12 @@ import java.util.concurrent.locks.LockSupport;
  * read and write arms a deadline that a watchdog thread enforces by closing the channel.
  */
 final class KvChannel implements AutoCloseable {
-    static final byte HELLO = 1, AUTH = 2, PULL = 3, BLOCKS = 4, DONE = 5, RELEASE = 6, RELEASED = 7, ERROR = 8, PROBE = 9, BYE = 10;
+    static final byte HELLO = 1, AUTH = 2, PULL = 3, BLOCKS = 4, DONE = 5, RELEASE = 6, RELEASED = 7, ERROR = 8, PROBE = 9, BYE = 10,
+            REFUSED = 11;
     static final int HEADER_BYTES = 5;
     static final int MAX_FRAME = 16 << 20;
+    /** Until the handshake is done a frame is HELLO, PROBE, AUTH or ERROR: a few hundred bytes, so garbage costs no memory. */
+    static final int HANDSHAKE_MAX_FRAME = 4096;
     /** Payload moved per socket call, so a read or write deadline measures progress, not the whole transfer. */
     private static final long CHUNK = 4 << 20;
 
@@ -31,7 +34,9 @@ final class KvChannel implements AutoCloseable {
     private final ByteBuffer[] pair = new ByteBuffer[2];
     private volatile long deadline; // System.nanoTime() after which the watchdog closes the channel; 0 = none
     private long totalDeadline;      // end of the whole transfer in progress; 0 = none
+    private String totalOverrun = "";
     private volatile boolean timedOut;
+    private int maxFrame = HANDSHAKE_MAX_FRAME;
     long bytesRead;
     long bytesWritten;
     /** The other side's HELLO, once the handshake succeeded. */
@@ -93,6 +98,7 @@ final class KvChannel implements AutoCloseable {
         return switch (type) {
             case HELLO -> "HELLO"; case AUTH -> "AUTH"; case PULL -> "PULL"; case BLOCKS -> "BLOCKS"; case DONE -> "DONE";
             case RELEASE -> "RELEASE"; case RELEASED -> "RELEASED"; case ERROR -> "ERROR"; case PROBE -> "PROBE"; case BYE -> "BYE";
+            case REFUSED -> "REFUSED";
             default -> "type-" + type;
         };
     }
@@ -160,6 +166,13 @@ final class KvChannel implements AutoCloseable {
         send(ERROR, "ERROR");
     }
 
+    /** Refuses a PULL or RELEASE for a reason that is the request's, with an HTTP status for the decode instance to answer. */
+    void sendRefused(int status, String message) throws IOException {
+        start();
+        putInt(status).putString(message.length() > 8000 ? message.substring(0, 8000) : message);
+        send(REFUSED, "REFUSED");
+    }
+
     /** Reads the next frame, with a timeout unless {@code idle} (a pooled connection may sit idle for long). */
     Frame read(String what, boolean idle) throws IOException {
         header.clear();
@@ -167,7 +180,10 @@ final class KvChannel implements AutoCloseable {
         header.flip();
         byte type = header.get();
         int len = header.getInt();
-        if (len < 0 || len > MAX_FRAME) throw new IOException("frame of " + len + " bytes from " + peer + " (limit " + MAX_FRAME + ")");
+        if (len < 0 || len > maxFrame) {
+            throw new IOException(name(type) + " frame of " + Integer.toUnsignedString(len) + " bytes from " + peer + " (limit " + maxFrame
+                    + (maxFrame == HANDSHAKE_MAX_FRAME ? " before the handshake is done: not a pdserve KV peer?)" : ")"));
+        }
         if (body.capacity() < len) body = ByteBuffer.allocate(len);
         body.clear().limit(len);
         readFully(body, timeoutNanos, what);
@@ -248,9 +264,18 @@ final class KvChannel implements AutoCloseable {
         deadline = d == 0 ? 0 : d | 1;
     }
 
+    /** The handshake succeeded: frames up to {@link #MAX_FRAME} (a PULL's block list) are read from now on. */
+    void authenticated() { maxFrame = MAX_FRAME; }
+
     /** Bounds everything until {@link #endTotal()} to {@code millis} (transfer_timeout_ms), on top of the per-read timeout. */
     void startTotal(long millis) {
+        startTotal(millis, "the transfer took longer than transfer_timeout_ms");
+    }
+
+    /** As {@link #startTotal(long)}; {@code overrun} says what a timeout means (for the error message). */
+    void startTotal(long millis, String overrun) {
         totalDeadline = (System.nanoTime() + millis * 1_000_000L) | 1;
+        totalOverrun = overrun + " (" + millis + " ms)";
     }
 
     void endTotal() { totalDeadline = 0; }
@@ -258,7 +283,7 @@ final class KvChannel implements AutoCloseable {
     private IOException translate(IOException e, String what) {
         if (!timedOut) return e;
         SocketTimeoutException t = new SocketTimeoutException("timed out while " + what + " (" + peer + ": no progress for "
-                + timeoutNanos / 1_000_000 + " ms, or the transfer took longer than transfer_timeout_ms)");
+                + timeoutNanos / 1_000_000 + " ms, or " + totalOverrun + ")");
         t.initCause(e);
         return t;
     }

@@ -18,7 +18,7 @@ import java.util.UUID;
 public record KvPeerInfo(int protocolVersion, String engineId, String bootId, String modelFingerprint, int blockSize,
                          String kvLayout, String dtype, int numLayers, int entryFloats) {
 
-    public static final int PROTOCOL_VERSION = 1;
+    public static final int PROTOCOL_VERSION = 2; // 2: PULL and RELEASE name the prompt (PromptHash), REFUSED
 
     /** The dtype string of this machine's fp32 cache. */
     public static String nativeF32() {

@@ -4,17 +4,20 @@ import dev.pdserve.model.KvCache;
 
 import java.io.EOFException;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.security.MessageDigest;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.logging.Level;
@@ -48,6 +51,14 @@ public final class KvProducer implements AutoCloseable {
     private final LongAdder transfersFailed = new LongAdder();
     private final LongAdder handshakesRefused = new LongAdder();
     private final LongAdder probesAnswered = new LongAdder();
+    private final LongAdder leasesReclaimed = new LongAdder();
+    private final LongAdder pullsRefused = new LongAdder();
+    private final AtomicLong connectionsRefused = new AtomicLong();
+    private final AtomicLong leaseSeq = new AtomicLong();
+    /** Connections not through the handshake yet, in total and per peer address: bounded before anyone is authenticated. */
+    private final AtomicInteger unauthenticated = new AtomicInteger();
+    private final Map<InetAddress, Integer> unauthenticatedPerPeer = new ConcurrentHashMap<>();
+    static final int MAX_UNAUTHENTICATED = 256, MAX_UNAUTHENTICATED_PER_PEER = 64;
 
     private KvProducer(KvTransferConfig config, KvPeerInfo info, KvCache cache, ServerSocketChannel server, LeaseTimer timers) {
         this.config = config;
@@ -90,18 +101,42 @@ public final class KvProducer implements AutoCloseable {
 
     /**
      * Keeps {@code blockIds} for {@code requestId} until pulled and released, the lease runs
-     * out or {@link #abort}; then runs {@code free} exactly once (on a transfer or timer thread).
+     * out or {@link #abort}; then runs {@code free} exactly once (on a transfer or timer thread,
+     * or on this one when the lease is reclaimed at once). The lease is bound to {@code promptTokens}:
+     * only a PULL or RELEASE with the same {@link PromptHash} touches it. When leases would hold more
+     * than {@code max_leased_fraction} of the pool, the oldest ones not being sent are reclaimed first.
      */
-    public void lease(String requestId, int[] blockIds, Runnable free) {
+    public void lease(String requestId, int[] blockIds, int[] promptTokens, Runnable free) {
         if (closed) throw new IllegalStateException("the KV producer is closed");
         for (int b : blockIds) {
             if (b < 0 || b >= cache.numBlocks()) throw new IllegalArgumentException("block id " + b + " is out of range: the cache has " + cache.numBlocks() + " blocks");
         }
+        long cap = Math.max(1, (long) Math.floor(config.maxLeasedFraction() * cache.numBlocks()));
+        while (blocksLeased.get() + blockIds.length > cap && reclaimOldest("max_leased_fraction " + config.maxLeasedFraction() + " of the pool is leased")) {
+            // each round frees the oldest idle lease
+        }
         long leaseNanos = config.lease().toNanos();
-        Lease lease = new Lease(requestId, blockIds.clone(), free);
+        Lease lease = new Lease(requestId, blockIds.clone(), PromptHash.of(info.modelFingerprint(), promptTokens), leaseSeq.incrementAndGet(), free);
         if (leases.putIfAbsent(requestId, lease) != null) throw new IllegalStateException("request " + requestId + " already has leased KV");
         blocksLeased.addAndGet(blockIds.length);
         timers.schedule(() -> expire(lease), leaseNanos);
+    }
+
+    /**
+     * Frees the oldest lease that is not being sent, because new work needs its blocks ({@code why},
+     * logged); false when there is none. Its consumer, should it still come, is told it expired.
+     */
+    public boolean reclaimOldest(String why) {
+        while (true) {
+            Lease oldest = null;
+            for (Lease l : leases.values()) if (!l.isTransferring() && (oldest == null || l.seq < oldest.seq)) oldest = l;
+            if (oldest == null) return false;
+            if (!oldest.tryClaimFree()) continue; // a transfer began or it ended meanwhile: look again
+            leasesReclaimed.increment();
+            LOG.warning("reclaimed the KV lease of request " + oldest.requestId + " (" + oldest.blockIds.length + " blocks) before it was pulled: " + why);
+            free(oldest);
+            return true;
+        }
     }
 
     /** The engine dropped the request: frees its blocks now, or as soon as a transfer in progress stops. False if no lease. */
@@ -131,6 +166,18 @@ public final class KvProducer implements AutoCloseable {
     public long transfersFailed() { return transfersFailed.sum(); }
 
     public long handshakesRefused() { return handshakesRefused.sum(); }
+
+    /** Leases freed before they were pulled or ran out, because the pool needed their blocks ({@code pdserve:kv_lease_reclaimed_total}). */
+    public long leasesReclaimed() { return leasesReclaimed.sum(); }
+
+    /** PULLs and RELEASEs refused because their prompt or block list is not the lease's. */
+    public long pullsRefused() { return pullsRefused.sum(); }
+
+    /** Connections not through the handshake yet. */
+    public int unauthenticatedConnections() { return unauthenticated.get(); }
+
+    /** Connections closed at once because too many were not through the handshake yet. */
+    public long connectionsRefused() { return connectionsRefused.get(); }
 
     /** PROBEs ({@code pdserve doctor}) answered with this producer's descriptor and, with a token, a good proof. */
     public long probesAnswered() { return probesAnswered.sum(); }
@@ -174,17 +221,34 @@ public final class KvProducer implements AutoCloseable {
 
     private void serve(SocketChannel sc) {
         String peer;
+        InetAddress from = null;
         try {
             sc.setOption(StandardSocketOptions.TCP_NODELAY, true);
             sc.setOption(StandardSocketOptions.SO_KEEPALIVE, true); // idle pooled connections of vanished hosts go away
-            peer = sc.getRemoteAddress().toString();
+            InetSocketAddress remote = (InetSocketAddress) sc.getRemoteAddress();
+            from = remote.getAddress();
+            peer = remote.toString();
         } catch (IOException e) {
             peer = "consumer";
         }
         KvChannel c = new KvChannel(sc, "consumer " + peer, config.readTimeoutMs());
         connections.add(c);
         if (closed) c.close();
+        InetAddress address = from == null ? InetAddress.getLoopbackAddress() : from;
+        boolean counted = true;
         try {
+            int total = unauthenticated.incrementAndGet(), mine = unauthenticatedPerPeer.merge(address, 1, Integer::sum);
+            if (total > MAX_UNAUTHENTICATED || mine > MAX_UNAUTHENTICATED_PER_PEER) {
+                long n = connectionsRefused.incrementAndGet();
+                if (Long.bitCount(n) == 1) { // 1, 2, 4, 8, ...: a flood is logged, not every connection of it
+                    LOG.warning("refused a KV connection from " + peer + ": " + total + " connections (" + mine + " from that address) are not through the handshake yet; "
+                            + n + " refused so far");
+                }
+                return;
+            }
+            // Everything before the handshake is done, HELLO to AUTH, is bounded. The consumer fails fast at
+            // handshake_timeout_ms; the producer only has to shed idle strangers, so it allows a loaded consumer 5x.
+            c.startTotal(5L * config.handshakeTimeoutMs(), "the handshake took longer than 5 x handshake_timeout_ms");
             KvChannel.Frame first = c.read("waiting for the consumer's HELLO", false);
             try {
                 if (first.type() == KvChannel.PROBE) {
@@ -197,6 +261,10 @@ public final class KvProducer implements AutoCloseable {
                 LOG.warning("refused KV connection from " + peer + ": " + r.getMessage());
                 return;
             }
+            c.endTotal();
+            c.authenticated();
+            uncount(address);
+            counted = false;
             while (true) {
                 KvChannel.Frame f = c.read("waiting for the next request", true);
                 switch (f.type()) {
@@ -214,11 +282,23 @@ public final class KvProducer implements AutoCloseable {
         } catch (EOFException | ClosedChannelException e) {
             LOG.fine("KV connection from " + peer + " closed");
         } catch (IOException e) {
-            if (!closed) LOG.warning("KV connection from " + peer + " failed: " + e.getMessage());
+            if (closed) return;
+            if (counted) {
+                handshakesRefused.increment();
+                LOG.fine("KV connection from " + peer + " failed before the handshake was done: " + e.getMessage());
+            } else {
+                LOG.warning("KV connection from " + peer + " failed: " + e.getMessage());
+            }
         } finally {
+            if (counted) uncount(address);
             connections.remove(c);
             c.close();
         }
+    }
+
+    private void uncount(InetAddress address) {
+        unauthenticated.decrementAndGet();
+        unauthenticatedPerPeer.computeIfPresent(address, (a, n) -> n == 1 ? null : n - 1);
     }
 
     /** A doctor's PROBE: our descriptor and the token proof, then BYE; no blocks move and no lease is touched. */
@@ -236,13 +316,20 @@ public final class KvProducer implements AutoCloseable {
     private void servePull(KvChannel c, KvChannel.Frame f) throws IOException {
         String requestId = f.string();
         int[] ids = f.ints();
+        byte[] promptHash = f.bytes();
         Lease lease = leases.get(requestId);
         if (lease == null) {
             c.sendError("no leased KV for request " + requestId + " (expired or already released)");
             return;
         }
-        String bad = checkBlocks(lease, ids);
-        if (bad == null) bad = lease.beginTransfer();
+        // The request's own fault (another prompt, a block list that is not the lease's): refused, the lease stays for its owner.
+        String wrong = !MessageDigest.isEqual(promptHash, lease.promptHash) ? promptMismatch(requestId) : checkBlocks(lease, ids);
+        if (wrong != null) {
+            pullsRefused.increment();
+            c.sendRefused(400, wrong);
+            return;
+        }
+        String bad = lease.beginTransfer();
         if (bad != null) {
             c.sendError(bad);
             return;
@@ -287,23 +374,37 @@ public final class KvProducer implements AutoCloseable {
         }
     }
 
+    private static String promptMismatch(String requestId) {
+        return "prompt mismatch: the KV leased for request " + requestId + " holds another prompt than the one this request sends "
+                + "(kv_transfer_params belong to another request)";
+    }
+
+    /** A PULL names exactly the lease's blocks, in the lease's order: anything else would decode from the wrong KV. */
     private String checkBlocks(Lease lease, int[] ids) {
+        if (Arrays.equals(ids, lease.blockIds)) return null;
         for (int b : ids) {
             if (b < 0 || b >= cache.numBlocks()) {
                 return "block id " + b + " is out of range: the producer's cache has " + cache.numBlocks() + " blocks";
             }
-            boolean leased = false;
-            for (int l : lease.blockIds) leased |= l == b;
-            if (!leased) {
-                return "block " + b + " is not leased for request " + lease.requestId + " (leased blocks: " + Arrays.toString(lease.blockIds) + ")";
-            }
         }
-        return null;
+        return "block list mismatch: request " + lease.requestId + " leased blocks " + abbreviate(lease.blockIds)
+                + ", the pull names " + abbreviate(ids) + " (remote_block_ids must be the lease's, complete and in order)";
     }
 
+    private static String abbreviate(int[] ids) {
+        return ids.length <= 32 ? Arrays.toString(ids) : Arrays.toString(Arrays.copyOf(ids, 32)).replace("]", ", ... (" + ids.length + " ids)]");
+    }
+
+    /** Frees the lease when the RELEASE names its prompt; one for another prompt frees nothing. */
     private void serveRelease(KvChannel c, KvChannel.Frame f) throws IOException {
         String requestId = f.string();
+        byte[] promptHash = f.bytes();
         Lease lease = leases.get(requestId);
+        if (lease != null && !MessageDigest.isEqual(promptHash, lease.promptHash)) {
+            pullsRefused.increment();
+            c.sendRefused(400, promptMismatch(requestId));
+            return;
+        }
         if (lease != null && lease.tryClaimFree()) free(lease);
         c.start();
         c.putString(requestId);

@@ -36,6 +36,9 @@ public record KvTransferConfig(
         int connectTimeoutMs,
         int readTimeoutMs,
         int transferTimeoutMs,
+        int handshakeTimeoutMs,
+        double maxLeasedFraction,
+        List<String> allowedPrefillAddresses,
         List<String> notes) {
 
     public static final String CONNECTOR = "PdTcpConnector";
@@ -43,6 +46,10 @@ public record KvTransferConfig(
     public static final int DEFAULT_PORT = 14579;
     /** vLLM keeps unclaimed KV for 480 s; stranded prefill memory is a reported failure, so ours is short. */
     public static final int DEFAULT_LEASE_SECONDS = 30;
+    /** A peer that has not finished HELLO (and AUTH) by then does not speak the KV protocol: fail fast, free its resources. */
+    public static final int DEFAULT_HANDSHAKE_TIMEOUT_MS = 1000;
+    /** Leases may hold at most this share of a producer's KV pool; beyond it the oldest are reclaimed. */
+    public static final double DEFAULT_MAX_LEASED_FRACTION = 0.5;
 
     /** Other engines' connectors: accepted, and served by {@link #CONNECTOR}. */
     public static final Set<String> ALIASES = Set.of("NixlConnector", "LLMDataDistCMgrConnector", "MooncakeConnector",
@@ -130,6 +137,12 @@ public record KvTransferConfig(
         int connectMs = integer(extra, "connect_timeout_ms", 5_000, 1, Integer.MAX_VALUE);
         int readMs = integer(extra, "read_timeout_ms", 30_000, 1, Integer.MAX_VALUE);
         int transferMs = integer(extra, "transfer_timeout_ms", 120_000, 1, Integer.MAX_VALUE);
+        int handshakeMs = integer(extra, "handshake_timeout_ms", DEFAULT_HANDSHAKE_TIMEOUT_MS, 1, Integer.MAX_VALUE);
+        double leasedFraction = number(extra, "max_leased_fraction", DEFAULT_MAX_LEASED_FRACTION);
+        if (!(leasedFraction > 0 && leasedFraction <= 1)) {
+            throw bad("field 'kv_connector_extra_config.max_leased_fraction' must be in (0, 1], got " + leasedFraction);
+        }
+        List<String> allowed = addresses(extra, "allowed_prefill_addresses");
 
         Set<String> known = Set.of("kv_connector", "kv_role", "kv_ip", "kv_port", "engine_id", "kv_buffer_device",
                 "kv_parallel_size", "kv_connector_module_path", "kv_connector_extra_config", "kv_load_failure_policy");
@@ -138,18 +151,62 @@ public record KvTransferConfig(
         }
         // instance_id: written by cluster.json tooling so logs name the instance; nothing to configure.
         Set<String> knownExtra = Set.of("lease_seconds", "cluster_token", "cluster_token_file", "kv_load_failure_policy",
-                "connect_timeout_ms", "read_timeout_ms", "transfer_timeout_ms", "instance_id");
+                "connect_timeout_ms", "read_timeout_ms", "transfer_timeout_ms", "instance_id", "handshake_timeout_ms",
+                "max_leased_fraction", "allowed_prefill_addresses");
         for (Map.Entry<String, JsonNode> e : extra.properties()) {
             if (!knownExtra.contains(e.getKey())) notes.add("unknown field 'kv_connector_extra_config." + e.getKey() + "' ignored");
         }
         for (String n : notes) LOG.warning("--kv-transfer-config: " + n);
         return new KvTransferConfig(connector, role, ip, port, engineId, device, parallel,
-                Duration.ofMillis(Math.round(leaseSeconds * 1000)), token, policy, connectMs, readMs, transferMs, List.copyOf(notes));
+                Duration.ofMillis(Math.round(leaseSeconds * 1000)), token, policy, connectMs, readMs, transferMs, handshakeMs,
+                leasedFraction, allowed, List.copyOf(notes));
     }
 
     public KvTransferConfig withPort(int newPort) {
         return new KvTransferConfig(connector, role, ip, newPort, engineId, bufferDevice, parallelSize, lease, clusterToken,
-                loadFailurePolicy, connectTimeoutMs, readTimeoutMs, transferTimeoutMs, notes);
+                loadFailurePolicy, connectTimeoutMs, readTimeoutMs, transferTimeoutMs, handshakeTimeoutMs, maxLeasedFraction,
+                allowedPrefillAddresses, notes);
+    }
+
+    /**
+     * Whether a consumer may pull from {@code host:port}: always without {@code allowed_prefill_addresses},
+     * else when an entry names that host (any port) or {@code host:port} (host compared without case,
+     * {@code localhost} as {@code 127.0.0.1}; no DNS lookup).
+     */
+    public boolean allowsProducer(String host, int port) {
+        if (allowedPrefillAddresses.isEmpty()) return true;
+        String h = normalizedHost(host);
+        for (String a : allowedPrefillAddresses) {
+            int colon = a.lastIndexOf(':');
+            boolean hasPort = colon > 0 && a.indexOf(':') == colon || a.startsWith("[") && a.contains("]:");
+            String ah = hasPort ? a.substring(0, colon) : a;
+            if (!normalizedHost(ah).equals(h)) continue;
+            if (!hasPort || a.substring(colon + 1).equals(String.valueOf(port))) return true;
+        }
+        return false;
+    }
+
+    private static String normalizedHost(String h) {
+        String l = h.strip().toLowerCase(java.util.Locale.ROOT);
+        if (l.startsWith("[") && l.endsWith("]")) l = l.substring(1, l.length() - 1);
+        return l.equals("localhost") ? "127.0.0.1" : l;
+    }
+
+    private static List<String> addresses(JsonNode o, String field) {
+        JsonNode v = o.get(field);
+        if (v == null || v.isNull()) return List.of();
+        List<String> out = new ArrayList<>();
+        if (v.isTextual()) {
+            for (String part : v.asText().split(",")) if (!part.isBlank()) out.add(part.strip());
+        } else if (v.isArray()) {
+            for (JsonNode e : v) {
+                if (!e.isTextual() || e.asText().isBlank()) throw bad("field 'kv_connector_extra_config." + field + "' must list \"host\" or \"host:port\" strings, got " + e);
+                out.add(e.asText().strip());
+            }
+        } else {
+            throw bad("field 'kv_connector_extra_config." + field + "' must be a list of \"host\" or \"host:port\" strings, got " + v);
+        }
+        return List.copyOf(out);
     }
 
     /** Never prints the cluster token. */

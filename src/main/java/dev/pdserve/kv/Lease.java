@@ -8,14 +8,20 @@ package dev.pdserve.kv;
 final class Lease {
     final String requestId;
     final int[] blockIds;
+    /** {@link PromptHash} of the prompt whose KV this is: a PULL or RELEASE must name the same. */
+    final byte[] promptHash;
+    /** Order of creation: the oldest lease is reclaimed first when the pool needs blocks. */
+    final long seq;
     private final Runnable free;
     private boolean transferring;
     private boolean aborted;
     private boolean freed;
 
-    Lease(String requestId, int[] blockIds, Runnable free) {
+    Lease(String requestId, int[] blockIds, byte[] promptHash, long seq, Runnable free) {
         this.requestId = requestId;
         this.blockIds = blockIds;
+        this.promptHash = promptHash;
+        this.seq = seq;
         this.free = free;
     }
 

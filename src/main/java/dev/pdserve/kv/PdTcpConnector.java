@@ -31,8 +31,8 @@ public final class PdTcpConnector implements KvConnector {
     private final KvConsumer consumer;
     private final String advertisedHost;
 
-    /** A validated remote prefill: the producer's params. */
-    private record Pull(KvTransferParams params) implements Plan {
+    /** A validated remote prefill: the producer's params, and the prompt the lease must hold. */
+    private record Pull(KvTransferParams params, int[] promptTokens) implements Plan {
         @Override public Kind kind() { return Kind.REMOTE_PREFILL; }
 
         @Override public int numBlocks() { return params.remoteBlockIds().length; }
@@ -95,7 +95,8 @@ public final class PdTcpConnector implements KvConnector {
     public int producerPort() { return producer == null ? -1 : producer.port(); }
 
     @Override
-    public Plan plan(JsonNode json, int numPromptTokens) {
+    public Plan plan(JsonNode json, int[] promptTokens) {
+        int numPromptTokens = promptTokens.length;
         KvTransferParams p;
         try {
             p = KvTransferParams.parse(json);
@@ -117,6 +118,9 @@ public final class PdTcpConnector implements KvConnector {
         }
         String why = p.incompatibilityWith(me);
         if (why != null) throw new EngineException(400, "kv_transfer_params", "cannot use the KV of " + p.remoteHost() + ":" + p.remotePort() + ": " + why);
+        if (!config.allowsProducer(p.remoteHost(), p.remotePort())) {
+            throw new EngineException(400, "kv_transfer_params.remote_host", "kv_transfer_params: " + consumer.notAllowed(p.remoteHost(), p.remotePort()));
+        }
         if (p.numComputedTokens() != null && p.numComputedTokens() != numPromptTokens) {
             throw new EngineException(400, "kv_transfer_params.num_computed_tokens", "kv_transfer_params.num_computed_tokens is "
                     + p.numComputedTokens() + " but the prompt has " + numPromptTokens + " tokens here (different prompt or tokenizer than the prefill instance's)");
@@ -126,31 +130,47 @@ public final class PdTcpConnector implements KvConnector {
             throw new EngineException(400, "kv_transfer_params.remote_block_ids", "kv_transfer_params.remote_block_ids has "
                     + p.remoteBlockIds().length + " blocks but the prompt's " + numPromptTokens + " tokens need " + need + " blocks of " + me.blockSize());
         }
-        return new Pull(p);
+        return new Pull(p, promptTokens.clone());
     }
 
     @Override
-    public JsonNode lease(String requestId, int[] blockIds, int numPromptTokens, Runnable free) {
-        producer.lease(requestId, blockIds, free);
-        return JSON.valueToTree(KvTransferParams.remotePrefill(me, advertisedHost, producer.port(), requestId, blockIds, numPromptTokens));
+    public JsonNode lease(String requestId, int[] blockIds, int[] promptTokens, Runnable free) {
+        producer.lease(requestId, blockIds, promptTokens, free);
+        return JSON.valueToTree(KvTransferParams.remotePrefill(me, advertisedHost, producer.port(), requestId, blockIds, promptTokens.length));
     }
 
     @Override
-    public void pull(Plan plan, int[] localBlockIds, Consumer<String> done) {
-        KvTransferParams p = ((Pull) plan).params();
+    public void pull(Plan plan, int[] localBlockIds, Consumer<PullFailure> done) {
+        Pull pull = (Pull) plan;
+        KvTransferParams p = pull.params();
         Thread.ofVirtual().name("pdserve-kv-pull-" + p.remoteRequestId()).start(() -> {
-            String error = null;
+            PullFailure failure = null;
+            String from = "KV transfer from prefill instance " + p.remoteHost() + ":" + p.remotePort();
             try {
-                consumer.pull(p, cache, localBlockIds);
+                consumer.pull(p, pull.promptTokens(), cache, localBlockIds);
             } catch (KvTransferException e) {
-                error = "KV transfer from prefill instance " + p.remoteHost() + ":" + p.remotePort() + " failed: " + e.getMessage();
+                failure = new PullFailure(e.status(), from + (e.status() < 500 ? " refused: " : " failed: ") + e.getMessage());
             } catch (RuntimeException e) {
-                error = "KV transfer from prefill instance " + p.remoteHost() + ":" + p.remotePort() + " failed: " + e;
+                failure = new PullFailure(502, from + " failed: " + e);
             }
-            if (error != null) LOG.warning(error);
-            done.accept(error);
+            if (failure != null) LOG.warning(failure.message());
+            done.accept(failure);
         });
     }
+
+    @Override
+    public void release(Plan plan) {
+        if (!(plan instanceof Pull pull) || consumer == null) return;
+        Thread.ofVirtual().name("pdserve-kv-release-" + pull.params().remoteRequestId()).start(() -> consumer.release(pull.params(), pull.promptTokens()));
+    }
+
+    @Override
+    public boolean reclaimLease() {
+        return producer != null && producer.reclaimOldest("a request waits for KV blocks that leases hold");
+    }
+
+    @Override
+    public String role() { return config.role().wire(); }
 
     @Override
     public boolean recomputeOnFailure() { return config.loadFailurePolicy() == KvTransferConfig.FailurePolicy.RECOMPUTE; }
@@ -162,7 +182,8 @@ public final class PdTcpConnector implements KvConnector {
         double seconds = (producer == null ? 0 : producer.transferSeconds()) + (consumer == null ? 0 : consumer.transferSeconds());
         long transfers = (producer == null ? 0 : producer.transfersCompleted()) + (consumer == null ? 0 : consumer.pullsCompleted());
         return new Stats(sent, received, seconds, transfers, producer == null ? 0 : producer.blocksLeased(),
-                producer == null ? 0 : producer.leasesExpired());
+                producer == null ? 0 : producer.leasesExpired(), producer == null ? 0 : producer.leasesReclaimed(),
+                producer == null ? 0 : producer.connectionsRefused() + producer.handshakesRefused());
     }
 
     @Override

@@ -20,7 +20,7 @@ public final class ForwardBatch {
     /** Tokens of the sequence in the cache once this step ran (its last new position + 1). */
     public int[] contextLen = new int[16];
     public int[][] blockTables = new int[16][];
-    /** How many of the sequence's last new tokens get a logits row (0, 1 to sample, more for prompt logprobs). */
+    /** How many of the sequence's last new tokens get a logits row (0; 1 to sample; k + 1 to verify k drafts; every new token's for prompt logprobs). */
     public int[] logitRows = new int[16];
     public int numLogitRows;
 

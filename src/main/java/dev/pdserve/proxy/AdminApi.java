@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntSupplier;
 
 /**
  * {@code POST /instances/add} and {@code /instances/remove}, compatible with vllm-ascend's proxy:
@@ -25,13 +26,15 @@ final class AdminApi {
     private final HealthMonitor health;
     private final ProxyMetrics metrics;
     private final ObjectMapper json;
+    private final IntSupplier ownPort;
 
-    AdminApi(ProxyConfig config, InstancePool pool, HealthMonitor health, ProxyMetrics metrics, ObjectMapper json) {
+    AdminApi(ProxyConfig config, InstancePool pool, HealthMonitor health, ProxyMetrics metrics, ObjectMapper json, IntSupplier ownPort) {
         this.config = config;
         this.pool = pool;
         this.health = health;
         this.metrics = metrics;
         this.json = json;
+        this.ownPort = ownPort;
     }
 
     /** 403 when the admin API is off (no key configured), 401 when the caller's key is missing or wrong. */
@@ -54,14 +57,23 @@ final class AdminApi {
         List<String> present = new ArrayList<>();
         boolean probing = !config.healthInterval.isZero();
         for (InstanceAddress a : c.addresses) {
+            if (Loops.isOwnAddress(a, config.host, ownPort.getAsInt())) {
+                throw ApiException.badRequest(null, "instance " + a + " is this proxy's own address: requests would loop");
+            }
+        }
+        for (InstanceAddress a : c.addresses) {
             // Without health probes the instance is trusted at once; with them it waits for a passing /health.
             Instance i = pool.add(c.type, a, !probing);
             if (i == null) {
                 present.add(a.toString());
                 continue;
             }
-            metrics.instanceAdded(i);
             if (probing) health.probe(i);
+            if (i.roleMismatch != null) { // refused now rather than taking requests it can only fail
+                pool.remove(c.type, a);
+                throw ApiException.badRequest(null, "instance " + a + ": " + i.roleMismatch);
+            }
+            metrics.instanceAdded(i);
             (i.healthy ? added : waiting).add(a.toString());
         }
         StringBuilder m = new StringBuilder();

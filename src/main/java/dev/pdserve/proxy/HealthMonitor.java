@@ -1,5 +1,7 @@
 package dev.pdserve.proxy;
 
+import com.fasterxml.jackson.databind.JsonNode;
+
 import java.io.IOException;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -25,12 +27,15 @@ final class HealthMonitor implements AutoCloseable {
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().daemon().name("proxy-health").factory());
 
-    HealthMonitor(InstancePool pool, Upstream upstream, ProxyConfig config) {
+    private final Loops loops;
+
+    HealthMonitor(InstancePool pool, Upstream upstream, ProxyConfig config, Loops loops) {
         this.pool = pool;
         this.upstream = upstream;
+        this.loops = loops;
         long intervalMs = config.healthInterval.toMillis();
         this.probeTimeout = Duration.ofMillis(Math.max(200, Math.min(intervalMs, 5000)));
-        this.fwd = new Upstream.Forward(null, config.upstreamApiKey == null ? null : "Bearer " + config.upstreamApiKey);
+        this.fwd = new Upstream.Forward(null, config.upstreamApiKey == null ? null : "Bearer " + config.upstreamApiKey, loops.id);
         if (intervalMs > 0) timer.scheduleWithFixedDelay(this::probeAll, 0, intervalMs, TimeUnit.MILLISECONDS);
     }
 
@@ -56,6 +61,17 @@ final class HealthMonitor implements AutoCloseable {
             HttpResponse<byte[]> r = upstream.get(i.address, "/health", fwd, probeTimeout);
             ok = r.statusCode() == 200;
             if (!ok) why = "/health answered HTTP " + r.statusCode();
+            if (r.headers().firstValue(Loops.PROXY_ID).filter(loops.id::equals).isPresent()) {
+                ok = false;
+                why = "it is this proxy itself: requests would loop";
+            }
+            if (ok) {
+                i.roleMismatch = roleMismatch(i);
+                if (i.roleMismatch != null) {
+                    ok = false;
+                    why = i.roleMismatch;
+                }
+            }
         } catch (IOException e) {
             ok = false;
             why = "/health failed: " + PdHandler.describe(e);
@@ -70,6 +86,31 @@ final class HealthMonitor implements AutoCloseable {
         i.lastError = ok ? null : why; // a passing probe makes an older error stale
         i.healthy = ok;
         if (ok) scrapeKvUsage(i);
+    }
+
+    /**
+     * Whether the instance's role contradicts the one it is registered for, from pdserve's {@code kv_role}
+     * in {@code /v1/models} (vLLM has none: then nothing is known and nothing is refused). A prefill
+     * instance must produce KV; a decode instance must not be a pure producer.
+     */
+    String roleMismatch(Instance i) throws InterruptedException {
+        HttpResponse<byte[]> r;
+        try {
+            r = upstream.get(i.address, "/v1/models", fwd, probeTimeout);
+        } catch (IOException e) {
+            return null; // /health answered: a slow /v1/models is no verdict
+        }
+        if (r.statusCode() != 200) return null;
+        JsonNode model;
+        try {
+            model = ProxyJson.MAPPER.readTree(r.body()).path("data").path(0);
+        } catch (IOException e) {
+            return "/v1/models did not answer JSON: not an OpenAI-compatible server";
+        }
+        if (!model.has("kv_role")) return null;
+        String role = model.get("kv_role").isNull() ? "none (colocated)" : model.get("kv_role").asText();
+        boolean fits = i.type == InstanceType.PREFILL ? role.equals("kv_producer") || role.equals("kv_both") : !role.equals("kv_producer");
+        return fits ? null : "role mismatch: registered as a " + i.type.label() + " instance but its kv_role is " + role;
     }
 
     private void scrapeKvUsage(Instance i) {

@@ -19,6 +19,8 @@ final class Instance {
     volatile String lastError;
     /** It has been healthy (trusted at the start, or by a probe), so healthy after unhealthy is a recovery. */
     volatile boolean everHealthy;
+    /** Why the instance's role (learnt from its /v1/models) does not fit its type; null when it fits or is unknown. */
+    volatile String roleMismatch;
 
     Instance(InstanceType type, InstanceAddress address, CircuitBreaker breaker, boolean healthy) {
         this.type = type;

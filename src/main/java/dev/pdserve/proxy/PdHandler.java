@@ -40,32 +40,40 @@ final class PdHandler {
     private final ProxyMetrics metrics;
     private final ObjectMapper json;
     private final Retries retries;
+    private final Loops loops;
     final AtomicInteger inFlight = new AtomicInteger();
     /** Prefill instances already logged as answering without kv_transfer_params. */
     private final Set<String> notProducers = ConcurrentHashMap.newKeySet();
 
-    PdHandler(ProxyConfig config, InstancePool pool, Upstream upstream, ProxyMetrics metrics, ObjectMapper json) {
+    PdHandler(ProxyConfig config, InstancePool pool, Upstream upstream, ProxyMetrics metrics, ObjectMapper json, Loops loops) {
         this.config = config;
         this.pool = pool;
         this.upstream = upstream;
         this.metrics = metrics;
         this.json = json;
+        this.loops = loops;
         this.retries = new Retries(config, pool, metrics);
     }
 
     void handle(ServerRequest req, ServerResponse res, String path) {
         inFlight.incrementAndGet();
         try {
-            String requestId = HttpEdge.requestId(req, res);
+            String requestId = RequestIds.sanitise(HttpEdge.requestId(req, res));
+            res.header(HttpEdge.X_REQUEST_ID, requestId);
             String auth = req.headers().first(HeaderNames.AUTHORIZATION)
                     .orElse(config.upstreamApiKey == null ? null : "Bearer " + config.upstreamApiKey);
-            Upstream.Forward fwd = new Upstream.Forward(requestId, auth);
             // Looked up before the work starts: a connection already reset could not be told from one not found.
             TcpPeer client = TcpPeer.of(req.localPeer().address(), req.remotePeer().address());
             try {
-                ObjectNode body = HttpEdge.jsonObject(HttpEdge.body(req, res, config.maxBodyBytes));
+                Upstream.Forward fwd = new Upstream.Forward(requestId, auth, loops.forward(req.headers().first(HeaderNames.create(Loops.HOPS)).orElse(null)));
+                ObjectNode body = ProxyJson.object(HttpEdge.body(req, res, config.maxBodyBytes));
                 // No prefill instance (only --decoder-hosts): a plain load balancer over the decode instances.
-                JsonNode kv = pool.list(InstanceType.PREFILL).isEmpty() ? null : prefill(path, body, fwd, client);
+                boolean balanceOnly = pool.list(InstanceType.PREFILL).isEmpty();
+                // No prefill (and no lease held for nobody) when no decode instance could take the request.
+                for (InstanceType t : InstanceType.values()) {
+                    if (!(balanceOnly && t == InstanceType.PREFILL) && !pool.anyAvailable(t)) throw retries.noInstance(t);
+                }
+                JsonNode kv = balanceOnly ? null : prefill(path, body, fwd, client);
                 byte[] decodeBody = json.writeValueAsBytes(kv == null ? body : PdRequests.decodeBody(body, kv));
                 if (body.path("stream").asBoolean(false)) decodeStreaming(path, decodeBody, fwd, client, res);
                 else decodeBuffered(path, decodeBody, fwd, client, res);
@@ -81,6 +89,7 @@ final class PdHandler {
                 HttpEdge.sendError(res, e);
             } catch (PassThrough p) {
                 metrics.request(Outcome.CLIENT_ERROR);
+                if (p.status >= 500) res.header(HttpEdge.ERROR_CAUSE, HttpEdge.CAUSED_BY_REQUEST);
                 HttpEdge.sendQuietly(res, p.status, p.contentType, p.body);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -100,7 +109,7 @@ final class PdHandler {
             long t0 = System.nanoTime();
             HttpResponse<byte[]> r = upstream.postBuffered(booking.instance.address, path, prefillBody, fwd, config.requestTimeout, client);
             metrics.latency(InstanceType.PREFILL, System.nanoTime() - t0);
-            byte[] answer = checkStatus(booking, r.statusCode(), r.body(), contentType(r));
+            byte[] answer = checkStatus(booking, r, r.body());
             JsonNode parsed = parseAnswer(answer);
             booking.success();
             JsonNode kv = parsed.get("kv_transfer_params");
@@ -125,27 +134,38 @@ final class PdHandler {
             long t0 = System.nanoTime();
             HttpResponse<byte[]> resp = upstream.postBuffered(booking.instance.address, path, body, fwd, config.requestTimeout, client);
             metrics.latency(InstanceType.DECODE, System.nanoTime() - t0);
-            parseAnswer(checkStatus(booking, resp.statusCode(), resp.body(), contentType(resp)));
+            parseAnswer(checkStatus(booking, resp, resp.body()));
             booking.success();
             return resp;
         });
         metrics.request(HttpEdge.sendQuietly(res, 200, contentType(r), r.body()) ? Outcome.SUCCESS : Outcome.CLIENT_DISCONNECT);
     }
 
-    /** Streaming decode: the first chunk is awaited before anything is sent, then every chunk is relayed as it comes. */
+    /**
+     * Streaming decode: the stream is held back until its first token (or error) event, then every chunk
+     * is relayed as it comes. Until then nothing reached the client, so a decode instance whose KV pull
+     * failed (an error event as its first) is retried like a failed non-streaming one.
+     */
     private void decodeStreaming(String path, byte[] body, Upstream.Forward fwd, TcpPeer client, ServerResponse res)
             throws InterruptedException {
         retries.run(InstanceType.DECODE, 0, booking -> {
             long t0 = System.nanoTime();
             HttpResponse<InputStream> r = upstream.postStreaming(booking.instance.address, path, body, fwd, config.requestTimeout, client);
             try (InputStream in = r.body()) { // closing it closes the connection: the decode instance aborts
-                if (r.statusCode() >= 400) checkStatus(booking, r.statusCode(), in.readNBytes(64 * 1024), contentType(r));
+                if (r.statusCode() >= 400) checkStatus(booking, r, in.readNBytes(64 * 1024));
                 if (r.statusCode() != 200) throw new Retries.RetryableFailure("answered HTTP " + r.statusCode());
-                byte[] buf = new byte[16 * 1024];
-                int n = in.read(buf);
-                if (n < 0) throw new Retries.RetryableFailure("closed the stream before its first byte");
+                StreamStart start = StreamStart.read(in);
+                if (start.length() == 0) throw new Retries.RetryableFailure("closed the stream before its first byte");
+                if (start.error() != null) {
+                    int code = start.error().path("code").asInt(500);
+                    String message = start.error().path("message").asText("");
+                    if (code >= 500) throw new Retries.RetryableFailure("failed before its first token: " + message);
+                    booking.noVerdict(); // the request's own fault (e.g. another request's kv_transfer_params): the client hears it as is
+                } else if (!start.complete()) {
+                    throw new Retries.RetryableFailure("closed the stream before its first token");
+                }
                 metrics.latency(InstanceType.DECODE, System.nanoTime() - t0);
-                relay(booking, in, buf, n, res, contentType(r));
+                relay(booking, in, start.bytes(), start.length(), res, contentType(r));
                 return null;
             }
         });
@@ -217,13 +237,24 @@ final class PdHandler {
         LOG.info("client went away (" + describe(e) + "); closing " + booking.instance);
     }
 
-    /** 5xx is an instance failure (retried); 4xx is the client's and goes back to it untouched. */
-    private static byte[] checkStatus(Booking booking, int status, byte[] body, String contentType) throws Retries.RetryableFailure {
-        if (status >= 500) throw new Retries.RetryableFailure("answered HTTP " + status + ": " + snippet(body));
-        if (status >= 400) {
-            booking.success();
-            throw new PassThrough(status, body, contentType);
+    /**
+     * 5xx is an instance failure (retried, counted by its breaker), unless the instance says the request
+     * caused it ({@link HttpEdge#ERROR_CAUSE}); that and a 4xx are the client's, go back to it untouched,
+     * and say nothing about the instance.
+     */
+    private static byte[] checkStatus(Booking booking, HttpResponse<?> r, byte[] body) throws Retries.RetryableFailure {
+        int status = r.statusCode();
+        boolean requestCaused = status >= 400 && (status < 500
+                || r.headers().firstValue(HttpEdge.ERROR_CAUSE.defaultCase()).filter(HttpEdge.CAUSED_BY_REQUEST::equalsIgnoreCase).isPresent());
+        if (requestCaused) {
+            booking.noVerdict();
+            throw new PassThrough(status, body, contentType(r));
         }
+        if (status == 508) { // a loop (Loops) does not go away on a retry
+            booking.failure("answered HTTP 508 (a proxy loop)");
+            throw new ApiException(508, null, "Loop detected: " + booking.instance + " answered 508: " + snippet(body));
+        }
+        if (status >= 500) throw new Retries.RetryableFailure("answered HTTP " + status + ": " + snippet(body));
         if (status != 200) throw new Retries.RetryableFailure("answered HTTP " + status);
         return body;
     }

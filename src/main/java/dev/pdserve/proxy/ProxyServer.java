@@ -31,7 +31,8 @@ public final class ProxyServer implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger("dev.pdserve.proxy");
 
     private final ProxyConfig config;
-    private final ObjectMapper json = new ObjectMapper();
+    private final ObjectMapper json = ProxyJson.MAPPER;
+    private final Loops loops = new Loops();
     private final InstancePool pool;
     private final ProxyMetrics metrics = new ProxyMetrics();
     private final Upstream upstream;
@@ -49,14 +50,24 @@ public final class ProxyServer implements AutoCloseable {
         for (InstanceAddress a : config.prefillers) register(InstanceType.PREFILL, a);
         for (InstanceAddress a : config.decoders) register(InstanceType.DECODE, a);
         upstream = new Upstream(config.connectTimeout);
-        health = new HealthMonitor(pool, upstream, config);
-        pd = new PdHandler(config, pool, upstream, metrics, json);
-        admin = new AdminApi(config, pool, health, metrics, json);
+        health = new HealthMonitor(pool, upstream, config, loops);
+        pd = new PdHandler(config, pool, upstream, metrics, json, loops);
+        if (config.port != 0) {
+            for (InstanceAddress a : config.prefillers) refuseSelf(a, config.port);
+            for (InstanceAddress a : config.decoders) refuseSelf(a, config.port);
+        }
+        admin = new AdminApi(config, pool, health, metrics, json, this::port);
         server = HttpEdge.listener(WebServer.builder().host(config.host).port(config.port)
                         .shutdownHook(false) // the proxy command drains first, then stops the server
                         .routing(this::routes), config.connections, "proxy").build().start();
         LOG.info("pdserve proxy on http://" + config.host + ":" + server.port()
                 + " prefill=" + config.prefillers + " decode=" + config.decoders);
+    }
+
+    private void refuseSelf(InstanceAddress a, int port) {
+        if (Loops.isOwnAddress(a, config.host, port)) {
+            throw new IllegalArgumentException("instance " + a + " is this proxy's own address (" + config.host + ":" + port + "): requests would loop");
+        }
     }
 
     public static ProxyServer start(ProxyConfig config) {
@@ -76,7 +87,10 @@ public final class ProxyServer implements AutoCloseable {
         new Routes(r).post("/v1/completions", unlessDraining((req, res) -> pd.handle(req, res, "/v1/completions")))
                 .post("/v1/chat/completions", unlessDraining((req, res) -> pd.handle(req, res, "/v1/chat/completions")))
                 .get("/v1/models", this::models)
-                .get("/health", (req, res) -> res.status(draining ? 503 : 200).send())
+                .get("/health", (req, res) -> {
+                    res.header(HeaderNames.create(Loops.PROXY_ID), loops.id); // health probes of a proxy registered in itself see it
+                    res.status(draining ? 503 : 200).send();
+                })
                 .get("/healthcheck", json(req -> healthcheck()))
                 .get("/metrics", (req, res) -> HttpEdge.sendMetrics(res, metrics.scrape()))
                 .post("/instances/add", json(admin::add))
@@ -168,7 +182,7 @@ public final class ProxyServer implements AutoCloseable {
         List<String> failures = new ArrayList<>();
         for (Instance i : candidates) {
             try {
-                HttpResponse<byte[]> r = upstream.get(i.address, "/v1/models", new Upstream.Forward(null, auth), Duration.ofSeconds(5));
+                HttpResponse<byte[]> r = upstream.get(i.address, "/v1/models", new Upstream.Forward(null, auth, loops.id), Duration.ofSeconds(5));
                 if (r.statusCode() < 500) {
                     res.status(r.statusCode());
                     res.header(HeaderNames.CONTENT_TYPE, r.headers().firstValue("Content-Type").orElse("application/json"));

@@ -64,7 +64,7 @@ final class Retries {
         throw ApiException.upstream(type.label() + " failed after " + (config.maxRetries + 1) + " attempt(s); last: " + lastFailure);
     }
 
-    private ApiException noInstance(InstanceType type) {
+    ApiException noInstance(InstanceType type) {
         int total = pool.list(type).size();
         return ApiException.unavailable("no healthy " + type.label() + " instance"
                 + (total == 0 ? " is configured" : ": all " + total + " are failing health checks or their circuit breakers are open"));

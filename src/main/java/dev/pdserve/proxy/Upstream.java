@@ -31,8 +31,8 @@ final class Upstream implements AutoCloseable {
                 .executor(executor).build();
     }
 
-    /** Headers forwarded to every instance: the request id and the caller's credentials. */
-    record Forward(String requestId, String authorization) {}
+    /** Headers forwarded to every instance: the request id, the caller's credentials and the proxies passed ({@link Loops}). */
+    record Forward(String requestId, String authorization, String hops) {}
 
     /**
      * The client closed its connection while a call was awaited; the call was cancelled. Unchecked, not an
@@ -48,6 +48,7 @@ final class Upstream implements AutoCloseable {
         HttpRequest.Builder b = HttpRequest.newBuilder(to.uri(path));
         if (fwd.requestId() != null) b.header("X-Request-Id", fwd.requestId());
         if (fwd.authorization() != null) b.header("Authorization", fwd.authorization());
+        if (fwd.hops() != null) b.header(Loops.HOPS, fwd.hops());
         return b;
     }
 

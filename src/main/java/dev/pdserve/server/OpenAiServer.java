@@ -20,7 +20,6 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.HexFormat;
-import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Level;
@@ -36,9 +35,18 @@ public final class OpenAiServer implements AutoCloseable {
     private static final JsonNodeFactory F = JsonNodeFactory.instance;
 
     /** How to listen and what to call the model; {@code apiKey} null leaves /v1 open. */
-    public record Options(String host, int port, String servedModelName, String apiKey, long maxBodyBytes, String version) {
+    public record Options(String host, int port, String servedModelName, String apiKey, long maxBodyBytes, String version,
+                          ChatTemplating chatTemplating) {
+        public Options(String host, int port, String servedModelName, String apiKey, long maxBodyBytes, String version) {
+            this(host, port, servedModelName, apiKey, maxBodyBytes, version, ChatTemplating.DEFAULT);
+        }
+
         public static Options loopback(String servedModelName) {
-            return new Options("127.0.0.1", 0, servedModelName, null, HttpEdge.MAX_BODY_BYTES, "dev");
+            return new Options("127.0.0.1", 0, servedModelName, null, HttpEdge.MAX_BODY_BYTES, "dev", ChatTemplating.DEFAULT);
+        }
+
+        public Options withChatTemplating(ChatTemplating templating) {
+            return new Options(host, port, servedModelName, apiKey, maxBodyBytes, version, templating);
         }
     }
 
@@ -64,8 +72,8 @@ public final class OpenAiServer implements AutoCloseable {
         this.options = options;
         this.maxModelLen = engine.config().maxModelLen();
         this.codec = new TokenizerGuard(codec, maxModelLen);
-        this.parser = new RequestParser(options.servedModelName(), this.codec);
-        this.metrics = new VllmMetrics(options.servedModelName(), maxModelLen, engine::stats, engine::kvStats);
+        this.parser = new RequestParser(options.servedModelName(), this.codec, options.chatTemplating());
+        this.metrics = new VllmMetrics(options.servedModelName(), maxModelLen, engine::stats, engine::kvStats).withSpecDecode(engine::specStats);
         engine.onIteration(metrics::recordIteration);
     }
 
@@ -172,6 +180,7 @@ public final class OpenAiServer implements AutoCloseable {
         m.put("root", options.servedModelName());
         m.putNull("parent");
         m.put("max_model_len", maxModelLen);
+        m.put("kv_role", engine.kvRole()); // pdserve's: the PD proxy checks it against the role an instance is registered for
         return m;
     }
 
@@ -184,9 +193,7 @@ public final class OpenAiServer implements AutoCloseable {
         }
         int[] ids;
         if (f.has("messages")) {
-            if (!codec.hasChatTemplate()) throw ApiException.badRequest("messages", "The model has no chat template");
-            String text = codec.applyChatTemplate(RequestParser.chatMessages(f.get("messages")), f.bool("add_generation_prompt", true), Map.of());
-            ids = codec.encode(text, f.bool("add_special_tokens", false));
+            ids = codec.encode(parser.chatText(f), f.bool("add_special_tokens", false));
         } else {
             String prompt = f.string("prompt", null);
             if (prompt == null) throw ApiException.badRequest("prompt", "'prompt' or 'messages' is required");

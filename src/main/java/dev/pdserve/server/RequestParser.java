@@ -1,5 +1,6 @@
 package dev.pdserve.server;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -9,6 +10,7 @@ import dev.pdserve.http.ApiException;
 
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -25,10 +27,14 @@ public final class RequestParser {
 
     private final String servedModelName;
     private final TextCodec codec;
+    private final ChatTemplating templating;
 
-    public RequestParser(String servedModelName, TextCodec codec) {
+    public RequestParser(String servedModelName, TextCodec codec) { this(servedModelName, codec, ChatTemplating.DEFAULT); }
+
+    public RequestParser(String servedModelName, TextCodec codec, ChatTemplating templating) {
         this.servedModelName = servedModelName;
         this.codec = codec;
+        this.templating = templating;
     }
 
     public ApiRequest parseCompletion(ObjectNode body) {
@@ -54,14 +60,7 @@ public final class RequestParser {
         checkModel(f);
         JsonNode tools = f.get("tools");
         if (tools != null && tools.size() > 0) throw ApiException.badRequest("tools", "tools are not supported");
-        List<Map<String, Object>> messages = chatMessages(f.get("messages"));
-        if (!codec.hasChatTemplate()) {
-            throw ApiException.badRequest(null, "The model has no chat template; use /v1/completions instead");
-        }
-        Map<String, Object> extra = new HashMap<>();
-        ObjectNode kwargs = f.object("chat_template_kwargs");
-        if (kwargs != null) extra.putAll(JSON.convertValue(kwargs, Map.class));
-        String text = codec.applyChatTemplate(messages, f.bool("add_generation_prompt", true), extra);
+        String text = chatText(f);
         // The template already wrote BOS; vLLM adds no special tokens to chat prompts by default.
         int[] ids = codec.encode(text, f.bool("add_special_tokens", false));
         Integer maxTokens = f.integer("max_completion_tokens");
@@ -73,6 +72,11 @@ public final class RequestParser {
             throw ApiException.badRequest("top_logprobs", "when using `top_logprobs`, `logprobs` must be set to true");
         }
         return build(ApiRequest.Kind.CHAT, f, List.of(ids), maxTokens, logprobs, false, false, null);
+    }
+
+    /** The request's messages through the chat template, as /v1/chat/completions and /tokenize render them. */
+    String chatText(JsonFields f) {
+        return templating.render(f, chatMessages(f.get("messages")), codec);
     }
 
     private void checkModel(JsonFields f) {
@@ -200,14 +204,55 @@ public final class RequestParser {
             if (!List.of("system", "developer", "user", "assistant", "tool").contains(r)) {
                 throw ApiException.badRequest("messages", "unknown message role '" + r + "'");
             }
-            Map<String, Object> msg = new HashMap<>();
+            Map<String, Object> msg = new LinkedHashMap<>();
             msg.put("role", r);
             msg.put("content", content(m.get("content")));
+            if (r.equals("assistant")) assistantParts(m, msg);
+            JsonNode callId = m.get("tool_call_id");
+            if (r.equals("tool") && callId != null && !callId.isNull()) msg.put("tool_call_id", JSON.convertValue(callId, Object.class));
             JsonNode name = m.get("name");
             if (name != null && name.isTextual()) msg.put("name", name.textValue());
             out.add(msg);
         }
         return out;
+    }
+
+    /**
+     * An assistant turn's tool calls, arguments parsed from their JSON text as vLLM hands them to
+     * templates (absent or empty: {}), and its reasoning, under both names vLLM uses.
+     */
+    @SuppressWarnings("unchecked")
+    private static void assistantParts(JsonNode m, Map<String, Object> msg) {
+        JsonNode calls = m.get("tool_calls");
+        if (calls != null && !calls.isNull()) {
+            if (!calls.isArray()) throw ApiException.badRequest("messages", "'tool_calls' must be a list");
+            List<Object> out = new ArrayList<>();
+            for (JsonNode call : calls) {
+                if (!call.isObject() || !call.path("function").isObject()) {
+                    throw ApiException.badRequest("messages", "each tool call needs a 'function' object");
+                }
+                Map<String, Object> c = JSON.convertValue(call, LinkedHashMap.class);
+                Map<String, Object> function = (Map<String, Object>) c.get("function");
+                Object arguments = function.get("arguments");
+                if (arguments instanceof String text && !text.isEmpty()) {
+                    try {
+                        function.put("arguments", JSON.readValue(text, Object.class));
+                    } catch (JsonProcessingException e) {
+                        throw ApiException.badRequest("messages", "tool call arguments are not valid JSON: " + e.getOriginalMessage());
+                    }
+                } else if (arguments == null || arguments instanceof String) {
+                    function.put("arguments", new LinkedHashMap<>());
+                }
+                out.add(c);
+            }
+            msg.put("tool_calls", out);
+        }
+        JsonNode reasoning = m.hasNonNull("reasoning") ? m.get("reasoning") : m.get("reasoning_content");
+        if (reasoning != null && !reasoning.isNull()) {
+            Object r = JSON.convertValue(reasoning, Object.class);
+            msg.put("reasoning", r);
+            msg.put("reasoning_content", r);
+        }
     }
 
     private static String content(JsonNode content) {

@@ -1,9 +1,8 @@
 package dev.pdserve.server;
 
+import dev.pdserve.tokenizer.ChatTemplateException;
+import dev.pdserve.tokenizer.ChatTemplateInput;
 import dev.pdserve.tokenizer.Tokenizer;
-
-import java.util.List;
-import java.util.Map;
 
 /** What the API needs from a tokenizer: text to ids and back, one token's text, the chat template. */
 public interface TextCodec {
@@ -21,7 +20,8 @@ public interface TextCodec {
 
     boolean hasChatTemplate();
 
-    String applyChatTemplate(List<Map<String, Object>> messages, boolean addGenerationPrompt, Map<String, Object> extraVars);
+    /** The conversation as the template renders it; a {@link ChatTemplateException} is the request's fault. */
+    String applyChatTemplate(ChatTemplateInput input);
 
     static TextCodec of(Tokenizer t) {
         return new TextCodec() {
@@ -32,9 +32,7 @@ public interface TextCodec {
             @Override public int vocabSize() { return t.vocabSize(); }
             @Override public int maxBytesPerToken() { return t.maxBytesPerToken(); }
             @Override public boolean hasChatTemplate() { return t.hasChatTemplate(); }
-            @Override public String applyChatTemplate(List<Map<String, Object>> messages, boolean addGenerationPrompt, Map<String, Object> extraVars) {
-                return t.applyChatTemplate(messages, addGenerationPrompt, extraVars);
-            }
+            @Override public String applyChatTemplate(ChatTemplateInput input) { return t.applyChatTemplate(input); }
         };
     }
 }

@@ -1,9 +1,8 @@
 package dev.pdserve.server;
 
 import dev.pdserve.http.ApiException;
+import dev.pdserve.tokenizer.ChatTemplateInput;
 
-import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -88,9 +87,7 @@ final class TokenizerGuard implements TextCodec, AutoCloseable {
     @Override public boolean hasChatTemplate() { return codec.hasChatTemplate(); }
 
     @Override
-    public String applyChatTemplate(List<Map<String, Object>> messages, boolean addGenerationPrompt, Map<String, Object> extraVars) {
-        return onThreads(() -> codec.applyChatTemplate(messages, addGenerationPrompt, extraVars));
-    }
+    public String applyChatTemplate(ChatTemplateInput input) { return onThreads(() -> codec.applyChatTemplate(input)); }
 
     @Override
     public void close() { threads.shutdownNow(); }

@@ -3,6 +3,7 @@ package dev.pdserve.server;
 import dev.pdserve.engine.EngineStats;
 import dev.pdserve.engine.FinishReason;
 import dev.pdserve.engine.KvConnector;
+import dev.pdserve.engine.SpecDecodeStats;
 
 import java.math.BigDecimal;
 import java.util.EnumMap;
@@ -62,6 +63,7 @@ public final class VllmMetrics {
     private final String labels;
     private final Supplier<EngineStats> stats;
     private final Supplier<KvConnector.Stats> kvStats;
+    private volatile Supplier<SpecDecodeStats> specStats = () -> null;
     /** Unix time the metrics were created: prometheus_client's {@code _created} samples. */
     private final double created = System.currentTimeMillis() / 1000.0;
     private final Map<FinishReason, LongAdder> success = new EnumMap<>(FinishReason.class);
@@ -96,6 +98,12 @@ public final class VllmMetrics {
         generationTokens = new BucketHistogram(tokens);
         maxGenerationTokens = new BucketHistogram(tokens);
         paramsMaxTokens = new BucketHistogram(tokens);
+    }
+
+    /** With speculative decoding's counters ({@code specStats} gives null when the engine does not speculate). */
+    public VllmMetrics withSpecDecode(Supplier<SpecDecodeStats> specStats) {
+        this.specStats = specStats;
+        return this;
     }
 
     public void recordFirstToken(double seconds) { ttft.observe(seconds); }
@@ -151,6 +159,8 @@ public final class VllmMetrics {
         histogram(out, "vllm:request_inference_time_seconds", "Histogram of time spent in RUNNING phase for request.", inference);
         histogram(out, "vllm:request_prefill_time_seconds", "Histogram of time spent in PREFILL phase for request.", prefill);
         histogram(out, "vllm:request_decode_time_seconds", "Histogram of time spent in DECODE phase for request.", decode);
+        SpecDecodeStats spec = specStats.get();
+        if (spec != null) specDecode(out, spec);
         KvConnector.Stats kv = kvStats.get();
         if (kv != null) kvTransfer(out, kv);
         return out.toString();
@@ -171,6 +181,24 @@ public final class VllmMetrics {
         }
     }
 
+    /** vLLM's SpecDecodingProm counters (only with --speculative-config). */
+    private void specDecode(StringBuilder out, SpecDecodeStats s) {
+        counter(out, "vllm:spec_decode_num_drafts", "Number of spec decoding drafts.", s.numDrafts());
+        counter(out, "vllm:spec_decode_num_draft_tokens", "Number of draft tokens.", s.numDraftTokens());
+        counter(out, "vllm:spec_decode_num_accepted_tokens", "Number of accepted tokens.", s.numAcceptedTokens());
+        String name = "vllm:spec_decode_num_accepted_tokens_per_pos", help = "Accepted tokens per draft position.";
+        header(out, name + "_total", help, "counter");
+        for (int i = 0; i < s.acceptedPerPos().length; i++) {
+            out.append(name).append("_total{").append(labels).append(",position=\"").append(i).append("\"} ")
+                    .append(number(s.acceptedPerPos()[i])).append('\n');
+        }
+        header(out, name + "_created", help, "gauge");
+        for (int i = 0; i < s.acceptedPerPos().length; i++) {
+            out.append(name).append("_created{").append(labels).append(",position=\"").append(i).append("\"} ")
+                    .append(number(created)).append('\n');
+        }
+    }
+
     /** pdserve's KV transfer metrics (only on an instance with --kv-transfer-config). */
     private void kvTransfer(StringBuilder out, KvConnector.Stats kv) {
         header(out, "pdserve:kv_transfer_bytes_total", "KV cache payload bytes moved between prefill and decode instances.", "counter");
@@ -182,6 +210,10 @@ public final class VllmMetrics {
         gauge(out, "pdserve:kv_blocks_leased", "KV blocks a prefill instance holds for decode instances to pull.", kv.blocksLeased());
         header(out, "pdserve:kv_lease_expired_total", "KV leases freed because no decode instance pulled them in time.", "counter");
         out.append("pdserve:kv_lease_expired_total{").append(labels).append("} ").append(number(kv.leasesExpired())).append('\n');
+        header(out, "pdserve:kv_lease_reclaimed_total", "KV leases freed before they were pulled because new work needed their blocks.", "counter");
+        out.append("pdserve:kv_lease_reclaimed_total{").append(labels).append("} ").append(number(kv.leasesReclaimed())).append('\n');
+        header(out, "pdserve:kv_connections_refused_total", "KV connections refused before or during the handshake (limits, timeouts, bad frames, wrong peers).", "counter");
+        out.append("pdserve:kv_connections_refused_total{").append(labels).append("} ").append(number(kv.connectionsRefused())).append('\n');
     }
 
     private void gauge(StringBuilder out, String name, String help, double value) {

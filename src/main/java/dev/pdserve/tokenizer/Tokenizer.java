@@ -182,16 +182,63 @@ public final class Tokenizer implements AutoCloseable {
      * transformers' {@code apply_chat_template(tokenize=False)} does. {@code extraVars} (tools, documents,
      * template kwargs such as enable_thinking) become template variables.
      */
+    @SuppressWarnings("unchecked")
     public String applyChatTemplate(List<Map<String, Object>> messages, boolean addGenerationPrompt, Map<String, Object> extraVars) {
-        if (chatTemplate == null) {
+        Map<String, Object> kwargs = new HashMap<>(extraVars == null ? Map.of() : extraVars);
+        Object tools = kwargs.remove("tools"), documents = kwargs.remove("documents");
+        return applyChatTemplate(new ChatTemplateInput(messages, (List<Object>) tools, (List<Object>) documents,
+                addGenerationPrompt, false, kwargs, null));
+    }
+
+    /**
+     * transformers' {@code apply_chat_template(tokenize=False)}: the template (the request's, else the
+     * model's) gets the special tokens, the kwargs, then messages, tools, documents and
+     * add_generation_prompt; with continue_final_message the text ends where the last message does.
+     *
+     * @throws ChatTemplateException when the template refuses or fails on this input (the request's fault)
+     */
+    public String applyChatTemplate(ChatTemplateInput in) {
+        ChatTemplate template = in.chatTemplate() != null ? new ChatTemplate(in.chatTemplate(), "the request") : chatTemplate;
+        if (template == null) {
             throw new TokenizerException("the model in " + dir + " has no chat template (no chat_template in "
                     + "tokenizer_config.json and no chat_template.jinja): use completions, or give a template");
         }
+        if (in.continueFinalMessage() && in.addGenerationPrompt()) {
+            throw new ChatTemplateException("continue_final_message and add_generation_prompt are not compatible. Use "
+                    + "continue_final_message when you want the model to continue the final message, and add_generation_prompt "
+                    + "when you want to add a header that will prompt it to start a new assistant message instead.", false);
+        }
         Map<String, Object> vars = new HashMap<>(specialTokens);
-        if (extraVars != null) vars.putAll(extraVars);
-        vars.put("messages", messages);
-        vars.put("add_generation_prompt", addGenerationPrompt);
-        return chatTemplate.render(vars);
+        vars.putAll(in.kwargs());
+        vars.put("messages", in.messages());
+        vars.put("tools", in.tools());
+        vars.put("documents", in.documents());
+        vars.put("add_generation_prompt", in.addGenerationPrompt());
+        String text = template.render(vars);
+        return in.continueFinalMessage() ? endInsideFinalMessage(text, in.messages()) : text;
+    }
+
+    /** transformers' continue_final_message: cut the text after the last message's content. */
+    private static String endInsideFinalMessage(String text, List<Map<String, Object>> messages) {
+        Object content = messages.isEmpty() ? null : messages.getLast().get("content");
+        if (content instanceof List<?> parts) {
+            content = null;
+            for (Object part : parts.reversed()) {
+                if (part instanceof Map<?, ?> m && m.containsKey("text")) { content = m.get("text"); break; }
+            }
+            if (content == null) throw new ChatTemplateException("continue_final_message is set but we could not find any text to continue in the final message!", false);
+        }
+        String last = content == null ? "" : content.toString();
+        int at = text.lastIndexOf(last.strip());
+        if (at < 0) {
+            throw new ChatTemplateException("continue_final_message is set but the final message does not appear in the chat after "
+                    + "applying the chat template! This can happen if the chat template deletes portions of the final message. "
+                    + "Please verify the chat template and final message in your chat to ensure they are compatible.", false);
+        }
+        String leftStripped = last.stripLeading();
+        // transformers: rendered[at : at + len(final.lstrip())] == final means the template kept the message's spacing
+        boolean kept = text.substring(at, Math.min(text.length(), at + leftStripped.length())).equals(last);
+        return text.substring(0, at + (kept ? leftStripped.length() : last.strip().length()));
     }
 
     @Override

@@ -256,7 +256,7 @@ class VllmFlagsTest {
         String[][] refused = {
                 {"--data-parallel-size", "4"}, {"--data-parallel-size-local", "2"}, {"--data-parallel-rank", "1"}, {"--headless"}, {"--api-server-count", "0"},
                 {"--uds", "/tmp/s"}, {"--ssl-keyfile", "k.pem"}, {"--ssl-certfile", "c.pem"}, {"--lora-modules", "a=/x"},
-                {"--middleware", "m.f"}, {"--config", "c.yaml"}, {"--chat-template", "t.jinja"}, {"--load-format", "dummy"},
+                {"--middleware", "m.f"}, {"--config", "c.yaml"}, {"--load-format", "dummy"},
                 {"--hf-overrides", "{}"}, {"--rope-scaling", "{}"}, {"--task", "embed"}, {"--worker-cls", "my.Worker"}};
         for (String[] args : refused) {
             ServeCommand cmd = (ServeCommand) parse(List.of(args)).commandSpec().userObject();

@@ -76,7 +76,7 @@ class KvDoctorCheckTest {
         KvPeerInfo i = p.producer.info();
         assertThat(hs.detail()).isEqualTo("cluster token accepted (HMAC proof both ways); engine prefill-0, model " + i.modelFingerprint()
                 + ", block size 16, layout " + i.kvLayout() + ", dtype " + i.dtype() + ", " + i.numLayers() + " layers x " + i.entryFloats()
-                + " floats, protocol 1");
+                + " floats, protocol " + KvPeerInfo.PROTOCOL_VERSION);
         CheckResult agree = row(rows, "prefill-0", "kv_agree");
         assertThat(agree.status()).isEqualTo(PASS);
         assertThat(agree.detail()).contains("(the only producer); matches the model folder " + TestModels.llama());

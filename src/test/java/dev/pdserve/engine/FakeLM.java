@@ -46,23 +46,23 @@ final class FakeLM implements CausalLM {
         }
         int row = 0;
         for (int s = 0; s < b.numSeqs; s++) {
-            if (b.logitRows[s] == 0) continue;
-            long h = 17;
-            for (int pos = 0; pos < b.contextLen[s]; pos++) {
-                long slot = (long) b.blockTables[s][pos / cache.blockSize()] * cache.blockSize() + pos % cache.blockSize();
-                float p = positions.getAtIndex(ValueLayout.JAVA_FLOAT, slot);
-                if (p != pos) throw new IllegalStateException("KV slot " + slot + " holds position " + p + ", expected " + pos);
-                h = (h ^ (long) tokens.getAtIndex(ValueLayout.JAVA_FLOAT, slot)) * 0x9E3779B97F4A7C15L;
-                h ^= h >>> 31;
+            int end = b.seqStart[s + 1];
+            for (int t = end - b.logitRows[s]; t < end; t++) {
+                long h = 17;
+                for (int pos = 0; pos <= b.positions[t]; pos++) {
+                    long slot = (long) b.blockTables[s][pos / cache.blockSize()] * cache.blockSize() + pos % cache.blockSize();
+                    float p = positions.getAtIndex(ValueLayout.JAVA_FLOAT, slot);
+                    if (p != pos) throw new IllegalStateException("KV slot " + slot + " holds position " + p + ", expected " + pos);
+                    h = (h ^ (long) tokens.getAtIndex(ValueLayout.JAVA_FLOAT, slot)) * 0x9E3779B97F4A7C15L;
+                    h ^= h >>> 31;
+                }
+                for (int i = 0; i < vocab; i++) {
+                    long x = (h + i) * 0xD6E8FEB86659FD93L;
+                    x ^= x >>> 32;
+                    logits[row * vocab + i] = (x & 0xFFFF) / 4096f;
+                }
+                row++;
             }
-            for (int i = 0; i < vocab; i++) {
-                long x = (h + i) * 0xD6E8FEB86659FD93L;
-                x ^= x >>> 32;
-                logits[row * vocab + i] = (x & 0xFFFF) / 4096f;
-            }
-            // Rows before the last (prompt logprobs) repeat the last one's logits: enough for a fake.
-            for (int extra = 1; extra < b.logitRows[s]; extra++, row++) System.arraycopy(logits, row * vocab, logits, (row + 1) * vocab, vocab);
-            row++;
         }
     }
 

@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 import static dev.pdserve.Await.until;
 import static dev.pdserve.kv.KvTestSupport.config;
 import static dev.pdserve.kv.KvTestSupport.info;
+import static dev.pdserve.kv.KvTestSupport.PROMPT;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -24,9 +25,9 @@ class KvHandshakeTest {
              PagedKvCache cCache = KvTestSupport.cache(cInfo, 4);
              KvProducer producer = KvProducer.start(pCfg, pInfo, pCache);
              KvConsumer consumer = new KvConsumer(cCfg, cInfo)) {
-            producer.lease("r", new int[]{1}, () -> { });
+            producer.lease("r", new int[]{1}, PROMPT, () -> { });
             try {
-                consumer.pull("127.0.0.1", producer.port(), pInfo.engineId(), "r", new int[]{1}, cCache, new int[]{2});
+                consumer.pull("127.0.0.1", producer.port(), pInfo.engineId(), "r", new int[]{1}, PROMPT, cCache, new int[]{2});
             } catch (KvTransferException e) {
                 assertThat(producer.isLeased("r")).as("a refused consumer frees nothing").isTrue();
                 until("the producer to count the refusal", () -> producer.handshakesRefused() == 1);
@@ -56,7 +57,7 @@ class KvHandshakeTest {
                 try (KvChannel c = new KvChannel(server.accept(), "consumer", 2000)) {
                     c.read("HELLO", false);
                     c.start();
-                    c.putInt(KvHandshake.MAGIC).putInt(1).putString("fake").putString("boot").putString("sha256:synthetic")
+                    c.putInt(KvHandshake.MAGIC).putInt(KvPeerInfo.PROTOCOL_VERSION).putString("fake").putString("boot").putString("sha256:synthetic")
                             .putString("test-layout").putString(KvPeerInfo.nativeF32()).putInt(BLOCK).putInt(LAYERS).putInt(ENTRY)
                             .putByte(1).putBytes(new byte[32]);
                     c.send(KvChannel.HELLO, "HELLO");
@@ -70,7 +71,7 @@ class KvHandshakeTest {
                     return e.toString();
                 }
             });
-            assertThatThrownBy(() -> consumer.pull("127.0.0.1", port, null, "r", new int[]{1}, cCache, new int[]{1}))
+            assertThatThrownBy(() -> consumer.pull("127.0.0.1", port, null, "r", new int[]{1}, PROMPT, cCache, new int[]{1}))
                     .isInstanceOf(KvTransferException.class)
                     .hasMessageContaining("cluster token mismatch: the producer's HMAC proof does not match the consumer's cluster_token");
             assertThat(seenByFake.get(5, TimeUnit.SECONDS)).startsWith("ERROR: cluster token mismatch");
@@ -93,7 +94,7 @@ class KvHandshakeTest {
     @Test
     void fingerprintLayoutAndLayerMismatchesNameBothValues() throws Exception {
         KvPeerInfo p = info("p", BLOCK, LAYERS, ENTRY);
-        KvPeerInfo c = new KvPeerInfo(1, "c", "boot", "sha256:other", BLOCK, "other-layout", p.dtype(), LAYERS + 1, ENTRY);
+        KvPeerInfo c = new KvPeerInfo(KvPeerInfo.PROTOCOL_VERSION, "c", "boot", "sha256:other", BLOCK, "other-layout", p.dtype(), LAYERS + 1, ENTRY);
         String msg = pullError(config("kv_producer", ""), p, config("kv_consumer", ""), c);
         assertThat(msg).contains("model fingerprint mismatch: producer sha256:synthetic, consumer sha256:other")
                 .contains("KV layout mismatch: producer test-layout, consumer other-layout")
@@ -105,7 +106,7 @@ class KvHandshakeTest {
         KvPeerInfo c = info("c", BLOCK, LAYERS, ENTRY);
         KvTransferParams p = new KvTransferParams(false, true, "p", new int[]{1}, "127.0.0.1", 1, "r", 32, "mla-x", "sha256:zzz", 16);
         try (PagedKvCache cache = KvTestSupport.cache(c, 4); KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), c)) {
-            assertThatThrownBy(() -> consumer.pull(p, cache, new int[]{0}))
+            assertThatThrownBy(() -> consumer.pull(p, PROMPT, cache, new int[]{0}))
                     .hasMessageContaining("block size mismatch: producer 32, consumer 16")
                     .hasMessageContaining("KV layout mismatch: producer mla-x, consumer test-layout")
                     .hasMessageContaining("model fingerprint mismatch: producer sha256:zzz, consumer sha256:synthetic");
@@ -119,7 +120,7 @@ class KvHandshakeTest {
         try (PagedKvCache pCache = KvTestSupport.cache(p, 4); PagedKvCache cCache = KvTestSupport.cache(p, 4);
              KvProducer producer = KvProducer.start(config("kv_producer", ""), p, pCache);
              KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), info("c", BLOCK, LAYERS, ENTRY))) {
-            assertThatThrownBy(() -> consumer.pull("127.0.0.1", producer.port(), "prefill-B", "r", new int[]{1}, cCache, new int[]{1}))
+            assertThatThrownBy(() -> consumer.pull("127.0.0.1", producer.port(), "prefill-B", "r", new int[]{1}, PROMPT, cCache, new int[]{1}))
                     .hasMessageContaining("engine id mismatch: kv_transfer_params name remote_engine_id prefill-B but the producer at 127.0.0.1:"
                             + producer.port() + " is engine prefill-A");
         }
@@ -139,7 +140,7 @@ class KvHandshakeTest {
                 }
             });
             long t0 = System.nanoTime();
-            assertThatThrownBy(() -> consumer.pull("127.0.0.1", port, null, "r", new int[]{1}, cCache, new int[]{1}))
+            assertThatThrownBy(() -> consumer.pull("127.0.0.1", port, null, "r", new int[]{1}, PROMPT, cCache, new int[]{1}))
                     .hasMessageContaining("timed out while waiting for the producer's HELLO");
             assertThat((System.nanoTime() - t0) / 1e6).isLessThan(3000);
             accepted.get(5, TimeUnit.SECONDS).close();

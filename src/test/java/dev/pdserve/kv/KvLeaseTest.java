@@ -10,12 +10,14 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static dev.pdserve.Await.until;
 import static dev.pdserve.kv.KvTestSupport.config;
 import static dev.pdserve.kv.KvTestSupport.info;
 import static dev.pdserve.kv.KvTestSupport.sameBlocks;
+import static dev.pdserve.kv.KvTestSupport.PROMPT;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -44,7 +46,7 @@ class KvLeaseTest {
              KvProducer producer = producer("", pCache);
              KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), cInfo)) {
             AtomicInteger freed = new AtomicInteger();
-            producer.lease("r1", new int[]{1, 2}, freed::incrementAndGet);
+            producer.lease("r1", new int[]{1, 2}, PROMPT, freed::incrementAndGet);
             assertThat(producer.blocksLeased()).isEqualTo(2);
             clock.advance(JUST_BEFORE);
             assertThat(freed.get()).isZero();
@@ -53,7 +55,7 @@ class KvLeaseTest {
             assertThat(freed.get()).isEqualTo(1);
             assertThat(producer.leasesExpired()).isEqualTo(1);
             assertThat(producer.blocksLeased()).isZero();
-            assertThatThrownBy(() -> consumer.pull("127.0.0.1", producer.port(), "prefill-1", "r1", new int[]{1, 2}, cCache, new int[]{3, 4}))
+            assertThatThrownBy(() -> consumer.pull("127.0.0.1", producer.port(), "prefill-1", "r1", new int[]{1, 2}, PROMPT, cCache, new int[]{3, 4}))
                     .hasMessageContaining("no leased KV for request r1 (expired or already released)");
             clock.advance(LEASE.multipliedBy(10));
             assertThat(freed.get()).isEqualTo(1);
@@ -68,12 +70,12 @@ class KvLeaseTest {
              KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), cInfo)) {
             KvTestSupport.fill(pCache, LAYERS, 1);
             AtomicInteger freed = new AtomicInteger(), aborted = new AtomicInteger();
-            producer.lease("r1", new int[]{5, 0}, freed::incrementAndGet);
-            producer.lease("r2", new int[]{3}, aborted::incrementAndGet);
-            consumer.pull("127.0.0.1", producer.port(), "prefill-1", "r1", new int[]{5, 0}, cCache, new int[]{2, 7});
+            producer.lease("r1", new int[]{5, 0}, PROMPT, freed::incrementAndGet);
+            producer.lease("r2", new int[]{3}, PROMPT, aborted::incrementAndGet);
+            consumer.pull("127.0.0.1", producer.port(), "prefill-1", "r1", new int[]{5, 0}, PROMPT, cCache, new int[]{2, 7});
             assertThat(sameBlocks(pCache, new int[]{5, 0}, cCache, new int[]{2, 7}, LAYERS)).isTrue();
             assertThat(freed.get()).isEqualTo(1);
-            assertThatThrownBy(() -> consumer.pull("127.0.0.1", producer.port(), "prefill-1", "r1", new int[]{5, 0}, cCache, new int[]{2, 7}))
+            assertThatThrownBy(() -> consumer.pull("127.0.0.1", producer.port(), "prefill-1", "r1", new int[]{5, 0}, PROMPT, cCache, new int[]{2, 7}))
                     .hasMessageContaining("no leased KV for request r1 (expired or already released)");
             assertThat(producer.abort("r2")).isTrue();
             assertThat(aborted.get()).isEqualTo(1);
@@ -93,22 +95,28 @@ class KvLeaseTest {
              KvConsumer consumer = new KvConsumer(config("kv_consumer", ""), cInfo)) {
             KvTestSupport.fill(pCache, LAYERS, 2);
             AtomicInteger freed = new AtomicInteger();
-            producer.lease("r1", new int[]{1, 2}, freed::incrementAndGet);
+            producer.lease("r1", new int[]{1, 2}, PROMPT, freed::incrementAndGet);
             int port = producer.port();
-            assertThatThrownBy(() -> consumer.pull("127.0.0.1", port, "prefill-1", "nope", new int[]{1}, cCache, new int[]{1}))
+            assertThatThrownBy(() -> consumer.pull("127.0.0.1", port, "prefill-1", "nope", new int[]{1}, PROMPT, cCache, new int[]{1}))
                     .hasMessageContaining("no leased KV for request nope (expired or already released)");
-            assertThatThrownBy(() -> consumer.pull("127.0.0.1", port, "prefill-1", "r1", new int[]{1, 99}, cCache, new int[]{1, 2}))
+            assertThatThrownBy(() -> consumer.pull("127.0.0.1", port, "prefill-1", "r1", new int[]{1, 99}, PROMPT, cCache, new int[]{1, 2}))
                     .hasMessageContaining("block id 99 is out of range: the producer's cache has 8 blocks");
-            assertThatThrownBy(() -> consumer.pull("127.0.0.1", port, "prefill-1", "r1", new int[]{1, 3}, cCache, new int[]{1, 2}))
-                    .hasMessageContaining("block 3 is not leased for request r1 (leased blocks: [1, 2])");
-            assertThatThrownBy(() -> consumer.pull("127.0.0.1", port, "prefill-1", "r1", new int[]{1, 2}, cCache, new int[]{1, 8}))
+            assertThatThrownBy(() -> consumer.pull("127.0.0.1", port, "prefill-1", "r1", new int[]{1, 3}, PROMPT, cCache, new int[]{1, 2}))
+                    .hasMessageContaining("block list mismatch: request r1 leased blocks [1, 2], the pull names [1, 3]");
+            // Out of order, repeated, short: each would decode from the wrong KV. 400: the request's fault.
+            for (int[] wrong : new int[][]{{2, 1}, {1, 1}, {1}, {1, 2, 2}}) {
+                assertThatThrownBy(() -> consumer.pull("127.0.0.1", port, "prefill-1", "r1", wrong, PROMPT, cCache, Arrays.copyOf(new int[]{3, 4, 5}, wrong.length)))
+                        .isInstanceOfSatisfying(KvTransferException.class, e -> assertThat(e.status()).isEqualTo(400))
+                        .hasMessageContaining("block list mismatch");
+            }
+            assertThatThrownBy(() -> consumer.pull("127.0.0.1", port, "prefill-1", "r1", new int[]{1, 2}, PROMPT, cCache, new int[]{1, 8}))
                     .hasMessageContaining("local block id 8 is out of range: the cache has 8 blocks");
-            assertThatThrownBy(() -> producer.lease("r9", new int[]{8}, () -> { }))
+            assertThatThrownBy(() -> producer.lease("r9", new int[]{8}, PROMPT, () -> { }))
                     .hasMessageContaining("block id 8 is out of range: the cache has 8 blocks");
             assertThat(freed.get()).isZero();
             assertThat(producer.isLeased("r1")).isTrue();
-            consumer.pull("127.0.0.1", port, "prefill-1", "r1", new int[]{2, 1}, cCache, new int[]{6, 4});
-            assertThat(sameBlocks(pCache, new int[]{2, 1}, cCache, new int[]{6, 4}, LAYERS)).isTrue();
+            consumer.pull("127.0.0.1", port, "prefill-1", "r1", new int[]{1, 2}, PROMPT, cCache, new int[]{6, 4});
+            assertThat(sameBlocks(pCache, new int[]{1, 2}, cCache, new int[]{6, 4}, LAYERS)).isTrue();
             assertThat(freed.get()).isEqualTo(1);
             assertThat(consumer.connectionsOpened()).as("refusals keep the connection usable").isEqualTo(1);
         }
@@ -120,8 +128,9 @@ class KvLeaseTest {
         sc.socket().setReceiveBufferSize(64 << 10);
         KvChannel c = new KvChannel(sc, "producer", 5000);
         KvHandshake.asConsumer(c, consumer, "");
+        c.authenticated();
         c.start();
-        c.putString(requestId).putInts(blocks);
+        c.putString(requestId).putInts(blocks).putBytes(PromptHash.of(consumer.modelFingerprint(), PROMPT));
         c.send(KvChannel.PULL, "PULL");
         assertThat(c.read("BLOCKS", false).type()).isEqualTo(KvChannel.BLOCKS);
         ByteBuffer some = ByteBuffer.allocate(4096);
@@ -145,7 +154,7 @@ class KvLeaseTest {
         for (int i = 0; i < blocks.length; i++) blocks[i] = i;
         try (PagedKvCache pCache = KvTestSupport.cache(pInfo, 64); KvProducer producer = producer("", pCache)) {
             AtomicInteger freed = new AtomicInteger();
-            producer.lease("r1", blocks, freed::incrementAndGet);
+            producer.lease("r1", blocks, PROMPT, freed::incrementAndGet);
             KvChannel c = startPull(producer.port(), cInfo, "r1", blocks);
             c.close(); // the decode instance dies mid-payload
             until("the producer to see the transfer fail", () -> producer.transfersFailed() == 1);
@@ -165,7 +174,7 @@ class KvLeaseTest {
         for (int i = 0; i < blocks.length; i++) blocks[i] = i;
         try (PagedKvCache pCache = KvTestSupport.cache(pInfo, 64); KvProducer producer = producer("\"read_timeout_ms\":300", pCache)) {
             AtomicInteger freed = new AtomicInteger();
-            producer.lease("r1", blocks, freed::incrementAndGet);
+            producer.lease("r1", blocks, PROMPT, freed::incrementAndGet);
             try (KvChannel stalled = startPull(producer.port(), cInfo, "r1", blocks)) {
                 // The lease clock stands still and the consumer stays connected: only the write timeout can end the send.
                 until("the blocked write to give up", () -> producer.transfersFailed() == 1);
@@ -184,7 +193,7 @@ class KvLeaseTest {
         for (int i = 0; i < blocks.length; i++) blocks[i] = i;
         try (PagedKvCache pCache = KvTestSupport.cache(pInfo, 64); KvProducer producer = producer("", pCache)) {
             AtomicInteger freed = new AtomicInteger();
-            producer.lease("r1", blocks, freed::incrementAndGet);
+            producer.lease("r1", blocks, PROMPT, freed::incrementAndGet);
             try (KvChannel c = startPull(producer.port(), cInfo, "r1", blocks)) {
                 assertThat(producer.abort("r1")).isTrue();
                 assertThat(freed.get()).as("blocks being sent are not freed by the abort").isZero();
@@ -221,7 +230,7 @@ class KvLeaseTest {
                     // the test checks the consumer's side
                 }
             });
-            assertThatThrownBy(() -> consumer.pull("127.0.0.1", port, "prefill-1", "r1", new int[]{0, 1}, cCache, new int[]{2, 3}))
+            assertThatThrownBy(() -> consumer.pull("127.0.0.1", port, "prefill-1", "r1", new int[]{0, 1}, PROMPT, cCache, new int[]{2, 3}))
                     .isInstanceOf(KvTransferException.class)
                     .hasMessage("KV pull of request r1 from 127.0.0.1:" + port + " failed: producer 127.0.0.1:" + port
                             + " closed the connection while receiving the KV of request r1");
@@ -239,15 +248,15 @@ class KvLeaseTest {
                 KvTestSupport.fill(pCache, LAYERS, 3);
                 KvProducer first = KvProducer.start(config("kv_producer", ""), pInfo, pCache);
                 int port = first.port();
-                first.lease("r1", new int[]{1}, () -> { });
-                consumer.pull("127.0.0.1", port, "prefill-1", "r1", new int[]{1}, cCache, new int[]{0});
+                first.lease("r1", new int[]{1}, PROMPT, () -> { });
+                consumer.pull("127.0.0.1", port, "prefill-1", "r1", new int[]{1}, PROMPT, cCache, new int[]{0});
                 first.close();
 
                 KvPeerInfo restarted = sameEngineId ? info("prefill-1", BLOCK, LAYERS, ENTRY) : info("prefill-2", BLOCK, LAYERS, ENTRY);
                 try (KvProducer second = KvProducer.start(config("kv_producer", "").withPort(port), restarted, pCache)) {
                     AtomicInteger freed = new AtomicInteger();
-                    second.lease("r2", new int[]{4, 5}, freed::incrementAndGet);
-                    consumer.pull("127.0.0.1", port, restarted.engineId(), "r2", new int[]{4, 5}, cCache, new int[]{6, 7});
+                    second.lease("r2", new int[]{4, 5}, PROMPT, freed::incrementAndGet);
+                    consumer.pull("127.0.0.1", port, restarted.engineId(), "r2", new int[]{4, 5}, PROMPT, cCache, new int[]{6, 7});
                     assertThat(sameBlocks(pCache, new int[]{4, 5}, cCache, new int[]{6, 7}, LAYERS)).isTrue();
                     assertThat(freed.get()).isEqualTo(1);
                     assertThat(consumer.connectionsOpened()).as("same engine id: %s", sameEngineId).isEqualTo(2);

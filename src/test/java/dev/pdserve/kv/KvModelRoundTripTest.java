@@ -14,6 +14,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import static dev.pdserve.kv.KvTestSupport.config;
 import static dev.pdserve.kv.KvTestSupport.sameBlocks;
+import static dev.pdserve.kv.KvTestSupport.PROMPT;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -58,10 +59,10 @@ class KvModelRoundTripTest {
                 model.forward(batch, pCache, pLogits); // a second copy, for the framing measurement below
 
                 AtomicInteger freed = new AtomicInteger();
-                producer.lease("req-1", pTable, freed::incrementAndGet);
+                producer.lease("req-1", pTable, PROMPT, freed::incrementAndGet);
                 assertThat(producer.blocksLeased()).isEqualTo(3);
                 KvTransferParams params = KvTransferParams.remotePrefill(pInfo, "127.0.0.1", relay.port(), "req-1", pTable, prompt.length);
-                KvTransferResult r = consumer.pull(params, cCache, cTable);
+                KvTransferResult r = consumer.pull(params, PROMPT, cCache, cTable);
 
                 assertThat(sameBlocks(pCache, pTable, cCache, cTable, model.numLayers())).isTrue();
                 long payload = 3L * BLOCK * model.kvEntryFloats() * 4 * model.numLayers();
@@ -84,15 +85,16 @@ class KvModelRoundTripTest {
                 }
 
                 // Second pull on the pooled connection: the relay sees payload + exactly the documented frames.
-                producer.lease("req-2", pTable2, freed::incrementAndGet);
+                producer.lease("req-2", pTable2, PROMPT, freed::incrementAndGet);
                 long before = relay.bytes.get();
                 int[] cTable2 = {0, 4, 6};
-                KvTransferResult r2 = consumer.pull("127.0.0.1", relay.port(), "prefill-0", "req-2", pTable2, cCache, cTable2);
+                KvTransferResult r2 = consumer.pull("127.0.0.1", relay.port(), "prefill-0", "req-2", pTable2, PROMPT, cCache, cTable2);
                 long onWire = relay.bytes.get() - before;
                 int rid = "req-2".length();
                 long framing = 5 * KvChannel.HEADER_BYTES      // PULL, BLOCKS, DONE, RELEASE, RELEASED headers
                         + 5 * (2 + rid)                        // the request id in each of them
                         + 4 + 4 * 3                            // PULL's block id list
+                        + 2 * (2 + 32)                         // the prompt's hash in PULL and RELEASE
                         + 3 * 4;                               // BLOCKS' counts: blocks, layers, bytes per block-layer
                 assertThat(onWire).isEqualTo(payload + framing);
                 assertThat(r2.wireBytes()).isEqualTo(onWire);

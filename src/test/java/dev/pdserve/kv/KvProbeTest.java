@@ -11,6 +11,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import static dev.pdserve.Await.until;
 import static dev.pdserve.kv.KvTestSupport.config;
+import static dev.pdserve.kv.KvTestSupport.PROMPT;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -27,7 +28,7 @@ class KvProbeTest {
         try (TinyProducer p = TinyProducer.start("prefill-0", 16, TOKEN);
              KvTestSupport.CountingRelay relay = new KvTestSupport.CountingRelay(p.port())) {
             AtomicInteger freed = new AtomicInteger();
-            p.producer.lease("r", new int[]{1, 2}, freed::incrementAndGet);
+            p.producer.lease("r", new int[]{1, 2}, PROMPT, freed::incrementAndGet);
 
             KvProbe.Result r = probe(relay.port(), "s3cret-token");
 
@@ -45,7 +46,7 @@ class KvProbeTest {
             // The probe left the producer as it was: a real consumer still pulls and releases the lease.
             KvPeerInfo cInfo = TinyProducer.descriptor("decode-0", 16);
             try (var cCache = KvTestSupport.cache(cInfo, 4); KvConsumer consumer = new KvConsumer(config("kv_consumer", TOKEN), cInfo)) {
-                consumer.pull("127.0.0.1", p.port(), "prefill-0", "r", new int[]{1, 2}, cCache, new int[]{0, 3});
+                consumer.pull("127.0.0.1", p.port(), "prefill-0", "r", new int[]{1, 2}, PROMPT, cCache, new int[]{0, 3});
             }
             assertThat(freed.get()).isEqualTo(1);
             assertThat(p.producer.transfersCompleted()).isEqualTo(1);
@@ -55,7 +56,7 @@ class KvProbeTest {
     @Test
     void aWrongTokenIsRejectedButTheDescriptorIsStillRead() throws Exception {
         try (TinyProducer p = TinyProducer.start("prefill-0", 16, TOKEN)) {
-            p.producer.lease("r", new int[]{1}, () -> { });
+            p.producer.lease("r", new int[]{1}, PROMPT, () -> { });
             KvProbe.Result r = probe(p.port(), "another-token");
 
             assertThat(r.token()).isEqualTo(KvProbe.Token.REJECTED);

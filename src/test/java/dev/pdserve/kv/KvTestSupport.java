@@ -18,6 +18,9 @@ import java.util.concurrent.atomic.AtomicLong;
 final class KvTestSupport {
     private KvTestSupport() {}
 
+    /** The prompt the tests' leases hold and their pulls name (a lease is bound to its prompt's tokens). */
+    static final int[] PROMPT = {101, 7, 42};
+
     static KvTransferConfig config(String role, String extra) {
         return KvTransferConfig.parse("{\"kv_connector\":\"PdTcpConnector\",\"kv_role\":\"" + role + "\",\"kv_port\":0,"
                 + "\"kv_connector_extra_config\":{" + extra + "}}");

@@ -139,4 +139,40 @@ class RandomCheckpointTest {
         assertThatThrownBy(() -> RandomCheckpoint.preset("gpt2", "tiny")).hasMessageContaining("--arch");
         assertThatThrownBy(() -> RandomCheckpoint.preset("llama", "7b")).hasMessageContaining("--preset");
     }
+
+    private static String dtypeShape(String tensor) { return tensor == null ? null : tensor.substring(tensor.indexOf(' ') + 1); }
+
+    /** DeepSeek-V3's MTP layer as published: layer num_hidden_layers with embed_tokens, enorm, hnorm, eh_proj, a decoder layer, shared_head. */
+    @Test
+    void mtpLayersAreWrittenAfterTheDecoderLayersAndTheMainModelIgnoresThem() throws IOException {
+        var s = RandomCheckpoint.preset("deepseek_v3", "tiny");
+        s.numMtpLayers = 1;
+        Path mtp = dir.resolve("mtp"), plain = dir.resolve("plain");
+        RandomCheckpoint.write(s, mtp, 5, 0, TestModels.deepseek());
+        RandomCheckpoint.write(RandomCheckpoint.preset("deepseek_v3", "tiny"), plain, 5, 0, TestModels.deepseek());
+        assertThat(ModelConfig.load(mtp).numLayers()).isEqualTo(4);
+        assertThat(java.nio.file.Files.readString(mtp.resolve("config.json"))).contains("\"num_nextn_predict_layers\" : 1");
+        Map<String, String> m = shapes(mtp), p = shapes(plain);
+        String l = "model.layers.4.";
+        assertThat(dtypeShape(m.get(l + "embed_tokens.weight"))).isEqualTo(dtypeShape(p.get("model.embed_tokens.weight")));
+        assertThat(m.get(l + "enorm.weight")).contains("[256]");
+        assertThat(m.get(l + "hnorm.weight")).contains("[256]");
+        assertThat(m.get(l + "eh_proj.weight")).contains("[256, 512]");
+        assertThat(m.get(l + "shared_head.norm.weight")).contains("[256]");
+        assertThat(dtypeShape(m.get(l + "shared_head.head.weight"))).isEqualTo(dtypeShape(p.get("lm_head.weight")));
+        for (String name : p.keySet()) {
+            if (name.startsWith("model.layers.3.")) {
+                assertThat(dtypeShape(m.get(name.replace("model.layers.3.", l)))).as(name + " in the MTP block").isEqualTo(dtypeShape(p.get(name)));
+            }
+            assertThat(m.get(name)).as(name).isEqualTo(p.get(name));
+        }
+        // The main model's weights depend on the seed and their names only: the same logits with or without the MTP layer.
+        try (CausalLM a = ModelLoader.load(mtp, LoadOptions.defaults().withThreads(1)); SingleSequence sa = new SingleSequence(a, 32);
+             CausalLM b = ModelLoader.load(plain, LoadOptions.defaults().withThreads(1)); SingleSequence sb = new SingleSequence(b, 32)) {
+            assertThat(sa.feed(0, 17, 300, 4000, 5)).containsExactly(sb.feed(0, 17, 300, 4000, 5));
+        }
+        var llama = RandomCheckpoint.preset("llama", "tiny");
+        llama.numMtpLayers = 1;
+        assertThatThrownBy(() -> RandomCheckpoint.config(llama)).hasMessageContaining("DeepSeek-V3's");
+    }
 }

@@ -33,9 +33,15 @@ import java.util.concurrent.atomic.AtomicInteger;
  * can {@link #hold} its answers, to look at the proxy while a request is provably still running.
  */
 final class FakeInstance implements AutoCloseable {
-    enum Mode { OK, FAIL_500, BAD_REQUEST_400, DROP_BEFORE_RESPONSE, DROP_MID_STREAM, STREAM_NO_DONE, EMPTY_200, NO_KV_PARAMS }
+    enum Mode {
+        OK, FAIL_500, BAD_REQUEST_400, DROP_BEFORE_RESPONSE, DROP_MID_STREAM, STREAM_NO_DONE, EMPTY_200, NO_KV_PARAMS,
+        /** 500 marked {@code x-pdserve-error-cause: request}. */
+        FAIL_500_REQUEST_CAUSED,
+        /** A stream whose KV pull failed: 200, (chat) the role chunk, an error event with this code, [DONE]. */
+        STREAM_PULL_FAILED_502, STREAM_PULL_REFUSED_400
+    }
 
-    record Received(String path, Map<String, String> headers, JsonNode body) {}
+    record Received(String path, Map<String, String> headers, JsonNode body, byte[] raw) {}
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -50,6 +56,8 @@ final class FakeInstance implements AutoCloseable {
     volatile int dropAfterEvents = 2;
     volatile int healthStatus = 200;
     volatile double kvUsage = 0;
+    /** What /v1/models says as pdserve's kv_role; null: the field is absent (as on vLLM). */
+    volatile String kvRole;
     final AtomicInteger healthHits = new AtomicInteger();
     /** Counted down when the peer closed a connection this instance was still answering (= abort). */
     final CountDownLatch peerClosed = new CountDownLatch(1);
@@ -113,7 +121,7 @@ final class FakeInstance implements AutoCloseable {
                 get(parts[1], out);
             } else {
                 JsonNode json = JSON.readTree(body);
-                requests.add(new Received(parts[1], headers, json));
+                requests.add(new Received(parts[1], headers, json, body));
                 Mode m = script.poll();
                 post(s, in, out, parts[1], headers, json, m == null ? mode : m);
             }
@@ -134,7 +142,8 @@ final class FakeInstance implements AutoCloseable {
                     ("# TYPE vllm:kv_cache_usage_perc gauge\nvllm:kv_cache_usage_perc{engine=\"0\",model_name=\"fake\"} "
                             + kvUsage + "\n").getBytes(StandardCharsets.UTF_8));
             case "/v1/models" -> respond(out, 200, "application/json",
-                    ("{\"object\":\"list\",\"data\":[{\"id\":\"fake-model\",\"object\":\"model\",\"owned_by\":\"" + name + "\"}]}")
+                    ("{\"object\":\"list\",\"data\":[{\"id\":\"fake-model\",\"object\":\"model\",\"owned_by\":\"" + name + "\""
+                            + (kvRole == null ? "" : ",\"kv_role\":\"" + kvRole + "\"") + "}]}")
                             .getBytes(StandardCharsets.UTF_8));
             default -> respond(out, 404, "text/plain", "not found".getBytes(StandardCharsets.UTF_8));
         }
@@ -144,6 +153,14 @@ final class FakeInstance implements AutoCloseable {
             throws IOException, InterruptedException {
         switch (m) {
             case FAIL_500 -> { respond(out, 500, "application/json", error(500, "fake " + name + " exploded")); return; }
+            case FAIL_500_REQUEST_CAUSED -> {
+                byte[] b = error(500, "fake " + name + ": this request's temperature broke the sampler");
+                out.write(("HTTP/1.1 500 X\r\nContent-Type: application/json\r\nx-pdserve-error-cause: request\r\nContent-Length: " + b.length
+                        + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                out.write(b);
+                out.flush();
+                return;
+            }
             case BAD_REQUEST_400 -> { respond(out, 400, "application/json", error(400, "fake " + name + ": max_tokens is too large")); return; }
             case DROP_BEFORE_RESPONSE -> { s.setSoLinger(true, 0); s.close(); return; }
             case EMPTY_200 -> { respond(out, 200, "application/json", new byte[0]); return; }
@@ -177,6 +194,16 @@ final class FakeInstance implements AutoCloseable {
         out.write(("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\nTransfer-Encoding: chunked\r\n"
                 + "Connection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
         out.flush();
+        if (m == Mode.STREAM_PULL_FAILED_502 || m == Mode.STREAM_PULL_REFUSED_400) {
+            if (chat) chunk(out, "data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
+                    + "\"logprobs\":null,\"finish_reason\":null}]}\n\n");
+            int code = m == Mode.STREAM_PULL_FAILED_502 ? 502 : 400;
+            chunk(out, "data: " + new String(error(code, "generation failed: KV transfer from prefill instance failed"), StandardCharsets.UTF_8) + "\n\n");
+            chunk(out, "data: [DONE]\n\n");
+            out.write("0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            return;
+        }
         for (int i = 0; i < tokens; i++) {
             if (m == Mode.DROP_MID_STREAM && i == dropAfterEvents) {
                 // A dying process: FIN in the middle of the chunked body (an RST could discard sent tokens).

@@ -1,5 +1,7 @@
 package dev.pdserve.server;
 
+import dev.pdserve.tokenizer.ChatTemplateInput;
+
 import java.util.List;
 import java.util.Map;
 
@@ -53,9 +55,10 @@ final class CharCodec implements TextCodec {
     public boolean hasChatTemplate() { return true; }
 
     @Override
-    public String applyChatTemplate(List<Map<String, Object>> messages, boolean addGenerationPrompt, Map<String, Object> extraVars) {
+    public String applyChatTemplate(ChatTemplateInput input) {
         StringBuilder sb = new StringBuilder();
-        for (Map<String, Object> m : messages) sb.append('[').append(m.get("role")).append(']').append(m.get("content")).append('\n');
+        boolean addGenerationPrompt = input.addGenerationPrompt();
+        for (Map<String, Object> m : input.messages()) sb.append('[').append(m.get("role")).append(']').append(m.get("content")).append('\n');
         if (addGenerationPrompt) sb.append("[assistant]");
         return sb.toString();
     }

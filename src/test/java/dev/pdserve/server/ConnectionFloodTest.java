@@ -79,7 +79,7 @@ class ConnectionFloodTest {
     }
 
     @Test
-    void theProxySheddsTheSameWay() throws Exception {
+    void theProxyShedsTheSameWay() throws Exception {
         try (OpenAiServer server = new OpenAiServer(engine, engine.codec(), OpenAiServer.Options.loopback("tiny")).start()) {
             InstanceAddress self = InstanceAddress.parse("127.0.0.1:" + server.port());
             ProxyServer proxy = ProxyServer.start(new ProxyConfig().host("127.0.0.1").port(0).prefillers(List.of(self)).decoders(List.of(self))

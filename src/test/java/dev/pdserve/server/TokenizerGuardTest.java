@@ -2,6 +2,7 @@ package dev.pdserve.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.pdserve.TestModels;
+import dev.pdserve.tokenizer.ChatTemplateInput;
 import dev.pdserve.tokenizer.Tokenizer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -61,7 +62,7 @@ class TokenizerGuardTest {
         @Override public int vocabSize() { return real.vocabSize(); }
         @Override public int maxBytesPerToken() { return real.maxBytesPerToken(); }
         @Override public boolean hasChatTemplate() { return real.hasChatTemplate(); }
-        @Override public String applyChatTemplate(List<Map<String, Object>> m, boolean g, Map<String, Object> x) { return real.applyChatTemplate(m, g, x); }
+        @Override public String applyChatTemplate(ChatTemplateInput input) { return real.applyChatTemplate(input); }
     }
 
     @Test

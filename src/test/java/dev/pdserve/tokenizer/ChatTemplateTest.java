@@ -67,10 +67,10 @@ class ChatTemplateTest {
         Map<String, Object> extra = JSON.convertValue(c.get("extra"), new TypeReference<Map<String, Object>>() {});
         boolean generationPrompt = c.get("add_generation_prompt").asBoolean();
         if (c.has("error")) {
+            // raise_exception: the template's own message, for the API's 400
             assertThatThrownBy(() -> tok.applyChatTemplate(messages, generationPrompt, extra))
-                    .isInstanceOf(TokenizerException.class)
-                    .hasMessageContaining("chat_template.jinja")
-                    .hasMessageContaining(c.get("error").asText());
+                    .isInstanceOfSatisfying(ChatTemplateException.class, e -> assertThat(e.raisedByTemplate()).isTrue())
+                    .hasMessage(c.get("error").asText());
         } else {
             assertThat(tok.applyChatTemplate(messages, generationPrompt, extra)).isEqualTo(c.get("text").asText());
         }
@@ -84,68 +84,32 @@ class ChatTemplateTest {
     }
 
     @Test
-    void pythonStringMethods() {
-        assertThat(render("{{ '  a b  '.strip() }}|{{ 'xxaxx'.strip('x') }}|{{ '  a'.lstrip() }}|{{ 'a  '.rstrip() }}|"))
-                .isEqualTo("a b|a|a|a|");
-        assertThat(render("{{ 'a,b,'.split(',') | length }} {{ ' a  b '.split() | join('+') }} {{ 'a.b.c'.split('.', 1)[-1] }}"))
-                .isEqualTo("3 a+b b.c");
-        assertThat(render("{{ 'abc'.startswith('ab') }} {{ 'abc'.startswith(('x', 'a')) }} {{ 'abc'.endswith('bc') }}"))
-                .isEqualTo("true true true");
-        assertThat(render("{{ 'Ab'.upper() }} {{ 'Ab'.lower() }} {{ 'hello wORLD'.title() }} {{ 'hello'.capitalize() }}"))
-                .isEqualTo("AB ab Hello World Hello");
-        assertThat(render("{{ 'a-b-c'.replace('-', '+') }} {{ 'a-b-c'.replace('-', '+', 1) }} {{ '-'.join(['x', 'y']) }} {{ 'banana'.count('a') }} {{ 'abc'.find('c') }}"))
-                .isEqualTo("a+b+c a+b-c x-y 3 2");
-    }
+    void requestTemplateToolsKwargsAndContinueFinalMessage() {
+        Tokenizer tok = byTemplate.get("llama-3-like.jinja");
+        String template = "{{ bos_token }}{% for m in messages %}[{{ m.role }}:{{ m.content }}]{% endfor %}"
+                + "{{ tools | tojson }}|{{ documents }}|{{ mode | default('none') }}{% if add_generation_prompt %}<gen>{% endif %}";
+        List<Map<String, Object>> messages = List.of(Map.of("role", "user", "content", "hé"));
+        List<Object> tools = List.of(Map.of("function", Map.of("name", "f")));
+        assertThat(tok.applyChatTemplate(new ChatTemplateInput(messages, tools, null, true, false, Map.of("mode", 2), template)))
+                .isEqualTo("<｜begin▁of▁sentence｜>[user:hé][{\"function\": {\"name\": \"f\"}}]|None|2<gen>");
+        assertThat(tok.applyChatTemplate(new ChatTemplateInput(messages, null, null, false, false, Map.of(), template)))
+                .endsWith("null|None|none");
 
-    @Test
-    void pythonJson() {
-        assertThat(render("{{ {'a': [1, 2.5, none, true], 'b': 'é\"\\n'} | tojson }}"))
-                .isEqualTo("{\"a\": [1, 2.5, null, true], \"b\": \"é\\\"\\n\"}");
-        assertThat(render("{% set d = {'b': 1, 'a': {}} %}{{ d | tojson(sort_keys=true) }}")).isEqualTo("{\"a\": {}, \"b\": 1}");
-        assertThat(render("{{ [1, [2]] | tojson(indent=2) }}")).isEqualTo("[\n  1,\n  [\n    2\n  ]\n]");
-        assertThat(render("{{ 'é' | tojson(ensure_ascii=true) }}")).isEqualTo("\"\\u00e9\"");
-        assertThat(PythonJson.floatRepr(1e-5)).isEqualTo("1e-05");
-        assertThat(PythonJson.floatRepr(1e16)).isEqualTo("1e+16");
-        assertThat(PythonJson.floatRepr(123456789.0)).isEqualTo("123456789.0");
-        assertThat(PythonJson.floatRepr(0.1)).isEqualTo("0.1");
-        assertThat(PythonJson.floatRepr(-2.5e-7)).isEqualTo("-2.5e-07");
-    }
+        // continue_final_message: the text ends inside the last message, as transformers cuts it
+        String turns = "{% for m in messages %}<{{ m.role }}>{{ m.content | trim }}</{{ m.role }}>{% endfor %}";
+        List<Map<String, Object>> partial = List.of(Map.of("role", "user", "content", "hi"), Map.of("role", "assistant", "content", "The answer is "));
+        assertThat(tok.applyChatTemplate(new ChatTemplateInput(partial, null, null, false, true, Map.of(), turns)))
+                .isEqualTo("<user>hi</user><assistant>The answer is");
+        assertThatThrownBy(() -> tok.applyChatTemplate(new ChatTemplateInput(partial, null, null, true, true, Map.of(), turns)))
+                .isInstanceOf(ChatTemplateException.class).hasMessageContaining("continue_final_message and add_generation_prompt are not compatible");
+        assertThatThrownBy(() -> tok.applyChatTemplate(new ChatTemplateInput(partial, null, null, false, true, Map.of(), "{{ 'x' }}")))
+                .isInstanceOf(ChatTemplateException.class).hasMessageContaining("the final message does not appear");
 
-    @Test
-    void notNegatesTheWholeTestOrComparisonAsInJinja() {
-        assertThat(render("{% if not x is defined %}undefined{% endif %}")).isEqualTo("undefined");
-        assertThat(render("{% set x = false %}{% if not x is defined %}undefined{% else %}defined{% endif %}")).isEqualTo("defined");
-        assertThat(render("{{ not 1 == 2 }} {{ not [1, 2] | length == 1 }} {{ not 'a' in 'abc' }} {{ 'z' not in 'abc' }}"))
-                .isEqualTo("true true false true");
-        assertThat(render("{{ not false and false }} {{ not (false and false) }} {{ not none }}")).isEqualTo("false true true");
-    }
-
-    @Test
-    void addingNoneFailsAsInPython() {
-        // Jinjava alone renders 'x' + none as "xnull"; a null message content must fail loudly instead.
-        assertThatThrownBy(() -> render("{{ '<｜Assistant｜>' + none }}"))
-                .isInstanceOf(TokenizerException.class).hasMessageContaining("unsupported operand for +: str and None");
-        assertThatThrownBy(() -> render("{{ 'a' + missing.content }}")).isInstanceOf(TokenizerException.class);
-        assertThat(render("{{ 'a' + 'b' }} {{ 1 + 2 }} {{ ([1] + [2]) | length }} {{ 'a' ~ none }}")).isEqualTo("ab 3 2 a");
-    }
-
-    @Test
-    void reversedSlicesAsQwenTemplatesUseThem() {
-        assertThat(render("{% set xs = [1, 2, 3] %}{% for x in xs[::-1] %}{{ x }}{% endfor %}|{{ xs[::-1] | first }}|[::-1]"))
-                .isEqualTo("321|3|[::-1]");
-        assertThat(JinjaEngine.withReversedSlices("a[::-1] {{ m.content[0][::-1] }}")).isEqualTo("a[::-1] {{ (m.content[0]|reverse|list) }}");
-    }
-
-    @Test
-    void loopsAndNamespaces() {
-        assertThat(render("{% set ns = namespace(n=0) %}{% for x in [3, 4] %}{% set ns.n = ns.n + x %}{{ x }}{% if not loop.last %},{% endif %}{% endfor %}={{ ns.n }}"))
-                .isEqualTo("3,4=7");
-        assertThat(render("{% for k, v in {'a': 1}.items() %}{{ k }}{{ v }}{% endfor %}{% for k in {'z': 1} %}{{ k }}{% endfor %}"))
-                .isEqualTo("a1z");
-        assertThat(render("{% for i in range(5) %}{% if i == 1 %}{% continue %}{% endif %}{% if i == 3 %}{% break %}{% endif %}{{ i }}{% endfor %}"))
-                .isEqualTo("02");
-        assertThat(render("{{ strftime_now('%Y') | length }}")).isEqualTo("4");
-        assertThat(render("{% generation %}kept{% endgeneration %}")).isEqualTo("kept");
+        assertThatThrownBy(() -> tok.applyChatTemplate(new ChatTemplateInput(messages, null, null, true, false, Map.of(), "{% if %}")))
+                .isInstanceOfSatisfying(ChatTemplateException.class, e -> assertThat(e.raisedByTemplate()).isFalse())
+                .hasMessageContaining("chat template from the request failed to render: TemplateSyntaxError");
+        assertThatThrownBy(() -> tok.applyChatTemplate(new ChatTemplateInput(messages, null, null, true, false, Map.of(), "{{ messages[0].content.nope() }}")))
+                .isInstanceOf(ChatTemplateException.class).hasMessageContaining("failed to render");
     }
 
     @Test
@@ -160,11 +124,6 @@ class ChatTemplateTest {
                     .isEqualTo("<｜begin▁of▁sentence｜>hey");
             assertThat(tok.bosTokenId()).isZero();
         }
-    }
-
-    /** Renders a bare template through the same engine, with the llama-tiny special tokens. */
-    private static String render(String template) {
-        return new ChatTemplate(template, "test").render(new HashMap<>(Map.of("bos_token", "<s>")));
     }
 
     private static String resource(String name) throws IOException {

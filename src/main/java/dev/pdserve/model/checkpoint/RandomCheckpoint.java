@@ -34,6 +34,8 @@ public final class RandomCheckpoint {
         public int hiddenSize, numLayers, numHeads, numKvHeads, intermediateSize, vocabSize, maxPositions;
         public int qLoraRank, kvLoraRank, qkRopeHeadDim, qkNopeHeadDim, vHeadDim;
         public int nRoutedExperts, nSharedExperts, numExpertsPerTok, moeIntermediateSize, firstKDenseReplace, nGroup, topkGroup;
+        /** DeepSeek-V3's multi-token-prediction layers ({@code num_nextn_predict_layers}), written after the decoder layers. */
+        public int numMtpLayers;
 
         public boolean isDeepseek() { return arch.equals("deepseek_v3"); }
 
@@ -43,6 +45,9 @@ public final class RandomCheckpoint {
             if (!ARCHS.contains(arch)) throw new IllegalArgumentException("--arch must be one of " + ARCHS + ", not '" + arch + "'");
             if (hiddenSize <= 0 || numLayers <= 0 || numHeads <= 0 || intermediateSize <= 0 || vocabSize <= 0) {
                 throw new IllegalArgumentException("sizes must be positive");
+            }
+            if (numMtpLayers < 0 || (numMtpLayers > 0 && !isDeepseek())) {
+                throw new IllegalArgumentException("MTP layers (num_nextn_predict_layers) are DeepSeek-V3's, not " + arch + "'s: got " + numMtpLayers);
             }
             if (!isDeepseek()) {
                 if (hiddenSize % numHeads != 0) throw new IllegalArgumentException("hidden size " + hiddenSize + " is not a multiple of " + numHeads + " heads");
@@ -141,7 +146,7 @@ public final class RandomCheckpoint {
         if (s.isDeepseek()) c.put("num_experts_per_tok", s.numExpertsPerTok);
         c.put("num_hidden_layers", s.numLayers);
         c.put("num_key_value_heads", s.isDeepseek() ? s.numHeads : s.numKvHeads);
-        if (s.isDeepseek()) c.put("num_nextn_predict_layers", 0);
+        if (s.isDeepseek()) c.put("num_nextn_predict_layers", s.numMtpLayers);
         c.put("output_attentions", false);
         c.put("output_hidden_states", false);
         c.putNull("pad_token_id");
@@ -189,42 +194,58 @@ public final class RandomCheckpoint {
         var w = new Tensors(new SafetensorsWriter(), seed);
         int h = s.hiddenSize;
         w.matrix("model.embed_tokens.weight", s.vocabSize, h);
-        for (int l = 0; l < s.numLayers; l++) {
-            String p = "model.layers." + l + ".";
-            w.ones(p + "input_layernorm.weight", h);
-            if (s.isDeepseek()) {
-                int qk = s.qkNopeHeadDim + s.qkRopeHeadDim;
-                if (s.qLoraRank > 0) {
-                    w.matrix(p + "self_attn.q_a_proj.weight", s.qLoraRank, h);
-                    w.ones(p + "self_attn.q_a_layernorm.weight", s.qLoraRank);
-                    w.matrix(p + "self_attn.q_b_proj.weight", s.numHeads * qk, s.qLoraRank);
-                } else {
-                    w.matrix(p + "self_attn.q_proj.weight", s.numHeads * qk, h);
-                }
-                w.matrix(p + "self_attn.kv_a_proj_with_mqa.weight", s.kvLoraRank + s.qkRopeHeadDim, h);
-                w.ones(p + "self_attn.kv_a_layernorm.weight", s.kvLoraRank);
-                w.matrix(p + "self_attn.kv_b_proj.weight", s.numHeads * (s.qkNopeHeadDim + s.vHeadDim), s.kvLoraRank);
-                w.matrix(p + "self_attn.o_proj.weight", h, s.numHeads * s.vHeadDim);
-            } else {
-                int hd = s.headDim();
-                w.matrix(p + "self_attn.q_proj.weight", s.numHeads * hd, h);
-                w.matrix(p + "self_attn.k_proj.weight", s.numKvHeads * hd, h);
-                w.matrix(p + "self_attn.v_proj.weight", s.numKvHeads * hd, h);
-                w.matrix(p + "self_attn.o_proj.weight", h, s.numHeads * hd);
-            }
-            w.ones(p + "post_attention_layernorm.weight", h);
-            if (s.isDeepseek() && s.nRoutedExperts > 0 && l >= s.firstKDenseReplace) {
-                for (int e = 0; e < s.nRoutedExperts; e++) w.mlp(p + "mlp.experts." + e + ".", h, s.moeIntermediateSize);
-                w.matrix(p + "mlp.gate.weight", s.nRoutedExperts, h);
-                w.zeros(p + "mlp.gate.e_score_correction_bias", s.nRoutedExperts);
-                if (s.nSharedExperts > 0) w.mlp(p + "mlp.shared_experts.", h, s.moeIntermediateSize * s.nSharedExperts);
-            } else {
-                w.mlp(p + "mlp.", h, s.intermediateSize);
-            }
-        }
+        for (int l = 0; l < s.numLayers; l++) decoderLayer(w, s, "model.layers." + l + ".", l);
         w.ones("model.norm.weight", h);
         w.matrix("lm_head.weight", s.vocabSize, h);
+        // DeepSeek-V3's MTP modules as published: model.layers.{num_hidden_layers + i}.* with their own embedding copy,
+        // enorm/hnorm, eh_proj over [embedding; hidden], a full decoder layer and the shared head.
+        for (int m = 0; m < s.numMtpLayers; m++) {
+            int l = s.numLayers + m;
+            String p = "model.layers." + l + ".";
+            w.matrix(p + "embed_tokens.weight", s.vocabSize, h);
+            w.ones(p + "enorm.weight", h);
+            w.ones(p + "hnorm.weight", h);
+            w.matrix(p + "eh_proj.weight", h, 2 * h);
+            decoderLayer(w, s, p, l);
+            w.ones(p + "shared_head.norm.weight", h);
+            w.matrix(p + "shared_head.head.weight", s.vocabSize, h);
+        }
         return w.writer;
+    }
+
+    /** One decoder layer's tensors under {@code p} (layer index {@code l} decides dense or MoE). */
+    private static void decoderLayer(Tensors w, Spec s, String p, int l) {
+        int h = s.hiddenSize;
+        w.ones(p + "input_layernorm.weight", h);
+        if (s.isDeepseek()) {
+            int qk = s.qkNopeHeadDim + s.qkRopeHeadDim;
+            if (s.qLoraRank > 0) {
+                w.matrix(p + "self_attn.q_a_proj.weight", s.qLoraRank, h);
+                w.ones(p + "self_attn.q_a_layernorm.weight", s.qLoraRank);
+                w.matrix(p + "self_attn.q_b_proj.weight", s.numHeads * qk, s.qLoraRank);
+            } else {
+                w.matrix(p + "self_attn.q_proj.weight", s.numHeads * qk, h);
+            }
+            w.matrix(p + "self_attn.kv_a_proj_with_mqa.weight", s.kvLoraRank + s.qkRopeHeadDim, h);
+            w.ones(p + "self_attn.kv_a_layernorm.weight", s.kvLoraRank);
+            w.matrix(p + "self_attn.kv_b_proj.weight", s.numHeads * (s.qkNopeHeadDim + s.vHeadDim), s.kvLoraRank);
+            w.matrix(p + "self_attn.o_proj.weight", h, s.numHeads * s.vHeadDim);
+        } else {
+            int hd = s.headDim();
+            w.matrix(p + "self_attn.q_proj.weight", s.numHeads * hd, h);
+            w.matrix(p + "self_attn.k_proj.weight", s.numKvHeads * hd, h);
+            w.matrix(p + "self_attn.v_proj.weight", s.numKvHeads * hd, h);
+            w.matrix(p + "self_attn.o_proj.weight", h, s.numHeads * hd);
+        }
+        w.ones(p + "post_attention_layernorm.weight", h);
+        if (s.isDeepseek() && s.nRoutedExperts > 0 && l >= s.firstKDenseReplace) {
+            for (int e = 0; e < s.nRoutedExperts; e++) w.mlp(p + "mlp.experts." + e + ".", h, s.moeIntermediateSize);
+            w.matrix(p + "mlp.gate.weight", s.nRoutedExperts, h);
+            w.zeros(p + "mlp.gate.e_score_correction_bias", s.nRoutedExperts);
+            if (s.nSharedExperts > 0) w.mlp(p + "mlp.shared_experts.", h, s.moeIntermediateSize * s.nSharedExperts);
+        } else {
+            w.mlp(p + "mlp.", h, s.intermediateSize);
+        }
     }
 
     /** Parameters of the checkpoint, counted from the tensors it would write. */
