@@ -96,7 +96,9 @@ final class ProxyCommand implements Callable<Integer> {
 
     /** The flags as a config; the one place the instance lists are built (a --cluster file would fill them here). */
     ProxyConfig config() {
-        List<InstanceAddress> prefillers = InstanceAddress.expand(prefillerHosts, prefillerPorts, "prefiller");
+        // Only decoders named: a plain load balancer, no prefill instance (vllm-ascend's default one would not exist).
+        boolean decodersOnly = !given("--prefiller-hosts") && !given("--prefiller-ports") && (given("--decoder-hosts") || given("--decoder-ports"));
+        List<InstanceAddress> prefillers = decodersOnly ? List.of() : InstanceAddress.expand(prefillerHosts, prefillerPorts, "prefiller");
         List<InstanceAddress> decoders = InstanceAddress.expand(decoderHosts, decoderPorts, "decoder");
         if (cluster != null) {
             ClusterSpec spec = ClusterSpec.load(cluster);

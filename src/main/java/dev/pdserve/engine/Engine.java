@@ -5,6 +5,9 @@ import dev.pdserve.model.CausalLM;
 import dev.pdserve.model.KvCache;
 import dev.pdserve.tokenizer.Tokenizer;
 
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.function.Function;
 import java.util.function.IntConsumer;
 import java.util.concurrent.ConcurrentHashMap;
@@ -61,6 +64,9 @@ public final class Engine implements InferenceEngine {
 
     private record Abort(String requestId) {}
 
+    /** The n samples of one remote-prefill prompt (see {@link #submitSamples}). */
+    private record Samples(List<Request> requests) {}
+
     public Engine(CausalLM model, Tokenizer tokenizer, EngineConfig config) {
         this(model, tokenizer, config, TokenDecoder.of(tokenizer), null);
     }
@@ -114,6 +120,25 @@ public final class Engine implements InferenceEngine {
 
     @Override
     public void submit(GenerationRequest request, OutputSink sink) {
+        post(prepare(request, sink));
+    }
+
+    /** A remote-prefill group goes in as one message: its first sample pulls, the others wait for it and share its blocks. */
+    @Override
+    public void submitSamples(List<GenerationRequest> samples, OutputSink sink) {
+        List<Request> group = new ArrayList<>();
+        try {
+            for (GenerationRequest g : samples) group.add(prepare(g, sink));
+        } catch (RuntimeException e) {
+            for (Request r : group) liveIds.remove(r.id);
+            throw e;
+        }
+        if (group.size() > 1 && group.getFirst().kvPlan.kind() == KvConnector.Kind.REMOTE_PREFILL) post(new Samples(group));
+        else group.forEach(this::post);
+    }
+
+    /** Validates a request and makes its engine state (any thread); the caller posts it. */
+    private Request prepare(GenerationRequest request, OutputSink sink) {
         if (draining || closed) throw new EngineException(503, null, "the engine is shutting down and takes no new requests");
         validate(request);
         SamplingParams p = request.sampling();
@@ -125,7 +150,7 @@ public final class Engine implements InferenceEngine {
         if (liveIds.putIfAbsent(r.id, Boolean.TRUE) != null) {
             throw new EngineException(400, "request_id", "request id '" + r.id + "' is already running");
         }
-        post(r);
+        return r;
     }
 
     /** The request rules every engine checks, then what only this one knows: its KV pool's size. */
@@ -255,26 +280,41 @@ public final class Engine implements InferenceEngine {
         while ((m = inbox.poll()) != null) {
             if (m instanceof Request r) {
                 if (r.kvPlan.kind() == KvConnector.Kind.REMOTE_PREFILL) kv.add(r); else scheduler.add(r);
+            } else if (m instanceof Samples(List<Request> group)) {
+                kv.add(group.getFirst(), group.subList(1, group.size()));
             } else if (m instanceof Abort(String id)) {
                 Request r = scheduler.find(id);
                 if (r != null) abort(r);
-                else if ((r = kv.abort(id)) != null) answerAborted(r);
+                else kv.abort(id).forEach(this::answerAborted);
             } else if (m instanceof KvTransfers.LeaseEnded ended) {
                 kv.leaseEnded(ended);
             } else if (m instanceof KvTransfers.PullEnded ended) {
                 Request r = ended.request();
+                List<Request> followers = kv.followersOf(r);
                 switch (kv.pullEnded(ended)) {
-                    case READY -> scheduler.add(r);
-                    case FAILED -> {
-                        liveIds.remove(r.id);
-                        KvConnector.PullFailure f = ended.failure();
-                        emit(r, RequestOutput.error(r.id, f.status(), f.message() + (f.status() >= 500 ? " (kv_load_failure_policy=fail)" : ""),
-                                r.numPromptTokens, r.numOutputTokens(), r.cachedPromptTokens, r.scheduledNanos));
+                    case READY -> {
+                        scheduler.add(r);
+                        followers.forEach(scheduler::add); // sharing the pulled blocks (KvTransfers.share)
                     }
-                    case DROPPED -> { } // answered when it was aborted
+                    case FAILED -> {
+                        KvConnector.PullFailure pf = ended.failure();
+                        for (Request f : concat(r, followers)) {
+                            liveIds.remove(f.id);
+                            emit(f, RequestOutput.error(f.id, pf.status(), pf.message() + (pf.status() >= 500 ? " (kv_load_failure_policy=fail)" : ""),
+                                    f.numPromptTokens, f.numOutputTokens(), f.cachedPromptTokens, f.scheduledNanos));
+                        }
+                    }
+                    case DROPPED -> followers.forEach(this::answerAborted); // the leader was answered when it was aborted
                 }
             }
         }
+    }
+
+    private static List<Request> concat(Request first, List<Request> rest) {
+        List<Request> all = new ArrayList<>(rest.size() + 1);
+        all.add(first);
+        all.addAll(rest);
+        return all;
     }
 
     /** One step: schedule, the forward, sample, then each request's new token. */
@@ -290,20 +330,18 @@ public final class Engine implements InferenceEngine {
         // The forward is shared: if it throws, runLoop fails the whole batch (no request can be told apart).
         float[] logits = runner.run(batch);
         computedTokens += batch.totalTokens();
+        for (int i = 0; i < batch.size(); i++) if (batch.request(i).promptLogprobsPending()) promptLogprobs(batch, i, logits);
         SamplerOutput sampled = sampler.sample(batch, logits);
         long countedBefore = promptTokens + generationTokens;
-        int row = 0;
         for (int i = 0; i < batch.size(); i++) {
             Request r = batch.request(i);
             int drafts = batch.numDrafts(i);
-            int rowOfRequest = row;
-            row += batch.logitRows(i);
             // From here on each request is on its own: sampling or detokenizing that throws fails it alone.
             try {
                 r.numComputed += batch.numTokens(i) - drafts;
                 blocks.cacheComputedBlocks(r);
                 if (drafts > 0) {
-                    verify(r, drafts, logits, rowOfRequest);
+                    verify(r, drafts, logits, batch.samplingRow(i));
                 } else if (batch.samples(i)) {
                     if (sampled.failure(i) != null) throw sampled.failure(i);
                     appendToken(r, sampled.token(i), sampled.logprob(i));
@@ -320,6 +358,18 @@ public final class Engine implements InferenceEngine {
             } catch (RuntimeException e) {
                 LOG.log(Level.WARNING, "iteration listener failed", e);
             }
+        }
+    }
+
+    /** Fills request {@code i}'s prompt logprobs from its rows: the row at position p scores prompt token p + 1. */
+    private void promptLogprobs(ScheduledBatch batch, int i, float[] logits) {
+        Request r = batch.request(i);
+        int k = r.sampling.numPromptLogprobs(vocab);
+        for (int j = 0; j < batch.logitRows(i); j++) {
+            int target = r.numComputed + j + 1;
+            if (target >= r.numPromptTokens || r.promptLogprobs[target] != null) continue;
+            r.promptLogprobs[target] = sampler.logprob(logits, (batch.rowStart(i) + j) * vocab, r.tokens[target], k);
+            r.numPromptLogprobs++;
         }
     }
 
@@ -366,6 +416,7 @@ public final class Engine implements InferenceEngine {
         String delta = r.text.takeDelta(done); // detokenizes: if it throws, the request is still running and fails alone
         JsonNode kvParams = done ? finish(r, true) : null;
         RequestOutput o = RequestOutput.token(r.id, token, delta, logprob, r.numPromptTokens, out, r.cachedPromptTokens, r.scheduledNanos);
+        if (out == 1 && r.promptLogprobs != null) o = o.withPromptLogprobs(Arrays.asList(r.promptLogprobs));
         emit(r, done ? o.finish(r.finishReason, r.stopReason, kvParams) : o);
         return done;
     }

@@ -3,6 +3,7 @@ package dev.pdserve.engine;
 import dev.pdserve.model.CausalLM;
 import dev.pdserve.tokenizer.Tokenizer;
 
+import java.util.List;
 import java.util.function.IntConsumer;
 
 /**
@@ -15,6 +16,22 @@ public interface InferenceEngine extends AutoCloseable {
      * run: prompt plus max_tokens over max-model-len, empty prompt, duplicate id, draining.
      */
     void submit(GenerationRequest request, OutputSink sink);
+
+    /**
+     * Queues the n samples of one prompt together (same prompt and kv_transfer_params). A
+     * remote-prefill group pulls its prompt's KV once and its samples share the pulled blocks;
+     * otherwise this is one {@link #submit} each. All or none: on a refusal none is queued.
+     */
+    default void submitSamples(List<GenerationRequest> samples, OutputSink sink) {
+        for (int i = 0; i < samples.size(); i++) {
+            try {
+                submit(samples.get(i), sink);
+            } catch (RuntimeException e) {
+                for (int j = 0; j < i; j++) abort(samples.get(j).requestId());
+                throw e;
+            }
+        }
+    }
 
     /** Stops a request at once and frees its KV blocks; its sink gets a final ABORT output. No-op when unknown. */
     void abort(String requestId);

@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -43,6 +45,8 @@ final class KvTransfers implements AutoCloseable {
     private final ArrayList<Request> pulling = new ArrayList<>();
     /** Aborted while their pull runs: the pull writes into their blocks, which are freed when it ends. */
     private final ArrayList<Request> cancelled = new ArrayList<>();
+    /** A pulling request's other samples, which share its blocks once they are in. */
+    private final Map<Request, List<Request>> followers = new IdentityHashMap<>();
 
     /** {@code connector} null: colocated, nothing is ever transferred. */
     KvTransfers(KvConnector connector, BlockManager blocks, Consumer<Object> post) {
@@ -57,10 +61,26 @@ final class KvTransfers implements AutoCloseable {
     }
 
     /** Remote-prefill requests not scheduled yet, including aborted ones whose pull still runs. */
-    int numWaiting() { return waitingForBlocks.size() + pulling.size() + cancelled.size(); }
+    int numWaiting() {
+        int n = waitingForBlocks.size() + pulling.size() + cancelled.size();
+        for (List<Request> samples : followers.values()) n += samples.size();
+        return n;
+    }
 
     /** Queues a remote-prefill request (in arrival order) for its prompt's blocks and pull. */
     void add(Request r) { waitingForBlocks.addLast(r); }
+
+    /**
+     * Queues a remote-prefill request whose other samples (n > 1, same prompt) wait for its pull
+     * and then share the pulled blocks instead of pulling again.
+     */
+    void add(Request leader, List<Request> samples) {
+        add(leader);
+        if (!samples.isEmpty()) followers.put(leader, new ArrayList<>(samples));
+    }
+
+    /** The samples waiting for {@code leader}'s pull (empty when none). */
+    List<Request> followersOf(Request leader) { return followers.getOrDefault(leader, List.of()); }
 
     /** Gives waiting requests their prompt's blocks, in arrival order as blocks allow, and starts their pulls. */
     void startPulls() {
@@ -83,13 +103,16 @@ final class KvTransfers implements AutoCloseable {
      */
     Outcome pullEnded(PullEnded ended) {
         Request r = ended.request();
+        List<Request> samples = followers.remove(r);
         if (!pulling.remove(r)) {
             cancelled.remove(r);
             blocks.free(r);
             return Outcome.DROPPED;
         }
         if (ended.failure() == null) {
-            r.numComputed = r.numPromptTokens - 1;
+            // Prompt logprobs need every prompt token's logits: such a request prefills here after all.
+            r.numComputed = r.promptLogprobsPending() ? 0 : r.numPromptTokens - 1;
+            if (samples != null && r.numComputed > 0) for (Request f : samples) share(r, f);
             return Outcome.READY;
         }
         // A refusal that is the request's fault (another prompt's KV) is answered, never recomputed.
@@ -102,11 +125,44 @@ final class KvTransfers implements AutoCloseable {
         return Outcome.FAILED;
     }
 
-    /** Takes a not yet scheduled request out (it must be answered as aborted); null when none has that id. */
-    Request abort(String id) {
-        for (Request r : waitingForBlocks) if (r.id.equals(id)) return abort(r);
-        for (Request r : pulling) if (r.id.equals(id)) return abort(r);
-        return null;
+    /**
+     * A pulled prompt's other sample takes the leader's full prompt blocks (their own reference
+     * each) and computes from there: at most a block's worth of prompt tokens, and the blocks it
+     * writes are its own.
+     */
+    private void share(Request leader, Request sample) {
+        int full = leader.numComputed / blocks.blockSize();
+        blocks.retain(Arrays.copyOf(leader.blockTable, full));
+        System.arraycopy(leader.blockTable, 0, sample.blockTable, 0, full);
+        sample.numBlocks = full;
+        sample.numRegisteredBlocks = full;
+        sample.numComputed = full * blocks.blockSize();
+    }
+
+    /**
+     * Takes a not yet scheduled request out, with the samples waiting for it (each must be
+     * answered as aborted); empty when none has that id.
+     */
+    List<Request> abort(String id) {
+        for (Request r : waitingForBlocks) if (r.id.equals(id)) return withSamples(abort(r));
+        for (Request r : pulling) if (r.id.equals(id)) return withSamples(abort(r));
+        for (List<Request> samples : followers.values()) {
+            for (Request f : samples) {
+                if (f.id.equals(id)) {
+                    samples.remove(f);
+                    return List.of(f);
+                }
+            }
+        }
+        return List.of();
+    }
+
+    private List<Request> withSamples(Request leader) {
+        List<Request> all = new ArrayList<>();
+        all.add(leader);
+        List<Request> samples = followers.remove(leader);
+        if (samples != null) all.addAll(samples);
+        return all;
     }
 
     /** Takes every request out (closing); each must be answered as aborted. */
@@ -114,6 +170,8 @@ final class KvTransfers implements AutoCloseable {
         List<Request> all = new ArrayList<>(waitingForBlocks);
         all.addAll(pulling);
         for (Request r : all) abort(r);
+        for (List<Request> samples : followers.values()) all.addAll(samples);
+        followers.clear();
         return all;
     }
 

@@ -7,8 +7,8 @@ import dev.pdserve.model.KvCache;
 /**
  * Turns a step's schedule into one forward: every scheduled span (prefill chunks and decode
  * tokens together) goes into one reused {@link ForwardBatch}; logits come back only for the
- * requests the step samples ({@link ScheduledBatch#samples}), in batch order: one row each, plus
- * one per draft token of a speculating request ({@link ScheduledBatch#logitRows}).
+ * rows the step asks for ({@link ScheduledBatch#logitRows}: a sampling row, one per draft token
+ * of a speculating request, every prompt position for prompt logprobs), in batch order.
  */
 final class ModelRunner {
     private final CausalLM model;
@@ -21,7 +21,7 @@ final class ModelRunner {
         this.cache = cache;
     }
 
-    /** Runs the scheduled spans; returns the logits rows (rows of {@code vocab} floats, reused). */
+    /** Runs the scheduled spans; returns the logits rows ({@code vocab} floats each, reused). */
     float[] run(ScheduledBatch step) {
         batch.clear();
         for (int i = 0; i < step.size(); i++) {

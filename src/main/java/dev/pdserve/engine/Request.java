@@ -43,6 +43,10 @@ final class Request {
     /** Where the output is in its structured output constraint, or null when it has none. Kept through preemption. */
     final Matcher matcher;
 
+    /** Prompt logprobs by position (entry 0 stays null: nothing predicts it); null when not asked for. */
+    final TokenLogprob[] promptLogprobs;
+    /** Positions of {@link #promptLogprobs} filled. */
+    int numPromptLogprobs;
     /** Speculative decoding's control for this request (unused when the engine does not speculate). */
     final Acceptance acceptance = new Acceptance();
 
@@ -67,7 +71,12 @@ final class Request {
         this.rngState = seed;
         this.text = text;
         this.matcher = sampling.structured() == null ? null : sampling.structured().newMatcher();
+        this.promptLogprobs = sampling.promptLogprobs() == null ? null : new TokenLogprob[promptIds.length];
+        if (promptLogprobs != null) numPromptLogprobs = 1;
     }
+
+    /** Asked for prompt logprobs that are not all computed yet: its prefill steps need every token's logits. */
+    boolean promptLogprobsPending() { return promptLogprobs != null && numPromptLogprobs < numPromptTokens; }
 
     int numOutputTokens() { return numTokens - numPromptTokens; }
 

@@ -13,7 +13,9 @@ import java.util.List;
  * KV is leased (vLLM's response field). {@code errorStatus}: the HTTP status an ERROR maps to
  * (500 engine failure, 502 the KV could not be loaded from the prefill instance), else 0.
  * {@code scheduledNanos}: {@link System#nanoTime()} when the engine first scheduled the request, 0
- * if it never was (for vLLM's queue and prefill time metrics). Made by the named factories
+ * if it never was (for vLLM's queue and prefill time metrics). {@code promptLogprobs}: on the
+ * first token's output of a request that asked for them, one entry per prompt token (the first
+ * null: nothing predicts it), else null. Made by the named factories
  * {@link #token}, {@link #abort} and {@link #error}.
  */
 public record RequestOutput(
@@ -30,7 +32,8 @@ public record RequestOutput(
         Object stopReason,
         JsonNode kvTransferParams,
         int errorStatus,
-        long scheduledNanos) {
+        long scheduledNanos,
+        List<TokenLogprob> promptLogprobs) {
 
     private static final int[] NO_TOKENS = new int[0];
 
@@ -50,25 +53,31 @@ public record RequestOutput(
     public static RequestOutput token(String requestId, int tokenId, String textDelta, TokenLogprob logprob,
                                       int promptTokens, int completionTokens, int cachedPromptTokens, long scheduledNanos) {
         return new RequestOutput(requestId, new int[] {tokenId}, textDelta, logprob == null ? null : List.of(logprob), false, null,
-                promptTokens, completionTokens, cachedPromptTokens, null, null, null, 0, scheduledNanos);
+                promptTokens, completionTokens, cachedPromptTokens, null, null, null, 0, scheduledNanos, null);
     }
 
     /** This output, as the request's last: why it ended, vLLM's stop_reason (or null) and its kv_transfer_params (or null). */
     public RequestOutput finish(FinishReason reason, Object stopReason, JsonNode kvTransferParams) {
         return new RequestOutput(requestId, newTokenIds, textDelta, logprobs, true, reason,
-                promptTokens, completionTokens, cachedPromptTokens, error, stopReason, kvTransferParams, errorStatus, scheduledNanos);
+                promptTokens, completionTokens, cachedPromptTokens, error, stopReason, kvTransferParams, errorStatus, scheduledNanos, promptLogprobs);
+    }
+
+    /** This output with the prompt's logprobs (see the record's comment). */
+    public RequestOutput withPromptLogprobs(List<TokenLogprob> prompt) {
+        return new RequestOutput(requestId, newTokenIds, textDelta, logprobs, finished, finishReason,
+                promptTokens, completionTokens, cachedPromptTokens, error, stopReason, kvTransferParams, errorStatus, scheduledNanos, prompt);
     }
 
     /** The last output of an aborted request: no new tokens. */
     public static RequestOutput abort(String requestId, int promptTokens, int completionTokens, int cachedPromptTokens, long scheduledNanos) {
         return new RequestOutput(requestId, NO_TOKENS, "", null, true, FinishReason.ABORT,
-                promptTokens, completionTokens, cachedPromptTokens, null, null, null, 0, scheduledNanos);
+                promptTokens, completionTokens, cachedPromptTokens, null, null, null, 0, scheduledNanos, null);
     }
 
     /** The last output of a request that failed: {@code status} is the HTTP status to answer (500, 502, ...). */
     public static RequestOutput error(String requestId, int status, String message, int promptTokens, int completionTokens,
                                       int cachedPromptTokens, long scheduledNanos) {
         return new RequestOutput(requestId, NO_TOKENS, "", null, true, FinishReason.ERROR,
-                promptTokens, completionTokens, cachedPromptTokens, message, null, null, status, scheduledNanos);
+                promptTokens, completionTokens, cachedPromptTokens, message, null, null, status, scheduledNanos, null);
     }
 }

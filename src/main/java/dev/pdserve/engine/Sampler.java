@@ -3,12 +3,13 @@ package dev.pdserve.engine;
 import dev.pdserve.structured.TokenMask;
 
 import java.util.Arrays;
+import java.util.Map;
 
 /**
  * Picks each sampled request's next token from its logits row, in vLLM v1's order: the
  * structured output mask (tokens that cannot continue the constrained output go to -inf), logprobs of
  * the (masked) raw logits (vLLM's default {@code logprobs_mode=raw_logprobs}), min_tokens suppression of
- * EOS and stop ids, repetition/frequency/presence penalties, then greedy argmax (lowest id on
+ * EOS and stop ids, logit_bias, repetition/frequency/presence penalties, then greedy argmax (lowest id on
  * ties) or temperature, min_p, top_k, top_p and a draw from the request's own random stream.
  * Scratch arrays and the {@link SamplerOutput} are reused: nothing is allocated per token except
  * the logprobs handed to the output.
@@ -50,17 +51,16 @@ final class Sampler {
      */
     SamplerOutput sample(ScheduledBatch batch, float[] logits) {
         out.reset(batch.size());
-        int row = 0;
         for (int i = 0; i < batch.size(); i++) {
             if (batch.samples(i) && batch.numDrafts(i) == 0) {
                 try {
-                    int token = pick(logits, row * vocab, batch.request(i), NO_DRAFT);
+                    // With no drafts the sampling row is the entry's last (prompt logprobs rows come before it).
+                    int token = pick(logits, batch.samplingRow(i) * vocab, batch.request(i), NO_DRAFT);
                     out.set(i, token, lastLogprob);
                 } catch (RuntimeException e) {
                     out.fail(i, e);
                 }
             }
-            row += batch.logitRows(i);
         }
         return out;
     }
@@ -89,26 +89,34 @@ final class Sampler {
             r.matcher.fillMask(mask);
             TokenMask.apply(mask, logits, off, vocab);
         }
-        Integer nLogprobs = p.logprobs();
-        float maxRaw = 0, logSumRaw = 0;
-        int[] topIds = null;
-        float[] topLps = null;
-        if (nLogprobs != null) {
-            maxRaw = max(logits, off);
-            logSumRaw = logSumExp(logits, off, maxRaw);
-            System.arraycopy(logits, off, raw, 0, vocab);
-            topIds = topIds(logits, off, Math.min(p.numLogprobs(vocab), vocab));
-            topLps = new float[topIds.length];
-            for (int k = 0; k < topIds.length; k++) topLps[k] = logits[off + topIds[k]] - maxRaw - logSumRaw;
-        }
+        boolean wantLogprobs = p.logprobs() != null;
+        if (wantLogprobs) System.arraycopy(logits, off, raw, 0, vocab);
 
         if (r.numOutputTokens() < p.minTokens()) suppressStops(logits, off, p);
+        for (Map.Entry<Integer, Float> bias : p.logitBias().entrySet()) logits[off + bias.getKey()] += bias.getValue();
         applyPenalties(logits, off, r);
 
         // vLLM treats temperatures below 1e-5 as greedy too.
         int token = p.temperature() < 1e-5 ? argmax(logits, off) : draw(logits, off, r, draft);
-        lastLogprob = nLogprobs == null ? null : new TokenLogprob(token, raw[token] - maxRaw - logSumRaw, topIds, topLps);
+        lastLogprob = wantLogprobs ? logprob(raw, 0, token, p.numLogprobs(vocab)) : null;
         return token;
+    }
+
+    /**
+     * The log-probability of {@code token} under the raw logits {@code logits[off, off + vocab)},
+     * with the {@code topK} best alternatives and the token's rank. Also what a prompt token's
+     * logprob is (vLLM's prompt_logprobs), from the row of the position before it.
+     */
+    TokenLogprob logprob(float[] logits, int off, int token, int topK) {
+        float max = max(logits, off);
+        float logSum = logSumExp(logits, off, max);
+        int[] ids = topIds(logits, off, Math.min(topK, vocab));
+        float[] lps = new float[ids.length];
+        for (int k = 0; k < ids.length; k++) lps[k] = logits[off + ids[k]] - max - logSum;
+        float v = logits[off + token];
+        int rank = 1;
+        for (int t = 0; t < vocab; t++) if (logits[off + t] > v) rank++;
+        return new TokenLogprob(token, v - max - logSum, ids, lps, rank);
     }
 
     private void suppressStops(float[] logits, int off, SamplingParams p) {

@@ -3,14 +3,18 @@ package dev.pdserve.engine;
 import dev.pdserve.structured.CompiledConstraint;
 
 import java.util.List;
+import java.util.Map;
 
 /**
  * How to pick the next tokens and when to stop, with vLLM's meanings and defaults. {@code
  * temperature == 0} is greedy. {@code topK == 0} and {@code topP == 1} disable those filters
  * (vLLM's other spelling of "no top_k", -1, is stored as 0). {@code logprobs} is the number of
- * top alternatives to report per token, or null for none. {@code structured} is the request's
- * compiled output constraint (structured output, forced tool calls), or null: compiled before the
- * request reaches the engine, so the step loop never compiles. Build one with {@link #builder()}.
+ * top alternatives to report per token, or null for none; {@code promptLogprobs} the same for
+ * each prompt token (vLLM's {@code prompt_logprobs}). {@code logitBias} is added to the logits
+ * of its token ids before sampling (OpenAI's {@code logit_bias}, values clamped to [-100, 100]).
+ * {@code structured} is the request's compiled output constraint (structured output, forced tool
+ * calls), or null: compiled before the request reaches the engine, so the step loop never
+ * compiles. Build one with {@link #builder()}.
  */
 public record SamplingParams(
         double temperature,
@@ -29,6 +33,8 @@ public record SamplingParams(
         boolean ignoreEos,
         Integer logprobs,
         boolean skipSpecialTokens,
+        Integer promptLogprobs,
+        Map<Integer, Float> logitBias,
         CompiledConstraint structured) {
 
     /** The most top alternatives a request may ask for per token (vLLM's default {@code max_logprobs}). */
@@ -38,6 +44,7 @@ public record SamplingParams(
         if (topK == -1) topK = 0;
         if (stop == null) stop = List.of();
         if (stopTokenIds == null) stopTokenIds = new int[0];
+        logitBias = logitBias == null ? Map.of() : Map.copyOf(logitBias);
     }
 
     public static Builder builder() { return new Builder(); }
@@ -73,16 +80,32 @@ public record SamplingParams(
         if (minTokens < 0) throw bad("min_tokens", "min_tokens must be greater than or equal to 0, got " + minTokens + ".");
         if (minTokens > maxTokens) throw bad("min_tokens", "min_tokens must be less than or equal to max_tokens=" + maxTokens + ", got " + minTokens + ".");
         if (logprobs != null && logprobs < -1) throw bad("logprobs", "logprobs must be non-negative or -1, got " + logprobs + ".");
+        if (promptLogprobs != null && promptLogprobs < -1) {
+            throw bad("prompt_logprobs", "prompt_logprobs must be non-negative or -1, got " + promptLogprobs + ".");
+        }
         for (String s : stop) if (s == null || s.isEmpty()) throw bad("stop", "stop cannot contain an empty string.");
         int numLogprobs = numLogprobs(vocabSize);
         if (numLogprobs > MAX_LOGPROBS) {
             throw bad("logprobs", "Requested sample logprobs of " + numLogprobs + ", which is greater than max allowed: " + MAX_LOGPROBS);
+        }
+        int numPromptLogprobs = promptLogprobs == null ? 0 : promptLogprobs == -1 ? vocabSize : promptLogprobs;
+        if (numPromptLogprobs > MAX_LOGPROBS) {
+            throw bad("prompt_logprobs", "Requested prompt logprobs of " + numPromptLogprobs + ", which is greater than max allowed: " + MAX_LOGPROBS);
         }
         for (int t : stopTokenIds) GenerationRequest.checkTokenId("stop_token_ids", t, vocabSize);
         if (structured != null && structured.vocabulary().size() != vocabSize) {
             throw new EngineException(500, null, "the structured output constraint was compiled for " + structured.vocabulary().size()
                     + " tokens, the model has " + vocabSize);
         }
+        List<Integer> outside = logitBias.keySet().stream().filter(t -> t < 0 || t >= vocabSize).sorted().toList();
+        if (!outside.isEmpty()) {
+            throw bad("logit_bias", "token_id(s) " + outside + " in logit_bias contain out-of-vocab token ids. Vocabulary size: " + vocabSize);
+        }
+    }
+
+    /** Top alternatives to report per prompt token, or -1 when prompt logprobs are not asked for. */
+    public int numPromptLogprobs(int vocabSize) {
+        return promptLogprobs == null ? -1 : promptLogprobs == -1 ? vocabSize : promptLogprobs;
     }
 
     /** Top alternatives to report per token: 0 for none, the whole vocabulary for vLLM's {@code logprobs = -1}. */
@@ -100,7 +123,8 @@ public record SamplingParams(
         private List<String> stop = List.of();
         private int[] stopTokenIds = new int[0];
         private boolean includeStopStrInOutput, ignoreEos, skipSpecialTokens = true;
-        private Integer logprobs;
+        private Integer logprobs, promptLogprobs;
+        private Map<Integer, Float> logitBias = Map.of();
         private CompiledConstraint structured;
 
         private Builder() {}
@@ -110,7 +134,8 @@ public record SamplingParams(
             presencePenalty = p.presencePenalty; frequencyPenalty = p.frequencyPenalty; repetitionPenalty = p.repetitionPenalty;
             stop = p.stop; stopTokenIds = p.stopTokenIds; includeStopStrInOutput = p.includeStopStrInOutput;
             maxTokens = p.maxTokens; minTokens = p.minTokens; ignoreEos = p.ignoreEos; logprobs = p.logprobs;
-            skipSpecialTokens = p.skipSpecialTokens; structured = p.structured;
+            skipSpecialTokens = p.skipSpecialTokens; promptLogprobs = p.promptLogprobs; logitBias = p.logitBias;
+            structured = p.structured;
         }
 
         public Builder temperature(double v) { temperature = v; return this; }
@@ -130,10 +155,13 @@ public record SamplingParams(
         public Builder logprobs(Integer v) { logprobs = v; return this; }
         public Builder skipSpecialTokens(boolean v) { skipSpecialTokens = v; return this; }
         public Builder structured(CompiledConstraint v) { structured = v; return this; }
+        public Builder promptLogprobs(Integer v) { promptLogprobs = v; return this; }
+        public Builder logitBias(Map<Integer, Float> v) { logitBias = v; return this; }
 
         public SamplingParams build() {
             return new SamplingParams(temperature, topP, topK, minP, seed, presencePenalty, frequencyPenalty, repetitionPenalty,
-                    stop, stopTokenIds, includeStopStrInOutput, maxTokens, minTokens, ignoreEos, logprobs, skipSpecialTokens, structured);
+                    stop, stopTokenIds, includeStopStrInOutput, maxTokens, minTokens, ignoreEos, logprobs, skipSpecialTokens,
+                    promptLogprobs, logitBias, structured);
         }
     }
 }

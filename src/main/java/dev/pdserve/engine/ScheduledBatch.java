@@ -7,15 +7,21 @@ import java.util.Arrays;
  * tokens it feeds ({@code tokens[numComputed, numComputed + n)}) and whether the step samples
  * its next token (the span reaches its last known token, so its logits are the ones to sample
  * from; a prefill chunk that does not is computed only). A speculating request's span also holds
- * its draft tokens, written past its last token, one logits row each. The scheduler owns one batch and refills
- * it each step, so nothing is allocated per step; it is valid until the next {@code schedule()}.
+ * its draft tokens, written past its last token. Each request asks the forward for logits rows of
+ * the last N positions of its span: drafts + 1 when it samples (the sampling rows, last of all),
+ * every new token's while it prefills with prompt logprobs asked for; rows come in batch order.
+ * The scheduler owns one batch and refills it each step, so nothing is allocated per step; it is
+ * valid until the next {@code schedule()}.
  */
 final class ScheduledBatch {
     private Request[] requests = new Request[16];
     private int[] numTokens = new int[16];
     private boolean[] samples = new boolean[16];
     private int[] numDrafts = new int[16];
+    private int[] logitRows = new int[16];
+    private int[] rowStart = new int[16];
     private int size;
+    private int numRows;
     private int totalTokens;
 
     int size() { return size; }
@@ -33,8 +39,14 @@ final class ScheduledBatch {
     /** Draft tokens among request {@code i}'s new tokens (its last ones): the step verifies them. */
     int numDrafts(int i) { return numDrafts[i]; }
 
-    /** Logits rows of request {@code i}: one per draft plus one when it samples, else none. */
-    int logitRows(int i) { return samples[i] ? numDrafts[i] + 1 : 0; }
+    /** Logits rows of request {@code i}: those of the last positions of its span (see the class comment). */
+    int logitRows(int i) { return logitRows[i]; }
+
+    /** Index of request {@code i}'s first logits row. */
+    int rowStart(int i) { return rowStart[i]; }
+
+    /** Index of request {@code i}'s first sampling row: {@code numDrafts(i) + 1} rows, the last of its rows. */
+    int samplingRow(int i) { return rowStart[i] + logitRows[i] - numDrafts[i] - 1; }
 
     /** Tokens over all requests: what the forward computes. */
     int totalTokens() { return totalTokens; }
@@ -43,6 +55,7 @@ final class ScheduledBatch {
         Arrays.fill(requests, 0, size, null);
         size = 0;
         totalTokens = 0;
+        numRows = 0;
     }
 
     /** Adds {@code r}'s next {@code n} tokens (after its {@code numComputed}, which must be final for this step). */
@@ -58,11 +71,17 @@ final class ScheduledBatch {
             numTokens = Arrays.copyOf(numTokens, size * 2);
             samples = Arrays.copyOf(samples, size * 2);
             numDrafts = Arrays.copyOf(numDrafts, size * 2);
+            logitRows = Arrays.copyOf(logitRows, size * 2);
+            rowStart = Arrays.copyOf(rowStart, size * 2);
         }
         requests[size] = r;
         numTokens[size] = n;
         samples[size] = r.numComputed + n - drafts == r.numTokens;
         numDrafts[size] = drafts;
+        int sampling = samples[size] ? drafts + 1 : 0;
+        logitRows[size] = r.promptLogprobsPending() ? Math.max(n, sampling) : sampling;
+        rowStart[size] = numRows;
+        numRows += logitRows[size];
         size++;
         totalTokens += n;
     }

@@ -101,7 +101,8 @@ final class Scheduler {
         // vLLM admits no new request in a step that had to preempt: memory is short.
         while (!preempted && budget > 0 && !waiting.isEmpty() && running.size() < maxNumSeqs) {
             Request r = waiting.peekFirst();
-            int cachedBlocks = blocks.findCachedBlocks(r);
+            // Prompt logprobs need the logits of every prompt token: a cached prefix would skip them (as in vLLM).
+            int cachedBlocks = r.promptLogprobsPending() ? 0 : blocks.findCachedBlocks(r);
             int cachedTokens = cachedBlocks * blocks.blockSize();
             int n = Math.min(r.numTokens - r.numComputed - cachedTokens, budget);
             if (!blocks.allocate(r, cachedBlocks, r.numComputed + cachedTokens + n)) {

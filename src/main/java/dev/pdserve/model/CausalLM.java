@@ -18,8 +18,8 @@ public interface CausalLM extends AutoCloseable {
     String kvLayout();
 
     /**
-     * Runs the batch. For every sequence, in sequence order, writes {@code vocabSize()} logits of
-     * each of its last {@code logitRows} tokens into {@code logits} (row after row).
+     * Runs the batch. For every sequence, in sequence order, writes {@code vocabSize()} logits
+     * for each of its last {@code logitRows} tokens into {@code logits} (row after row).
      */
     void forward(ForwardBatch batch, KvCache cache, float[] logits);
 

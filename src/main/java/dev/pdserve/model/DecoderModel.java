@@ -106,8 +106,8 @@ abstract class DecoderModel implements CausalLM {
         int rows = 0;
         for (int s = 0; s < batch.numSeqs; s++) {
             int end = batch.seqStart[s + 1];
-            for (int i = end - batch.logitRows[s]; i < end; i++) {
-                Ops.rmsNorm(residual, i * hidden, finalNorm, eps, lastRows, rows * hidden, hidden);
+            for (int tok = end - batch.logitRows[s]; tok < end; tok++) {
+                Ops.rmsNorm(residual, tok * hidden, finalNorm, eps, lastRows, rows * hidden, hidden);
                 rows++;
             }
         }

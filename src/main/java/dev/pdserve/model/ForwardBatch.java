@@ -20,8 +20,7 @@ public final class ForwardBatch {
     /** Tokens of the sequence in the cache once this step ran (its last new position + 1). */
     public int[] contextLen = new int[16];
     public int[][] blockTables = new int[16][];
-    public boolean[] wantLogits = new boolean[16];
-    /** Logits rows of each sequence: its last {@code logitRows[s]} tokens (1 for a plain step, k + 1 to verify k drafts). */
+    /** How many of the sequence's last new tokens get a logits row (0; 1 to sample; k + 1 to verify k drafts; every new token's for prompt logprobs). */
     public int[] logitRows = new int[16];
     public int numLogitRows;
 
@@ -40,9 +39,9 @@ public final class ForwardBatch {
         addSequence(tokens, from, count, startPos, blockTable, blockSize, logits ? 1 : 0);
     }
 
-    /** As above, with logits for the sequence's last {@code logitRows} new tokens (at most {@code count}). */
-    public void addSequence(int[] tokens, int from, int count, int startPos, int[] blockTable, int blockSize, int logitRows) {
-        if (logitRows < 0 || logitRows > count) throw new IllegalArgumentException(logitRows + " logits rows for " + count + " tokens");
+    /** As above, with logits rows for the last {@code rows} of the {@code count} new tokens. */
+    public void addSequence(int[] tokens, int from, int count, int startPos, int[] blockTable, int blockSize, int rows) {
+        if (rows < 0 || rows > count) throw new IllegalArgumentException("logit rows " + rows + " outside [0, " + count + "]");
         ensureTokens(numTokens + count);
         ensureSeqs(numSeqs + 1);
         for (int i = 0; i < count; i++) {
@@ -54,9 +53,8 @@ public final class ForwardBatch {
         numTokens += count;
         contextLen[numSeqs] = startPos + count;
         blockTables[numSeqs] = blockTable;
-        wantLogits[numSeqs] = logitRows > 0;
-        this.logitRows[numSeqs] = logitRows;
-        numLogitRows += logitRows;
+        logitRows[numSeqs] = rows;
+        numLogitRows += rows;
         numSeqs++;
         seqStart[numSeqs] = numTokens;
     }
@@ -75,7 +73,6 @@ public final class ForwardBatch {
         seqStart = Arrays.copyOf(seqStart, cap + 1);
         contextLen = Arrays.copyOf(contextLen, cap);
         blockTables = Arrays.copyOf(blockTables, cap);
-        wantLogits = Arrays.copyOf(wantLogits, cap);
         logitRows = Arrays.copyOf(logitRows, cap);
     }
 }

@@ -18,6 +18,8 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -41,6 +43,8 @@ final class PdHandler {
     private final Loops loops;
     private final Router router;
     final AtomicInteger inFlight = new AtomicInteger();
+    /** Prefill instances already logged as answering without kv_transfer_params. */
+    private final Set<String> notProducers = ConcurrentHashMap.newKeySet();
 
     /** Response header naming the path a request took: {@code disaggregated} or {@code decode-only}. */
     static final io.helidon.http.HeaderName PD_PATH = HeaderNames.create("X-PD-Path");
@@ -68,23 +72,26 @@ final class PdHandler {
             try {
                 Upstream.Forward fwd = new Upstream.Forward(requestId, auth, loops.forward(req.headers().first(HeaderNames.create(Loops.HOPS)).orElse(null)));
                 ObjectNode body = ProxyJson.object(HttpEdge.body(req, res, config.maxBodyBytes));
+                // No prefill instance (only --decoder-hosts): a plain load balancer over the decode instances.
+                boolean balanceOnly = pool.list(InstanceType.PREFILL).isEmpty();
                 // No prefill (and no lease held for nobody) when no decode instance could take the request.
                 if (!pool.anyAvailable(InstanceType.DECODE)) throw retries.noInstance(InstanceType.DECODE);
                 Router.Route route = router.route(path, body, fwd);
-                res.header(PD_PATH, route.path().label());
+                Router.Path taken = balanceOnly ? Router.Path.DECODE_ONLY : route.path();
+                res.header(PD_PATH, taken.label());
                 byte[] decodeBody;
                 int[] hitBlocks = {0};
-                if (route.path() == Router.Path.DISAGGREGATED) {
+                if (taken == Router.Path.DISAGGREGATED) {
                     if (!pool.anyAvailable(InstanceType.PREFILL)) throw retries.noInstance(InstanceType.PREFILL);
                     JsonNode kv = prefill(path, body, fwd, client, route, hitBlocks);
-                    decodeBody = json.writeValueAsBytes(PdRequests.decodeBody(body, kv));
+                    decodeBody = json.writeValueAsBytes(kv == null ? body : PdRequests.decodeBody(body, kv));
                 } else {
                     decodeBody = json.writeValueAsBytes(body); // the decode instance prefills it itself
                 }
                 Decoded decoded = (booking) -> {
                     metrics.decision(InstanceType.DECODE, route.decodeReason());
-                    int hits = route.path() == Router.Path.DECODE_ONLY ? route.hits(booking.instance) : hitBlocks[0];
-                    metrics.routed(route.path().label(), hits, route.queriedBlocks());
+                    int hits = taken == Router.Path.DECODE_ONLY ? route.hits(booking.instance) : hitBlocks[0];
+                    metrics.routed(taken.label(), hits, route.queriedBlocks());
                 };
                 if (body.path("stream").asBoolean(false)) decodeStreaming(path, decodeBody, fwd, client, res, route, decoded);
                 else decodeBuffered(path, decodeBody, fwd, client, res, route, decoded);
@@ -131,9 +138,16 @@ final class PdHandler {
             metrics.decision(InstanceType.PREFILL, router.prefillReason(route, booking.instance));
             hitBlocks[0] = route.hits(booking.instance);
             JsonNode kv = parsed.get("kv_transfer_params");
-            if (kv == null || !kv.isObject())
-                throw ApiException.upstream(booking.instance + " answered without kv_transfer_params: it is not a "
-                        + "kv_producer (start it with --kv-transfer-config '{\"kv_role\":\"kv_producer\",...}')");
+            if (kv == null || !kv.isObject()) {
+                // Not a kv_producer (a colocated server, vLLM without a connector): as vllm-ascend's proxy, the
+                // decode instance gets the request as the client sent it and computes all of it.
+                if (notProducers.add(booking.instance.address.toString())) {
+                    LOG.info(booking.instance + " answered without kv_transfer_params: it is not a kv_producer, so its "
+                            + "requests are computed whole by a decode instance (start it with --kv-transfer-config "
+                            + "'{\"kv_role\":\"kv_producer\",...}' for PD disaggregation)");
+                }
+                return null;
+            }
             return kv;
         });
     }

@@ -154,7 +154,9 @@ public final class ProxyServer implements AutoCloseable {
      */
     ObjectNode healthcheck() {
         ObjectNode o = json.createObjectNode();
-        o.put("status", pool.anyAvailable(InstanceType.PREFILL) && pool.anyAvailable(InstanceType.DECODE) ? "ok" : "degraded");
+        // Without prefill instances the proxy balances whole requests over the decode instances: those are all it needs.
+        boolean prefillOk = pool.list(InstanceType.PREFILL).isEmpty() || pool.anyAvailable(InstanceType.PREFILL);
+        o.put("status", prefillOk && pool.anyAvailable(InstanceType.DECODE) ? "ok" : "degraded");
         o.put("prefill_instances", pool.list(InstanceType.PREFILL).size());
         o.put("decode_instances", pool.list(InstanceType.DECODE).size());
         o.put("request_num", pd.inFlight.get());

@@ -40,8 +40,24 @@ final class Choice {
     ToolCallStream tools;
     /** HTTP status of an ERROR finish: 500 engine failure, 502 KV transfer failure. */
     int errorStatus = 500;
+    /** The engine's prompt logprobs (entry 0 null), once its first token came; null when not asked for. */
+    List<TokenLogprob> promptLogprobs;
+    /** Echo: the prompt's ids and text, put in front of the first output; null without echo. */
+    private final int[] echoIds;
+    private final String echoText;
+    /** Echo with max_tokens 0: the one token the engine computes is dropped. */
+    private final boolean echoOnly;
+    private boolean echoed;
 
     Choice(int index, String requestId, int promptIndex, int promptTokens, int maxTokens, long arrivalNanos) {
+        this(index, requestId, promptIndex, promptTokens, maxTokens, arrivalNanos, null, null, false);
+    }
+
+    Choice(int index, String requestId, int promptIndex, int promptTokens, int maxTokens, long arrivalNanos,
+           int[] echoIds, String echoText, boolean echoOnly) {
+        this.echoIds = echoIds;
+        this.echoText = echoText;
+        this.echoOnly = echoOnly;
         this.index = index;
         this.requestId = requestId;
         this.promptIndex = promptIndex;
@@ -63,10 +79,24 @@ final class Choice {
             }
             lastTokenNanos = now;
         }
-        if (o.textDelta() != null) text.append(o.textDelta());
-        if (o.logprobs() != null) logprobs.addAll(o.logprobs());
+        if (echoText != null && !echoed && o.newTokenIds() != null && o.newTokenIds().length > 0) { // echo: the prompt goes first
+            echoed = true;
+            text.append(echoText);
+        }
+        if (o.promptLogprobs() != null) {
+            promptLogprobs = o.promptLogprobs();
+            if (echoText != null) {
+                // The first prompt token has no logprob (nothing predicts it): an entry without alternatives.
+                logprobs.add(new TokenLogprob(echoIds[0], Float.NaN, null, null));
+                logprobs.addAll(promptLogprobs.subList(1, promptLogprobs.size()));
+            }
+        }
+        if (!echoOnly) {
+            if (o.textDelta() != null) text.append(o.textDelta());
+            if (o.logprobs() != null) logprobs.addAll(o.logprobs());
+        }
         promptTokens = o.promptTokens();
-        completionTokens = o.completionTokens();
+        completionTokens = echoOnly ? 0 : o.completionTokens();
         cachedTokens = o.cachedPromptTokens();
         if (o.finished()) {
             finished = true;

@@ -7,6 +7,7 @@ import dev.pdserve.engine.FinishReason;
 import dev.pdserve.engine.GenerationRequest;
 import dev.pdserve.engine.InferenceEngine;
 import dev.pdserve.engine.RequestOutput;
+import dev.pdserve.engine.SamplingParams;
 import dev.pdserve.engine.TokenLogprob;
 import dev.pdserve.http.ApiException;
 import dev.pdserve.http.ErrorBody;
@@ -45,6 +46,7 @@ final class GenerationCall {
     private final ApiRequest request;
     private final VllmMetrics metrics;
     private final ResponseFormat format;
+    private final TextCodec codec;
     private final List<Choice> choices = new ArrayList<>();
     private final Map<String, Choice> byId = new HashMap<>();
     private final LinkedBlockingQueue<RequestOutput> outputs = new LinkedBlockingQueue<>();
@@ -56,8 +58,9 @@ final class GenerationCall {
         ClientGone(Throwable cause) { super(cause); }
     }
 
-    GenerationCall(InferenceEngine engine, ApiRequest request, VllmMetrics metrics, ResponseFormat format) {
+    GenerationCall(InferenceEngine engine, ApiRequest request, VllmMetrics metrics, ResponseFormat format, TextCodec codec) {
         this.engine = engine;
+        this.codec = codec;
         this.request = request;
         this.metrics = metrics;
         this.format = format;
@@ -66,37 +69,54 @@ final class GenerationCall {
     /** Submits one engine request per prompt and per n; on a refusal aborts those already in. */
     void submit(String idPrefix, int maxModelLen) {
         long arrival = System.nanoTime();
+        ObjectNode kv = request.kvTransferParams();
+        if (asksForKvTransfer(kv) && request.prompts().size() > 1) {
+            throw new ApiException(400, "kv_transfer_params", "kv_transfer_params (do_remote_decode / do_remote_prefill) needs exactly one prompt, got "
+                    + request.prompts().size());
+        }
+        // A prefill for a remote decode computes the prompt once, whatever n: the decode instance samples the n.
+        int n = kv != null && kv.path("do_remote_decode").asBoolean(false) ? 1 : request.n();
         int index = 0;
         for (int p = 0; p < request.prompts().size(); p++) {
             int[] prompt = request.prompts().get(p);
             int maxTokens = request.samplingFor(prompt.length, maxModelLen).maxTokens();
-            for (int i = 0; i < request.n(); i++, index++) {
-                Choice c = new Choice(index, idPrefix + "-" + index, p, prompt.length, maxTokens, arrival);
+            for (int i = 0; i < n; i++, index++) {
+                Choice c = request.echo()
+                        ? new Choice(index, idPrefix + "-" + index, p, prompt.length, maxTokens, arrival, prompt, echoText(p), request.echoOnly())
+                        : new Choice(index, idPrefix + "-" + index, p, prompt.length, maxTokens, arrival);
                 ToolCallParser reader = request.tools() == null ? null : request.tools().responseParser();
                 if (reader != null) c.tools = new ToolCallStream(reader);
                 choices.add(c);
                 byId.put(c.requestId, c);
             }
         }
-        if (choices.size() > 1 && asksForKvTransfer(request.kvTransferParams())) {
-            throw new ApiException(400, "kv_transfer_params", "kv_transfer_params (do_remote_decode / do_remote_prefill) needs exactly one prompt and n=1, got "
-                    + choices.size() + " sequences");
-        }
         index = 0;
+        int submitted = 0;
         try {
             for (int[] prompt : request.prompts()) {
-                for (int i = 0; i < request.n(); i++, index++) {
-                    Choice c = choices.get(index);
-                    engine.submit(new GenerationRequest(c.requestId, prompt, request.samplingFor(prompt.length, maxModelLen), request.kvTransferParams()),
-                            outputs::add);
+                List<GenerationRequest> samples = new ArrayList<>();
+                for (int i = 0; i < n; i++, index++) {
+                    SamplingParams sampling = request.samplingFor(prompt.length, maxModelLen);
+                    // As vLLM's parallel sampling: a seeded request's i-th sample uses seed + i, so n samples differ.
+                    if (sampling.seed() != null) sampling = sampling.toBuilder().seed(sampling.seed() + i).build();
+                    samples.add(new GenerationRequest(choices.get(index).requestId, prompt, sampling, kv));
                 }
+                // Together: on a decode instance the n samples pull the prompt's KV once and share it.
+                engine.submitSamples(samples, outputs::add);
+                submitted = index;
             }
         } catch (EngineException e) {
-            for (int i = 0; i < index; i++) engine.abort(choices.get(i).requestId);
+            for (int i = 0; i < submitted; i++) engine.abort(choices.get(i).requestId);
             // A chat request's prompt is its messages.
             String param = request.kind() == ApiRequest.Kind.CHAT && "prompt".equals(e.param) ? "messages" : e.param;
             throw new ApiException(e.status, param, e.getMessage());
         }
+    }
+
+    /** The prompt as echo shows it: as the client wrote it, or a token-id prompt decoded. */
+    private String echoText(int p) {
+        String text = request.promptTexts().get(p);
+        return text != null ? text : codec.decode(request.prompts().get(p), request.sampling().skipSpecialTokens());
     }
 
     private static boolean asksForKvTransfer(ObjectNode kv) {

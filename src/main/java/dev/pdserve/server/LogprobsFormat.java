@@ -49,9 +49,14 @@ final class LogprobsFormat {
         for (TokenLogprob t : tokens) {
             String text = token(t.tokenId());
             texts.add(text);
-            lps.add(value(t.logprob()));
             offsets.add(offset);
             offset += text.codePointCount(0, text.length());
+            if (t.topIds() == null) { // an echoed prompt's first token: nothing predicts it
+                lps.addNull();
+                tops.addNull();
+                continue;
+            }
+            lps.add(value(t.logprob()));
             ObjectNode top = tops.addObject();
             int k = numTop(t, topK);
             for (int i = 0; i < k; i++) top.put(token(t.topIds()[i]), value(t.topLogprobs()[i]));
@@ -60,6 +65,33 @@ final class LogprobsFormat {
             if (!top.has(chosen)) top.put(chosen, value(t.logprob()));
         }
         return out;
+    }
+
+    /**
+     * vLLM's {@code prompt_logprobs}: per prompt token, null for the first, else a map from token
+     * id to {@code {logprob, rank, decoded_token}} over the top alternatives and the prompt token.
+     */
+    ArrayNode prompt(List<TokenLogprob> tokens) {
+        ArrayNode out = F.arrayNode();
+        for (TokenLogprob t : tokens) {
+            if (t == null) {
+                out.addNull();
+                continue;
+            }
+            ObjectNode m = out.addObject();
+            for (int i = 0; i < t.topIds().length; i++) {
+                // Ranks of the alternatives: one more than the number of strictly better ones.
+                int rank = 1;
+                while (rank - 1 < i && t.topLogprobs()[rank - 1] > t.topLogprobs()[i]) rank++;
+                promptEntry(m, t.topIds()[i], t.topLogprobs()[i], rank);
+            }
+            if (!m.has(Integer.toString(t.tokenId()))) promptEntry(m, t.tokenId(), t.logprob(), t.rank());
+        }
+        return out;
+    }
+
+    private void promptEntry(ObjectNode m, int id, float logprob, int rank) {
+        m.putObject(Integer.toString(id)).put("logprob", value(logprob)).put("rank", rank).put("decoded_token", token(id));
     }
 
     /** Characters the tokens add to the text offset (the next chunk's starting offset). */

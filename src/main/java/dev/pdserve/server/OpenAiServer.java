@@ -123,6 +123,9 @@ public final class OpenAiServer implements AutoCloseable {
                 .post("/v1/completions", (req, res) -> guard(req, res, true, (q, s, id) -> generate(q, s, id, ApiRequest.Kind.COMPLETION)))
                 .post("/v1/chat/completions", (req, res) -> guard(req, res, true, (q, s, id) -> generate(q, s, id, ApiRequest.Kind.CHAT)))
                 .get("/v1/models", (req, res) -> guard(req, res, true, (q, s, id) -> HttpEdge.sendJson(s, 200, models())))
+                // Model ids may hold slashes (org/name): everything after /v1/models/ is the id.
+                .get("/v1/models/*", (req, res) -> guard(req, res, true,
+                        (q, s, id) -> HttpEdge.sendJson(s, 200, model(q.path().path().substring("/v1/models/".length())))))
                 .get("/health", (req, res) -> res.status(draining ? 503 : 200).send())
                 .get("/version", (req, res) -> HttpEdge.sendJson(res, 200, F.objectNode().put("version", options.version())))
                 .get("/metrics", (req, res) -> HttpEdge.sendMetrics(res, metrics.scrape()))
@@ -174,7 +177,7 @@ public final class OpenAiServer implements AutoCloseable {
         if (constraint != null) request = request.withSampling(request.sampling().toBuilder().structured(constraint).build());
         String prefix = kind == ApiRequest.Kind.CHAT ? "chatcmpl-" : "cmpl-";
         ResponseFormat format = new ResponseFormat(request, prefix + requestId, options.servedModelName(), codec);
-        GenerationCall call = new GenerationCall(engine, request, metrics, format);
+        GenerationCall call = new GenerationCall(engine, request, metrics, format, codec);
         // Found before the work starts: a connection already reset could not be told from one not found.
         TcpPeer client = request.stream() ? TcpPeer.UNWATCHED : TcpPeer.of(req.localPeer().address(), req.remotePeer().address());
         // Engine ids are unique even when clients reuse an X-Request-Id.
@@ -184,7 +187,20 @@ public final class OpenAiServer implements AutoCloseable {
 
     private ObjectNode models() {
         ObjectNode root = F.objectNode().put("object", "list");
-        ObjectNode m = root.putArray("data").addObject();
+        root.putArray("data").add(modelCard());
+        return root;
+    }
+
+    /** OpenAI's retrieve-model: the served model's card, 404 for any other id. */
+    private ObjectNode model(String id) {
+        if (!options.servedModelName().equals(id)) {
+            throw new ApiException(404, "model", "The model `" + id + "` does not exist. This server serves `" + options.servedModelName() + "`.");
+        }
+        return modelCard();
+    }
+
+    private ObjectNode modelCard() {
+        ObjectNode m = F.objectNode();
         m.put("id", options.servedModelName());
         m.put("object", "model");
         m.put("created", createdAt);
@@ -193,7 +209,7 @@ public final class OpenAiServer implements AutoCloseable {
         m.putNull("parent");
         m.put("max_model_len", maxModelLen);
         m.put("kv_role", engine.kvRole()); // pdserve's: the PD proxy checks it against the role an instance is registered for
-        return root;
+        return m;
     }
 
     /** vLLM's /tokenize: a prompt, or chat messages through the template. */

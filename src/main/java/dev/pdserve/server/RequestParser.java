@@ -10,6 +10,7 @@ import dev.pdserve.http.ApiException;
 import dev.pdserve.tokenizer.TokenizerException;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -46,10 +47,19 @@ public final class RequestParser {
     public ApiRequest parseCompletion(ObjectNode body) {
         JsonFields f = new JsonFields(body);
         checkModel(f);
-        if (f.bool("echo", false)) throw ApiException.badRequest("echo", "echo is not supported");
-        if (f.has("suffix")) throw ApiException.badRequest("suffix", "suffix is not supported");
-        List<int[]> prompts = completionPrompts(f.get("prompt"), f.bool("add_special_tokens", true));
-        return build(ApiRequest.Kind.COMPLETION, f, prompts, f.integer("max_tokens"), f.integer("logprobs"));
+        // An empty suffix asks for nothing; a real one needs fill-in-the-middle, which no model here is served for.
+        String suffix = f.string("suffix", null);
+        if (suffix != null && !suffix.isEmpty()) {
+            throw ApiException.badRequest("suffix", "suffix (fill-in-the-middle insertion) is not supported: send the text before the "
+                    + "insertion point as the prompt, or build the model's own FIM prompt");
+        }
+        List<String> texts = new ArrayList<>();
+        List<int[]> prompts = completionPrompts(f.get("prompt"), f.bool("add_special_tokens", true), texts);
+        boolean echo = f.bool("echo", false);
+        Integer maxTokens = f.integer("max_tokens");
+        // vLLM: echo with max_tokens 0 returns the prompt alone.
+        boolean echoOnly = echo && maxTokens != null && maxTokens == 0;
+        return build(ApiRequest.Kind.COMPLETION, f, prompts, maxTokens, f.integer("logprobs"), echo, echoOnly, texts);
     }
 
     public ApiRequest parseChat(ObjectNode body) {
@@ -67,7 +77,7 @@ public final class RequestParser {
         } else if (f.integer("top_logprobs") != null && f.integer("top_logprobs") > 0) {
             throw ApiException.badRequest("top_logprobs", "when using `top_logprobs`, `logprobs` must be set to true");
         }
-        ApiRequest request = build(ApiRequest.Kind.CHAT, f, List.of(ids), maxTokens, logprobs).withTools(tools);
+        ApiRequest request = build(ApiRequest.Kind.CHAT, f, List.of(ids), maxTokens, logprobs, false, false, null).withTools(tools);
         // As vLLM's parsers adjust the request: their markers may be special tokens, which must stay in the text.
         if (tools != null && tools.mode() == ToolRequest.Mode.AUTO && tools.responseParser().needsSpecialTokens()) {
             request = request.withSampling(request.sampling().toBuilder().skipSpecialTokens(false).build());
@@ -87,7 +97,9 @@ public final class RequestParser {
         }
     }
 
-    private ApiRequest build(ApiRequest.Kind kind, JsonFields f, List<int[]> prompts, Integer maxTokens, Integer logprobs) {
+    private ApiRequest build(ApiRequest.Kind kind, JsonFields f, List<int[]> prompts, Integer maxTokens, Integer logprobs,
+                             boolean echo, boolean echoOnly, List<String> promptTexts) {
+        f.string("user", null); // OpenAI's end-user id: accepted (must be a string), used for nothing
         int n = f.integer("n", 1);
         if (n < 1 || n > MAX_N) throw ApiException.badRequest("n", "n must be between 1 and " + MAX_N + ", got " + n);
         Integer bestOf = f.integer("best_of");
@@ -100,10 +112,33 @@ public final class RequestParser {
         JsonFields so = streamOptions == null ? null : new JsonFields(streamOptions);
         boolean includeUsage = so != null && so.bool("include_usage", false);
         boolean continuousUsage = so != null && so.bool("continuous_usage_stats", false);
-        JsonNode logitBias = f.get("logit_bias");
-        if (logitBias != null && logitBias.size() > 0) throw ApiException.badRequest("logit_bias", "logit_bias is not supported");
-        return new ApiRequest(kind, prompts, sampling(f, logprobs), maxTokens, n, stream, includeUsage, continuousUsage,
-                logprobs, f.bool("return_tokens_as_token_ids", false), f.object("kv_transfer_params"), null);
+        Integer promptLogprobs = f.integer("prompt_logprobs");
+        // As vLLM: echo with logprobs scores the prompt too, with as many alternatives.
+        Integer enginePromptLogprobs = promptLogprobs != null ? promptLogprobs : echo && logprobs != null ? logprobs : null;
+        SamplingParams sampling = sampling(f, logprobs).toBuilder().promptLogprobs(enginePromptLogprobs).logitBias(logitBias(f)).build();
+        return new ApiRequest(kind, prompts, sampling, maxTokens, n, stream, includeUsage, continuousUsage,
+                logprobs, f.bool("return_tokens_as_token_ids", false), f.object("kv_transfer_params"), echo, echoOnly, promptTexts,
+                promptLogprobs, null);
+    }
+
+    /** OpenAI's logit_bias: token id (as a string key) to a bias, clamped to [-100, 100] as vLLM does. */
+    private static Map<Integer, Float> logitBias(JsonFields f) {
+        ObjectNode bias = f.object("logit_bias");
+        Map<Integer, Float> out = new HashMap<>();
+        if (bias == null) return out;
+        for (Map.Entry<String, JsonNode> e : bias.properties()) {
+            int id;
+            try {
+                id = Integer.parseInt(e.getKey().strip());
+            } catch (NumberFormatException x) {
+                throw ApiException.badRequest("logit_bias", "logit_bias keys must be token ids, got '" + e.getKey() + "'");
+            }
+            if (!e.getValue().isNumber() || !Double.isFinite(e.getValue().doubleValue())) {
+                throw ApiException.badRequest("logit_bias", "logit_bias values must be numbers, got " + e.getValue() + " for token " + id);
+            }
+            out.put(id, (float) Math.max(-100, Math.min(100, e.getValue().doubleValue())));
+        }
+        return out;
     }
 
     /** The sampling fields as sent (vLLM's defaults for those left out); max_tokens is set per prompt ({@link ApiRequest#samplingFor}). */
@@ -128,11 +163,12 @@ public final class RequestParser {
     }
 
     /** OpenAI's four prompt shapes: a string, a list of token ids, a list of strings, a list of token-id lists. */
-    private List<int[]> completionPrompts(JsonNode prompt, boolean addSpecialTokens) {
+    private List<int[]> completionPrompts(JsonNode prompt, boolean addSpecialTokens, List<String> texts) {
         if (prompt == null) throw ApiException.badRequest("prompt", "'prompt' is required");
         List<int[]> out = new ArrayList<>();
         if (prompt.isTextual()) {
             out.add(codec.encode(prompt.textValue(), addSpecialTokens));
+            texts.add(prompt.textValue());
             return out;
         }
         if (!prompt.isArray() || prompt.isEmpty()) {
@@ -140,12 +176,17 @@ public final class RequestParser {
         }
         if (prompt.get(0).isIntegralNumber()) {
             out.add(tokenIds(prompt));
+            texts.add(null);
             return out;
         }
         for (JsonNode p : prompt) {
-            if (p.isTextual()) out.add(codec.encode(p.textValue(), addSpecialTokens));
-            else if (p.isArray()) out.add(tokenIds(p));
-            else throw ApiException.badRequest("prompt", "'prompt' must be a string, a list of token ids, or a non-empty list of those");
+            if (p.isTextual()) {
+                out.add(codec.encode(p.textValue(), addSpecialTokens));
+                texts.add(p.textValue());
+            } else if (p.isArray()) {
+                out.add(tokenIds(p));
+                texts.add(null);
+            } else throw ApiException.badRequest("prompt", "'prompt' must be a string, a list of token ids, or a non-empty list of those");
         }
         return out;
     }

@@ -92,7 +92,10 @@ final class ResponseFormat {
             }
             ch.put("finish_reason", finishReason(c, chat() && !ch.path("message").path("tool_calls").isEmpty()));
             putStopReason(ch, c);
+            if (!chat()) putPromptLogprobs(ch, c);
         }
+        // vLLM's chat response has one prompt_logprobs, beside the choices.
+        if (chat() && !choices.isEmpty()) putPromptLogprobs(o, choices.get(0));
         o.set("usage", usage(choices, request.n()));
         putKvTransferParams(o, choices);
         return o;
@@ -165,6 +168,13 @@ final class ResponseFormat {
         } else {
             choice.set("logprobs", logprobs.completion(tokens, request.logprobs(), textOffset));
         }
+    }
+
+    /** The {@code prompt_logprobs} field when the request asked for it (vLLM's extension), null when it is not known. */
+    private void putPromptLogprobs(ObjectNode o, Choice c) {
+        if (request.promptLogprobs() == null) return;
+        if (c.promptLogprobs == null) o.putNull("prompt_logprobs");
+        else o.set("prompt_logprobs", logprobs.prompt(c.promptLogprobs));
     }
 
     /** vLLM answers with the params its KV connector produced (never the request's own), else null. */

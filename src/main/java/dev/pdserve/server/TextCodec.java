@@ -27,7 +27,8 @@ public interface TextCodec {
         return new TextCodec() {
             @Override public int[] encode(String text, boolean addSpecialTokens) { return t.encode(text, addSpecialTokens); }
             @Override public String decode(int[] ids, boolean skipSpecialTokens) { return t.decode(ids, skipSpecialTokens); }
-            @Override public String tokenText(int id) { return t.decode(new int[] {id}, false); }
+            // One token's own text: no clean-up of spaces, which would eat a token's leading space.
+            @Override public String tokenText(int id) { return t.decode(new int[] {id}, 0, 1, false); }
             @Override public int vocabSize() { return t.vocabSize(); }
             @Override public int maxBytesPerToken() { return t.maxBytesPerToken(); }
             @Override public boolean hasChatTemplate() { return t.hasChatTemplate(); }

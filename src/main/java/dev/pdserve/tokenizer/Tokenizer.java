@@ -31,12 +31,40 @@ public final class Tokenizer implements AutoCloseable {
     private final String eosToken;
     private final Map<String, Object> specialTokens; // bos_token, eos_token, ... as templates see them
     private final ChatTemplate chatTemplate;          // null when the model has none
+    private final SpecialTokenRule specials;
+    private final boolean cleanUpSpaces;            // clean_up_tokenization_spaces
     private final int maxBytesPerToken;               // 0: no bound known
     private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private boolean closed;
 
+    /**
+     * Which BOS/EOS an encode with special tokens gets, as transformers decides it. Its Llama and
+     * Gemma fast tokenizers rebuild tokenizer.json's post-processor from {@code add_bos_token}
+     * (default true) and {@code add_eos_token} (default false) ({@code update_post_processor}):
+     * {@code REBUILT}, the post-processor is not used. Other classes keep the post-processor and
+     * only an explicit {@code add_bos_token: true} is made sure of ({@code ENSURE_BOS}).
+     */
+    private record SpecialTokenRule(Kind kind, boolean bos, boolean eos) {
+        enum Kind { POST_PROCESSOR, REBUILT, ENSURE_BOS }
+
+        static final java.util.Set<String> REBUILDING = java.util.Set.of(
+                "LlamaTokenizerFast", "LlamaTokenizer", "CodeLlamaTokenizerFast", "CodeLlamaTokenizer", "GemmaTokenizerFast", "GemmaTokenizer");
+
+        static SpecialTokenRule of(JsonNode config) {
+            String cls = config.path("tokenizer_class").asText("");
+            JsonNode bos = config.get("add_bos_token"), eos = config.get("add_eos_token");
+            if (REBUILDING.contains(cls)) {
+                return new SpecialTokenRule(Kind.REBUILT, bos == null || bos.asBoolean(true), eos != null && eos.asBoolean(false));
+            }
+            if (bos != null && bos.asBoolean(false)) return new SpecialTokenRule(Kind.ENSURE_BOS, true, false);
+            return new SpecialTokenRule(Kind.POST_PROCESSOR, false, false);
+        }
+    }
+
     private Tokenizer(Path dir, HuggingFaceTokenizer rust, Vocabulary vocab, Map<String, Object> specialTokens, ChatTemplate chatTemplate,
-                      int maxBytesPerToken) {
+                      int maxBytesPerToken, SpecialTokenRule specials, boolean cleanUpSpaces) {
+        this.specials = specials;
+        this.cleanUpSpaces = cleanUpSpaces;
         this.dir = dir;
         this.maxBytesPerToken = maxBytesPerToken;
         this.rust = rust;
@@ -62,30 +90,57 @@ public final class Tokenizer implements AutoCloseable {
             if (token != null) specialTokens.put(key, token);
         }
         ChatTemplate template = ChatTemplate.find(modelDir, config);
-        return new Tokenizer(modelDir, NativeTokenizers.open(file), vocab, specialTokens, template, InputBound.bytesPerToken(json, vocab));
+        return new Tokenizer(modelDir, NativeTokenizers.open(file), vocab, specialTokens, template, InputBound.bytesPerToken(json, vocab),
+                SpecialTokenRule.of(config), config.path("clean_up_tokenization_spaces").asBoolean(false));
     }
 
-    /** Token ids of {@code text}; with {@code addSpecialTokens} the post-processor adds BOS (and whatever else it adds). */
+    /**
+     * Token ids of {@code text}; with {@code addSpecialTokens}, BOS and EOS as transformers adds
+     * them: tokenizer.json's post-processor, or tokenizer_config.json's {@code add_bos_token} /
+     * {@code add_eos_token} where transformers reads those ({@link SpecialTokenRule}).
+     */
     public int[] encode(String text, boolean addSpecialTokens) {
         Objects.requireNonNull(text, "text"); // a null reaching the native library aborts the JVM
         long[] ids;
+        boolean postProcess = addSpecialTokens && specials.kind() != SpecialTokenRule.Kind.REBUILT;
         lifecycle.readLock().lock();
         try {
             ensureOpen();
-            ids = NativeTokenizers.encode(rust, text, addSpecialTokens);
+            ids = NativeTokenizers.encode(rust, text, postProcess);
         } finally {
             lifecycle.readLock().unlock();
         }
-        int[] out = new int[ids.length];
-        for (int i = 0; i < ids.length; i++) out[i] = (int) ids[i];
+        int bos = bosTokenId(), eos = eosTokenId();
+        boolean addBos = addSpecialTokens && specials.bos() && bos >= 0
+                && (specials.kind() == SpecialTokenRule.Kind.REBUILT || ids.length == 0 || ids[0] != bos);
+        boolean addEos = addSpecialTokens && specials.eos() && eos >= 0;
+        int[] out = new int[ids.length + (addBos ? 1 : 0) + (addEos ? 1 : 0)];
+        int o = 0;
+        if (addBos) out[o++] = bos;
+        for (long id : ids) out[o++] = (int) id;
+        if (addEos) out[o] = eos;
         return out;
     }
 
-    public String decode(int[] ids, boolean skipSpecialTokens) { return decode(ids, 0, ids.length, skipSpecialTokens); }
+    /**
+     * The text of {@code ids}, as transformers' {@code decode}: with {@code clean_up_tokenization_spaces}
+     * set in tokenizer_config.json, the spaces before punctuation and English contractions go.
+     */
+    public String decode(int[] ids, boolean skipSpecialTokens) {
+        String text = decode(ids, 0, ids.length, skipSpecialTokens);
+        return cleanUpSpaces ? cleanUpTokenizationSpaces(text) : text;
+    }
+
+    /** transformers' {@code clean_up_tokenization}. */
+    static String cleanUpTokenizationSpaces(String text) {
+        return text.replace(" .", ".").replace(" ?", "?").replace(" !", "!").replace(" ,", ",").replace(" ' ", "'")
+                .replace(" n't", "n't").replace(" 'm", "'m").replace(" 's", "'s").replace(" 've", "'ve").replace(" 're", "'re");
+    }
 
     /**
-     * Decodes {@code ids[from, to)}; bytes of an incomplete UTF-8 character come out as U+FFFD, and ids
-     * the tokenizer does not have are skipped, as in Rust.
+     * Decodes {@code ids[from, to)} without clean-up (the streaming detokenizer's window, as vLLM's
+     * incremental detokenizer, which does not clean up either); bytes of an incomplete UTF-8
+     * character come out as U+FFFD, and ids the tokenizer does not have are skipped, as in Rust.
      */
     public String decode(int[] ids, int from, int to, boolean skipSpecialTokens) {
         Objects.checkFromToIndex(from, to, ids.length);

@@ -76,6 +76,14 @@ class ProxyCommandTest {
     }
 
     @Test
+    void decoderFlagsAloneMeanNoPrefillInstances() {
+        assertThat(parse("--decoder-hosts", "127.0.0.1", "--decoder-ports", "8200").prefillers()).isEmpty();
+        assertThat(parse("--decoder-ports", "8200", "8201").decoders()).hasSize(2);
+        assertThat(parse("--decoder-ports", "8200", "--prefiller-ports", "8100").prefillers()).hasSize(1);
+        assertThat(parse().prefillers()).hasSize(1); // vllm-ascend's defaults, 8001 and 8002
+    }
+
+    @Test
     void mismatchedListsAreAClearError() {
         assertThatThrownBy(() -> parse("--decoder-hosts", "a", "b", "--decoder-ports", "1", "2", "3"))
                 .hasMessageContaining("number of decoder hosts (2) must match number of decoder ports (3)");

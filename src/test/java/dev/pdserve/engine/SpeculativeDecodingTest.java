@@ -184,4 +184,58 @@ class SpeculativeDecodingTest {
         // Some speculate, some do not: a k of 1 and a window that rarely matches.
         assertSame(run(engine(model, 512, 16, 2048, true, SpeculativeConfig.ngram(1, 3, 3)), model, n, first.tokens(), true), alone, "k=1");
     }
+
+    /**
+     * Both users of a request's logits rows in one batch: requests asking for prompt logprobs
+     * (every prompt position a row, over several prefill chunks) beside speculating ones (drafts + 1
+     * rows), and a request that does both. Tokens and prompt logprobs equal plain decoding's.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"deepseek", "llama"})
+    void promptLogprobsBesideSpeculationMatchPlainDecoding(String model) {
+        int n = 12;
+        List<List<TokenLogprob>> want = new ArrayList<>();
+        List<int[]> wantTokens = new ArrayList<>();
+        Engine plain = engine(model, 512, 16, 2048, false, null);
+        for (int i = 0; i < n; i++) {
+            Collector c = submit(plain, "p" + i, prompt(i), withPromptLogprobs(i));
+            wantTokens.add(c.tokens());
+            want.add(promptLogprobsOf(c));
+        }
+        Engine spec = engine(model, 512, 16, 24, false, NGRAM); // 24-token budget: prompts prefill in chunks
+        List<Collector> cs = new ArrayList<>();
+        for (int i = 0; i < n; i++) cs.add(submit(spec, "s" + i, prompt(i), withPromptLogprobs(i)));
+        for (int i = 0; i < n; i++) {
+            assertThat(cs.get(i).tokens()).as("tokens of " + i).containsExactly(wantTokens.get(i));
+            List<TokenLogprob> got = promptLogprobsOf(cs.get(i)), w = want.get(i);
+            if (w == null) {
+                assertThat(got).as("no prompt logprobs asked for by " + i).isNull();
+                continue;
+            }
+            assertThat(got).as("prompt logprobs of " + i).hasSize(prompt(i).length);
+            assertThat(got.getFirst()).isNull();
+            for (int t = 1; t < w.size(); t++) {
+                assertThat(got.get(t).tokenId()).isEqualTo(prompt(i)[t]);
+                assertThat(got.get(t).logprob()).as("prompt " + i + " position " + t).isEqualTo(w.get(t).logprob());
+                assertThat(got.get(t).topIds()).containsExactly(w.get(t).topIds());
+            }
+        }
+        assertThat(spec.specStats().numAcceptedTokens()).as("some drafts accepted").isPositive();
+    }
+
+    /** Every third request asks for prompt logprobs (one of them also for sampled logprobs); all greedy. */
+    static SamplingParams withPromptLogprobs(int i) {
+        SamplingParams.Builder b = SamplingParams.greedy(12 + i % 7).toBuilder().ignoreEos(true);
+        if (i % 3 == 0) b.promptLogprobs(2);
+        if (i % 6 == 0) b.logprobs(1);
+        return b.build();
+    }
+
+    static List<TokenLogprob> promptLogprobsOf(Collector c) {
+        c.await();
+        synchronized (c) {
+            for (RequestOutput o : c.outputs) if (o.promptLogprobs() != null) return o.promptLogprobs();
+        }
+        return null;
+    }
 }

@@ -126,15 +126,32 @@ class ProxyFailureTest extends ProxyHarness {
         assertThat(json(r.body()).at("/error/message").asText()).contains("empty body");
     }
 
+    /** A prefill instance that is no kv_producer (vLLM without a connector): the decode instance gets the request as sent, as vllm-ascend's proxy does. */
     @Test
-    void prefillWithoutKvTransferParamsIsAClear502() throws Exception {
+    void prefillWithoutKvTransferParamsLeavesTheWholeRequestToDecode() throws Exception {
         FakeInstance p = fake("P"), d = fake("D");
         p.mode = Mode.NO_KV_PARAMS;
         ProxyServer proxy = proxy(List.of(p), List.of(d));
-        HttpResponse<String> r = post(proxy, "/v1/completions", "{\"prompt\":\"x\"}");
-        assertThat(r.statusCode()).isEqualTo(502);
-        assertThat(json(r.body()).at("/error/message").asText()).contains(p.address().toString()).contains("kv_producer");
-        assertThat(d.posts()).isEmpty();
+        String body = "{\"prompt\":\"x\",\"max_tokens\":7}";
+        HttpResponse<String> r = post(proxy, "/v1/completions", body);
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        assertThat(json(r.body()).at("/choices/0/text").asText()).startsWith("D-tok0");
+        assertThat(d.last().body()).isEqualTo(json(body));
+    }
+
+    /** With decode instances only, the proxy is a plain load balancer: no prefill hop, the body as sent, spread over them. */
+    @Test
+    void decodeInstancesAloneMakeALoadBalancer() throws Exception {
+        FakeInstance d1 = fake("D1"), d2 = fake("D2");
+        ProxyServer proxy = proxy(List.of(), List.of(d1, d2));
+        String body = "{\"prompt\":\"x\",\"max_tokens\":7}";
+        for (int i = 0; i < 4; i++) assertThat(post(proxy, "/v1/completions", body).statusCode()).isEqualTo(200);
+        assertThat(d1.posts()).hasSize(2);
+        assertThat(d2.posts()).hasSize(2);
+        for (FakeInstance d : List.of(d1, d2)) for (var q : d.posts()) assertThat(q.body()).isEqualTo(json(body));
+        HttpResponse<String> s = post(proxy, "/v1/completions", "{\"prompt\":\"x\",\"stream\":true}");
+        assertThat(s.body()).contains("-tok0").endsWith("data: [DONE]\n\n");
+        assertThat(json(get(proxy, "/healthcheck").body()).get("status").asText()).isEqualTo("ok");
     }
 
     @Test

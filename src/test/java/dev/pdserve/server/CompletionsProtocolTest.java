@@ -232,11 +232,15 @@ class CompletionsProtocolTest {
     }
 
     @Test
-    void missingMaxTokensFillsTheContext() throws Exception {
+    void missingMaxTokensIsSixteenOnCompletionsAndTheContextOnChat() throws Exception {
         http.post("/v1/completions", """
                 {"prompt":"abc","max_tokens":null}""", "X-Request-Id", "fill");
         var s = engine.submitted.stream().filter(g -> g.requestId().startsWith("cmpl-fill-")).findFirst().orElseThrow().sampling();
-        assertThat(s.maxTokens()).isEqualTo(256 - 4);
+        assertThat(s.maxTokens()).isEqualTo(16);
+        http.post("/v1/chat/completions", """
+                {"messages":[{"role":"user","content":"abc"}]}""", "X-Request-Id", "fill");
+        var g = engine.submitted.stream().filter(q -> q.requestId().startsWith("chatcmpl-fill-")).findFirst().orElseThrow();
+        assertThat(g.sampling().maxTokens()).isEqualTo(256 - g.promptIds().length);
     }
 
     @Test

@@ -41,7 +41,9 @@ class RequestParserTest {
     void defaultsFollowVllm() {
         ApiRequest r = completion("{\"prompt\":\"abc\"}");
         assertThat(r.prompts().getFirst()).containsExactly(CharCodec.BOS, 'a', 'b', 'c');
-        assertThat(r.samplingFor(4, 128).maxTokens()).isEqualTo(124);
+        assertThat(r.samplingFor(4, 128).maxTokens()).isEqualTo(16);
+        assertThat(r.samplingFor(120, 128).maxTokens()).isEqualTo(8);
+        assertThat(chat("{\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]}").samplingFor(4, 128).maxTokens()).isEqualTo(124);
         assertThat(r.sampling().temperature()).isEqualTo(1.0);
         assertThat(r.sampling().skipSpecialTokens()).isTrue();
         assertThat(r.n()).isEqualTo(1);
@@ -62,7 +64,11 @@ class RequestParserTest {
         assertThatThrownBy(() -> r.samplingFor(2, 128).validate(4096)).hasMessage("min_tokens must be less than or equal to max_tokens=2, got 5.");
         assertThat(completion("{\"prompt\":\"a\",\"repetition_penalty\":0}").sampling().repetitionPenalty()).isZero();
         assertThatThrownBy(() -> completion("{\"prompt\":\"a\",\"stop_token_ids\":[\"x\"]}")).hasMessageContaining("stop_token_ids");
-        assertThatThrownBy(() -> completion("{\"prompt\":\"a\",\"echo\":true}")).hasMessageContaining("echo");
+        assertThatThrownBy(() -> completion("{\"prompt\":\"a\",\"echo\":1}")).hasMessageContaining("echo");
+        // Echo with logprobs scores the prompt as well, with as many alternatives (vLLM).
+        assertThat(completion("{\"prompt\":\"a\",\"echo\":true,\"logprobs\":2}").sampling().promptLogprobs()).isEqualTo(2);
+        assertThat(completion("{\"prompt\":\"a\",\"logprobs\":2}").sampling().promptLogprobs()).isNull();
+        assertThat(completion("{\"prompt\":\"a\"}").samplingFor(2, 128).maxTokens()).isEqualTo(16);
         ApiException e = (ApiException) org.assertj.core.api.Assertions.catchThrowable(() -> completion("{\"prompt\":\"a\",\"seed\":\"x\"}"));
         assertThat(e.status).isEqualTo(400);
         assertThat(e.param).isEqualTo("seed");
