@@ -150,9 +150,14 @@ public final class HttpEdge {
 
     /** The body as a JSON object: 400 when it is not JSON or not an object. */
     public static ObjectNode jsonObject(byte[] body) {
+        return jsonObject(body, JSON);
+    }
+
+    /** The same, read by {@code mapper} (the proxy's keeps numbers as written). */
+    public static ObjectNode jsonObject(byte[] body, ObjectMapper mapper) {
         JsonNode root;
         try {
-            root = JSON.readTree(body);
+            root = mapper.readTree(body);
         } catch (JsonProcessingException e) {
             throw ApiException.badRequest(null, "The request body is not valid JSON: " + e.getOriginalMessage());
         } catch (IOException e) {

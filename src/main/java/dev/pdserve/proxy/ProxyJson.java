@@ -1,15 +1,11 @@
 package dev.pdserve.proxy;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.pdserve.http.ApiException;
-
-import java.io.IOException;
+import dev.pdserve.http.HttpEdge;
 
 /**
  * The proxy's JSON: it rewrites a client's body (max_tokens for the prefill, kv_transfer_params for
@@ -29,15 +25,6 @@ final class ProxyJson {
 
     /** A client's body as a JSON object: 400 when it is not JSON, not an object, or followed by more. */
     static ObjectNode object(byte[] body) {
-        JsonNode root;
-        try {
-            root = MAPPER.readTree(body);
-        } catch (JsonProcessingException e) {
-            throw ApiException.badRequest(null, "The request body is not valid JSON: " + e.getOriginalMessage());
-        } catch (IOException e) {
-            throw ApiException.badRequest(null, "The request body could not be read: " + e.getMessage());
-        }
-        if (root == null || !root.isObject()) throw ApiException.badRequest(null, "The request body must be a JSON object");
-        return (ObjectNode) root;
+        return HttpEdge.jsonObject(body, MAPPER);
     }
 }
