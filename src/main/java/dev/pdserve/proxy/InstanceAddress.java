@@ -7,10 +7,19 @@ import java.util.List;
 /** Where an upstream instance listens: {@code host:port} (IPv6 literals as {@code [::1]:8000}). */
 public record InstanceAddress(String host, int port) {
 
+    /** A DNS name (RFC 1123 labels) or an IPv4 literal; IPv6 literals are checked apart. */
+    private static final java.util.regex.Pattern HOST_NAME =
+            java.util.regex.Pattern.compile("(?i)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*");
+    private static final java.util.regex.Pattern IPV6 = java.util.regex.Pattern.compile("(?i)[0-9a-f:.]+(%[a-z0-9]+)?");
+
     public InstanceAddress {
         if (host == null || host.isBlank()) throw new IllegalArgumentException("empty host");
         if (port < 1 || port > 65535) throw new IllegalArgumentException("port out of range: " + port);
         if (host.startsWith("[") && host.endsWith("]")) host = host.substring(1, host.length() - 1);
+        // Strict: a path, a scheme or brackets in the wrong place would otherwise reach the URI the proxy builds.
+        boolean ok = host.contains(":") ? IPV6.matcher(host).matches() && host.indexOf(':') != host.lastIndexOf(':')
+                : host.length() <= 253 && HOST_NAME.matcher(host).matches();
+        if (!ok) throw new IllegalArgumentException("host '" + host + "' is not a host name or an IP address (give host:port, no scheme or path)");
     }
 
     /** Parses {@code host:port}; the message says what was wrong so admin API callers can fix it. */

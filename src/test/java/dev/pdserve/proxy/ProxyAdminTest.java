@@ -30,6 +30,24 @@ class ProxyAdminTest extends ProxyHarness {
     }
 
     @Test
+    void malformedAddressesAndWrongMethodsGetJson4xx() throws Exception {
+        FakeInstance p = fake("P"), d = fake("D");
+        ProxyServer proxy = proxy(List.of(p), List.of(d), c -> c.adminApiKey("s3cret"));
+        for (String bad : List.of("127.0.0.1/../x:80", "[http://127.0.0.1]:60597", "http://127.0.0.1:8000", "127.0.0.1:0", "127.0.0.1:70000", "host name:80")) {
+            HttpResponse<String> r = post(proxy, "/instances/add", "{\"type\":\"decode\",\"instances\":[\"" + bad + "\"]}", "X-API-Key", "s3cret");
+            assertThat(r.statusCode()).as(bad).isEqualTo(400);
+            assertThat(json(r.body()).at("/error/message").asText()).as(bad).isNotBlank();
+        }
+        HttpResponse<String> r = get(proxy, "/instances/add");
+        assertThat(r.statusCode()).isEqualTo(405);
+        assertThat(json(r.body()).at("/error/message").asText()).isNotBlank();
+        assertThat(json(get(proxy, "/healthcheck").body()).get("decode_instances").asInt()).isEqualTo(1); // nothing was added
+        for (String good : List.of("localhost:80", "[::1]:8000", "10.0.0.1:1", "decode_0.cluster.local:8200")) {
+            assertThat(InstanceAddress.parse(good).port()).as(good).isPositive();
+        }
+    }
+
+    @Test
     void addAndRemoveInstancesWithTheKey() throws Exception {
         FakeInstance p = fake("P"), d = fake("D"), d2 = fake("D2");
         ProxyServer proxy = proxy(List.of(p), List.of(d), c -> c.adminApiKey("s3cret").healthInterval(Duration.ofSeconds(30)));
@@ -147,6 +165,6 @@ class ProxyAdminTest extends ProxyHarness {
         assertThat(json(r.body()).at("/error/code").asInt()).isEqualTo(503);
         r = post(proxy, "/v1/completions", "{\"prompt\":\"x\"}");
         assertThat(r.statusCode()).isEqualTo(503);
-        assertThat(json(r.body()).at("/error/message").asText()).isEqualTo("no healthy prefill instance is configured");
+        assertThat(json(r.body()).at("/error/message").asText()).isEqualTo("no healthy decode instance is configured"); // decode is the one role every request needs
     }
 }
