@@ -39,7 +39,7 @@ for routing in least-loaded kv-aware; do
   echo "== PD 2P+2D --routing $routing"
   serve p0 18110 kv_producer; serve p1 18111 kv_producer; serve d0 18120 kv_consumer; serve d1 18121 kv_consumer
   for p in 18110 18111 18120 18121; do await $p; done
-  extra=(--routing "$routing"); [ "$routing" = least-loaded ] && extra+=(--prefill-threshold 0)
+  extra=(--routing "$routing"); [ "$routing" = kv-aware ] && extra+=(--prefill-threshold 256)
   "$PD" proxy --host 127.0.0.1 --port 18130 --prefiller-hosts 127.0.0.1 127.0.0.1 --prefiller-ports 18110 18111 \
     --decoder-hosts 127.0.0.1 127.0.0.1 --decoder-ports 18120 18121 "${extra[@]}" > "$OUT/proxy-$routing.log" 2>&1 &
   PIDS+=($!)

@@ -56,7 +56,13 @@ final class KvEventSubscriber implements AutoCloseable {
     private void sync() {
         List<Instance> now = new ArrayList<>();
         for (InstanceType t : InstanceType.values()) now.addAll(pool.list(t));
-        for (Instance i : now) followers.computeIfAbsent(i, k -> Thread.ofVirtual().name("kv-events " + k).start(() -> follow(k)));
+        for (Instance i : now) {
+            if (followers.containsKey(i)) continue;
+            // In the map before it starts: follow() runs while following(i), and a thread started inside
+            // computeIfAbsent could look before the mapping is visible and end at once, never to restart.
+            Thread t = Thread.ofVirtual().name("kv-events " + i).unstarted(() -> follow(i));
+            if (followers.putIfAbsent(i, t) == null) t.start();
+        }
         for (Instance i : List.copyOf(followers.keySet())) {
             if (!now.contains(i)) {
                 Thread t = followers.remove(i);

@@ -31,8 +31,13 @@ public final class ProxyConfig {
     HttpEdge.Connections connections = HttpEdge.Connections.defaults();
     /** Sent as {@code Authorization: Bearer} when the client sent none (vllm-ascend reads OPENAI_API_KEY). */
     String upstreamApiKey;
-    /** Prompt tokens not cached on a decode instance below which it prefills them itself (measured: docs/benchmarks.md). */
-    public static final int DEFAULT_PREFILL_THRESHOLD = 256;
+    /**
+     * Prompt tokens not cached on a decode instance up to which it prefills them itself. 0 by default:
+     * disaggregate unless the decode instance already holds the whole prompt, so vllm-ascend's command
+     * lines keep their PD meaning; a larger value (256 in docs/benchmarks.md section 9) is not yet
+     * measured on a quiet machine.
+     */
+    public static final int DEFAULT_PREFILL_THRESHOLD = 0;
     Router.Policy routing = Router.Policy.KV_AWARE;
     int prefillThreshold = DEFAULT_PREFILL_THRESHOLD;
     /** What circuit breakers time their cool-down by; tests move it by hand. */

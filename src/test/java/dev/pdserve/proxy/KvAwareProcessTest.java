@@ -64,7 +64,7 @@ class KvAwareProcessTest {
         p1 = add(serve("prefill-1", "kv_producer", 0));
         d0 = add(serve("decode-0", "kv_consumer", 0));
         for (PdInstance i : List.copyOf(all)) i.awaitServe();
-        proxy = add(PdInstance.proxy("proxy", logs, List.of(p0, p1), List.of(d0), List.of("--health-interval", "2")));
+        proxy = add(PdInstance.proxy("proxy", logs, List.of(p0, p1), List.of(d0), List.of("--health-interval", "2", "--prefill-threshold", "256")));
         alwaysPd = add(PdInstance.proxy("proxy-always-pd", logs, List.of(p0, p1), List.of(d0),
                 List.of("--health-interval", "2", "--prefill-threshold", "0")));
     }
