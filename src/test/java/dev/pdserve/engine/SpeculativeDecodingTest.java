@@ -29,37 +29,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * prefix caching, chunked prefill, preemption, stop strings and tokens, penalties and logprobs.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class SpeculativeDecodingTest {
-    private final Map<String, CausalLM> models = new HashMap<>();
-    private final Map<String, Tokenizer> tokenizers = new HashMap<>();
-    private final List<Engine> engines = new ArrayList<>();
-
-    static Path dir(String name) { return name.equals("deepseek") ? TestModels.deepseek() : TestModels.llama(); }
-
-    @BeforeAll
-    void load() {
-        for (String m : List.of("deepseek", "llama")) {
-            models.put(m, ModelLoader.load(dir(m), LoadOptions.defaults()));
-            tokenizers.put(m, Tokenizer.load(dir(m)));
-        }
-    }
-
-    @AfterAll
-    void unload() {
-        models.values().forEach(CausalLM::close);
-        tokenizers.values().forEach(Tokenizer::close);
-    }
-
-    @AfterEach
-    void noBlockLeaked() {
-        for (Engine e : engines) {
-            e.drain();
-            assertThat(e.stats().numBlocksUsed()).as("KV blocks still in use").isZero();
-            e.close();
-        }
-        engines.clear();
-    }
-
+class SpeculativeDecodingTest extends GoldenEngines {
     Engine engine(String model, int numBlocks, int blockSize, int maxBatchedTokens, boolean prefixCaching, SpeculativeConfig spec) {
         CausalLM m = models.get(model);
         long bytes = numBlocks * PagedKvCache.blockBytes(m.numLayers(), blockSize, m.kvEntryFloats());
