@@ -209,6 +209,78 @@ class StructuredOutputServingTest {
         ok(post("/v1/completions", "{\"prompt\":\"x\",\"max_tokens\":5,\"guided_choice\":[\"ok\"]}"));
     }
 
+    /** Two tools with bounded parameters: the random model must still end every call. */
+    static final String TOOLS = """
+            [{"type":"function","function":{"name":"get_weather","description":"Weather in a city","parameters":
+              {"type":"object","properties":{"city":{"type":"string","maxLength":12},"unit":{"type":"string","enum":["c","f"]}},
+               "required":["city","unit"],"additionalProperties":false}}},
+             {"type":"function","function":{"name":"add","parameters":
+              {"type":"object","properties":{"a":{"type":"integer","minimum":0,"maximum":99},"b":{"type":"integer","minimum":0,"maximum":99}},
+               "required":["a","b"],"additionalProperties":false}}}]""";
+
+    static JsonNode toolParameters(String name) throws Exception {
+        for (JsonNode t : JSON.readTree(TOOLS)) if (t.at("/function/name").asText().equals(name)) return t.at("/function/parameters");
+        throw new AssertionError("model called an unknown tool " + name);
+    }
+
+    static String toolRequest(String toolChoice, boolean stream, int seed) {
+        return "{\"model\":\"tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"What is the weather in Paris, and 2+3?\"}],"
+                + "\"tools\":" + TOOLS + ",\"tool_choice\":" + toolChoice + ",\"max_tokens\":400,\"temperature\":" + (seed == 0 ? "0" : "1,\"seed\":" + seed)
+                + (stream ? ",\"stream\":true" : "") + "}";
+    }
+
+    @Test
+    void toolChoiceRequiredAndNamedGiveValidCallsFromTheRealModel() throws Exception {
+        // tool_choice "required" and a named function constrain the real engine's output (vLLM's way):
+        // whatever the random weights prefer, the calls parse and their arguments validate.
+        for (int seed = 0; seed < 4; seed++) {
+            JsonNode r = ok(post("/v1/chat/completions", toolRequest("\"required\"", false, seed)));
+            JsonNode choice = r.at("/choices/0");
+            assertThat(choice.path("finish_reason").asText()).as(r.toString()).isEqualTo("tool_calls");
+            JsonNode calls = choice.at("/message/tool_calls");
+            assertThat(calls.size()).as(r.toString()).isPositive();
+            for (JsonNode call : calls) {
+                assertThat(call.path("type").asText()).isEqualTo("function");
+                assertThat(call.path("id").asText()).isNotEmpty();
+                String name = call.at("/function/name").asText();
+                String args = call.at("/function/arguments").asText();
+                assertThat(new SchemaValidator(toolParameters(name)).errors(args)).as("%s(%s)", name, args).isEmpty();
+            }
+        }
+        JsonNode r = ok(post("/v1/chat/completions", toolRequest("{\"type\":\"function\",\"function\":{\"name\":\"add\"}}", false, 0)));
+        assertThat(r.at("/choices/0/finish_reason").asText()).isEqualTo("stop");
+        JsonNode calls = r.at("/choices/0/message/tool_calls");
+        assertThat(calls.size()).isEqualTo(1);
+        assertThat(calls.at("/0/function/name").asText()).isEqualTo("add");
+        assertThat(new SchemaValidator(toolParameters("add")).errors(calls.at("/0/function/arguments").asText())).isEmpty();
+    }
+
+    @Test
+    void streamedRequiredToolCallsAddUpToTheWholeAnswer() throws Exception {
+        JsonNode whole = ok(post("/v1/chat/completions", toolRequest("\"required\"", false, 0))).at("/choices/0/message/tool_calls");
+        String sse = post("/v1/chat/completions", toolRequest("\"required\"", true, 0)).body();
+        List<String> names = new ArrayList<>();
+        List<StringBuilder> args = new ArrayList<>();
+        String finish = null;
+        for (String line : sse.split("\n")) {
+            if (!line.startsWith("data: ") || line.equals("data: [DONE]")) continue;
+            JsonNode c = JSON.readTree(line.substring(6)).path("choices").path(0);
+            for (JsonNode d : c.path("delta").path("tool_calls")) {
+                int i = d.get("index").asInt();
+                while (names.size() <= i) { names.add(null); args.add(new StringBuilder()); }
+                if (d.at("/function/name").isTextual()) names.set(i, d.at("/function/name").asText());
+                args.get(i).append(d.at("/function/arguments").asText(""));
+            }
+            if (c.hasNonNull("finish_reason")) finish = c.get("finish_reason").asText();
+        }
+        assertThat(finish).isEqualTo("tool_calls");
+        assertThat(names).hasSize(whole.size());
+        for (int i = 0; i < whole.size(); i++) {
+            assertThat(names.get(i)).isEqualTo(whole.get(i).at("/function/name").asText());
+            assertThat(JSON.readTree(args.get(i).toString())).isEqualTo(JSON.readTree(whole.get(i).at("/function/arguments").asText()));
+        }
+    }
+
     static void assertError(HttpResponse<String> r, String param) throws Exception {
         assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
         JsonNode e = JSON.readTree(r.body()).get("error");
